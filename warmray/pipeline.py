@@ -1,0 +1,62 @@
+"""The study as a pipeline: the stages in the order the paper reads, and running them."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from warmray.config import ExperimentConfig
+from warmray.stage import Stage, StageContext, StageResult, run_stage
+
+log = logging.getLogger(__name__)
+
+
+def _lazy(target: str) -> Callable[[StageContext, Path], dict[str, int]]:
+    """Import a stage's module only when it runs, so `warmray --help` does not load torch and vLLM."""
+    module, name = target.split(":")
+
+    def call(ctx: StageContext, out: Path) -> dict[str, int]:
+        fn: Callable[[StageContext, Path], dict[str, Any]] = getattr(importlib.import_module(module), name)
+        return fn(ctx, out)
+
+    return call
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("corpus", _lazy("warmray.corpus:run"), ("corpus", "seed"), (),
+          "conversations → toxicity filter → categories → even sample → train/val split"),
+    Stage("rewrite", _lazy("warmray.rewrite:run"), ("rewrite",), ("corpus",),
+          "every assistant turn rewritten warm and cold by an LLM, checked"),
+    Stage("train", _lazy("warmray.train:run"), ("train", "models"), ("rewrite",),
+          "LoRA SFT of each model on each style with Ray Train; adapters per checkpoint epoch"),
+    Stage("grid", _lazy("warmray.grid:run"), ("grid", "seed"), (),
+          "benchmark items → prompt variants (templates x interpersonal contexts)"),
+    Stage("generate", _lazy("warmray.generate:run"), ("generate", "models", "warm_system_prompt"), ("grid", "train"),
+          "grid prompts answered by each variant of each model (vLLM, LoRA per row)"),
+    Stage("judge", _lazy("warmray.judge:run"), ("judge",), ("generate",),
+          "responses → verdicts (refusal rules, reference grader or LLM judge)"),
+    Stage("analyze", _lazy("warmray.analysis:run"), ("analyze",), ("judge",),
+          "verdicts → statistics, tables, figures, report.md / report.html"),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+
+def get_stage(name: str) -> Stage:
+    """A stage by name."""
+    return next(s for s in STAGES if s.name == name)
+
+
+def run_pipeline(
+    config: ExperimentConfig, run_dir: Path, stages: tuple[str, ...] = STAGE_NAMES, force: bool = False
+) -> list[StageResult]:
+    """Run the named stages in pipeline order; finished ones are skipped."""
+    ctx = StageContext(config, run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for stage in STAGES:
+        if stage.name in stages:
+            results.append(run_stage(stage, ctx, force=force))
+    return results

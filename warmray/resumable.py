@@ -1,0 +1,62 @@
+"""Resuming a row-wise stage: which input rows are done, and the final table without gaps or duplicates.
+
+A stage that maps rows through an LLM writes Parquet files into a folder as batches finish. After an
+interruption, `remaining` finds the rows not yet written (unreadable, half-written files are ignored and
+their rows redone); `collect` reads the folder back, keeps one row per key and refuses to finish with a gap.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+log = logging.getLogger(__name__)
+
+
+def _readable_parts(folder: Path) -> list[Path]:
+    parts = []
+    for path in sorted(folder.glob("*.parquet")):
+        try:
+            pq.read_metadata(path)
+        except Exception:  # a file cut off by a kill has no footer: its rows are redone
+            log.warning("ignoring unreadable partial output %s", path.name)
+            path.unlink()
+            continue
+        parts.append(path)
+    return parts
+
+
+def done_keys(folder: Path, key: str) -> set[str]:
+    """Keys of rows already written to the folder."""
+    if not folder.is_dir():
+        return set()
+    keys: set[str] = set()
+    for path in _readable_parts(folder):
+        keys.update(pq.read_table(path, columns=[key]).column(key).to_pylist())
+    return keys
+
+
+def remaining(frame: pd.DataFrame, key: str, folder: Path) -> pd.DataFrame:
+    """The rows of frame whose key is not yet in the folder."""
+    done = done_keys(folder, key)
+    if done:
+        log.info("resuming: %d of %d rows already done", len(done & set(frame[key])), len(frame))
+    return frame[~frame[key].isin(done)]
+
+
+def collect(folder: Path, key: str, expected: pd.Series) -> pd.DataFrame:
+    """All rows written to the folder, one per key, in the order of `expected`; error on a gap."""
+    parts = _readable_parts(folder) if folder.is_dir() else []
+    table = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    if table.empty:
+        table = pd.DataFrame({key: pd.Series(dtype=str)})
+    table = table.drop_duplicates(subset=[key], keep="first")
+    missing = set(expected) - set(table[key])
+    if missing:
+        raise RuntimeError(f"{folder}: {len(missing)} rows have no output (e.g. {sorted(missing)[:3]})")
+    order = {k: i for i, k in enumerate(expected)}
+    table = table[table[key].isin(order)]
+    return table.sort_values(key, key=lambda s: s.map(order)).reset_index(drop=True)
