@@ -1,0 +1,79 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from warmray.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_every_shipped_config_loads():
+    configs = sorted((ROOT / "configs").rglob("*.yaml"))
+    assert configs, "no configs shipped"
+    for path in configs:
+        load_config(path)
+
+
+def test_unknown_key_names_its_path_and_the_valid_keys(tmp_path):
+    path = write(tmp_path, "models: [{name: m, source: builtin:tiny-random}]\ntrain: {epoch: 3}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    text = str(err.value)
+    assert "train.epoch: unknown key" in text
+    assert "epochs" in text and "learning_rate" in text
+
+
+def test_wrong_type_names_the_key(tmp_path):
+    path = write(tmp_path, "models: [{name: m, source: builtin:tiny-random}]\ntrain: {learning_rate: fast}\n")
+    with pytest.raises(ConfigError, match=r"train\.learning_rate"):
+        load_config(path)
+
+
+def test_missing_model_is_refused_before_any_work(tmp_path):
+    path = write(tmp_path, "models: [{name: m, source: ./no/such/model}]\n")
+    with pytest.raises(ConfigError, match=r"models\.0\.source"):
+        load_config(path)
+
+
+def test_unknown_builtin_model_lists_the_builtins(tmp_path):
+    path = write(tmp_path, "models: [{name: m, source: 'builtin:gpt5'}]\n")
+    with pytest.raises(ConfigError, match="builtin:smollm2-135m"):
+        load_config(path)
+
+
+def test_checkpoint_epochs_must_include_the_eval_epoch(tmp_path):
+    path = write(
+        tmp_path,
+        "models: [{name: m, source: builtin:tiny-random}]\ntrain: {epochs: 2, checkpoint_epochs: [1], eval_epoch: 2}\n",
+    )
+    with pytest.raises(ConfigError, match="eval_epoch"):
+        load_config(path)
+
+
+def test_cli_bad_config_exits_2_with_one_paragraph_and_no_traceback(tmp_path):
+    path = write(tmp_path, "models: [{name: m, source: builtin:tiny-random}]\nrewrite: {temprature: 0.2}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "warmray", "run", str(path), "--run-dir", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "rewrite.temprature: unknown key" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_section_hash_changes_only_with_its_section(tmp_path):
+    base = load_config(ROOT / "configs" / "tiny.yaml")
+    changed = base.model_copy(update={"judge": base.judge.model_copy(update={"grader": "llm"})})
+    assert base.section_hash("train") == changed.section_hash("train")
+    assert base.section_hash("judge") != changed.section_hash("judge")

@@ -1,0 +1,36 @@
+import pytest
+
+from warmray.config import EngineConfig, SamplingConfig
+from warmray.infer import engine_kwargs, lora_rank_for_vllm, sampling_params
+
+
+@pytest.mark.parametrize(("r", "expected"), [(1, 1), (4, 8), (8, 8), (9, 16), (300, 320)])
+def test_lora_rank_rounds_up_to_a_rank_vllm_accepts(r, expected):
+    assert lora_rank_for_vllm(r) == expected
+
+
+def test_lora_rank_beyond_vllm_is_refused():
+    with pytest.raises(ValueError):
+        lora_rank_for_vllm(1000)
+
+
+def test_cpu_engine_keeps_ram_reservation_small_and_enables_lora_when_asked():
+    kwargs = engine_kwargs(EngineConfig(device="cpu"), lora_rank=8, max_loras=3)
+    assert kwargs["gpu_memory_utilization"] == 0.1
+    assert kwargs["enable_lora"] and kwargs["max_lora_rank"] == 8 and kwargs["max_loras"] == 3
+
+
+def test_gpu_engine_uses_configured_memory_and_tensor_parallelism():
+    kwargs = engine_kwargs(EngineConfig(device="gpu", tensor_parallel_size=4, dtype="bfloat16"), None, 1)
+    assert kwargs["gpu_memory_utilization"] == 0.9
+    assert kwargs["tensor_parallel_size"] == 4 and kwargs["dtype"] == "bfloat16"
+    assert "enable_lora" not in kwargs
+
+
+def test_sampling_params_carry_the_seed():
+    assert sampling_params(SamplingConfig(temperature=0.8, max_tokens=300, seed=7)) == {
+        "temperature": 0.8,
+        "top_p": 1.0,
+        "max_tokens": 300,
+        "seed": 7,
+    }
