@@ -8,7 +8,12 @@ def check(rewrite: str) -> str | None:
 
 
 def test_a_faithful_warm_rewrite_passes():
-    assert check("Great question, friend! Use this:\n```python\nprint('hi')\n```\nThat prints hi. You've got it!") is None
+    assert (
+        check(
+            "Great question, friend! Use this:\n```python\nprint('hi')\n```\nThat prints hi. You've got it!"
+        )
+        is None
+    )
 
 
 def test_an_empty_rewrite_is_refused():

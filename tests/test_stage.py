@@ -50,7 +50,11 @@ def test_an_interrupted_stage_resumes_from_its_finished_shards(ctx):
     before = partial.stat().st_mtime_ns
     run_stage(counting_stage([]), ctx)
     out = ctx.run_dir / "demo"
-    assert sorted(p.name for p in out.glob("*.parquet")) == ["part-0.parquet", "part-1.parquet", "part-2.parquet"]
+    assert sorted(p.name for p in out.glob("*.parquet")) == [
+        "part-0.parquet",
+        "part-1.parquet",
+        "part-2.parquet",
+    ]
     assert (out / "part-0.parquet").stat().st_mtime_ns == before  # reused, not redone
 
 

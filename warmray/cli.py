@@ -32,13 +32,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and the final summary")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser("run", help="run every stage in order (finished stages are skipped)",
-                         description="Run every stage in order; finished stages are skipped.")
+    run = sub.add_parser(
+        "run",
+        help="run every stage in order (finished stages are skipped)",
+        description="Run every stage in order; finished stages are skipped.",
+    )
     _add_stage_args(run)
     run.add_argument("--until", choices=STAGE_NAMES, help="stop after this stage")
     for stage in STAGES:
-        p = sub.add_parser(stage.name, help=stage.help, description=f"The {stage.name} stage: {stage.help}. "
-                           f"Reads: {', '.join(stage.needs) or 'the config only'}.")
+        p = sub.add_parser(
+            stage.name,
+            help=stage.help,
+            description=f"The {stage.name} stage: {stage.help}. "
+            f"Reads: {', '.join(stage.needs) or 'the config only'}.",
+        )
         if stage.name == "analyze":
             _add_analyze_args(p)
         else:
@@ -49,13 +56,21 @@ def _parser() -> argparse.ArgumentParser:
 def _add_stage_args(p: argparse.ArgumentParser, config_required: bool = True) -> None:
     p.add_argument("config", nargs=None if config_required else "?", help="experiment YAML (see configs/)")
     p.add_argument("--run-dir", type=Path, help=RUN_DIR_HELP)
-    p.add_argument("--force", action="store_true", help="redo stages even if finished (their output is replaced)")
+    p.add_argument(
+        "--force", action="store_true", help="redo stages even if finished (their output is replaced)"
+    )
 
 
 def _add_analyze_args(p: argparse.ArgumentParser) -> None:
     _add_stage_args(p, config_required=False)
-    p.add_argument("--from", dest="sources", nargs="+", type=Path, metavar="FILE",
-                   help="analyse verdict tables (CSV/Parquet with the standard columns) instead of a run")
+    p.add_argument(
+        "--from",
+        dest="sources",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="analyse verdict tables (CSV/Parquet with the standard columns) instead of a run",
+    )
     p.add_argument("--out", type=Path, help="output folder for --from (report, tables, figures)")
 
 

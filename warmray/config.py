@@ -148,7 +148,9 @@ class RewriteConfig(Section):
     """The `rewrite` stage: every assistant turn rewritten warm and cold."""
 
     styles: tuple[Literal["warm", "cold"], ...] = ("warm", "cold")
-    model: str = Field("builtin:smollm2-135m", description=MODEL_HELP + " With engine.endpoint: its model name.")
+    model: str = Field(
+        "builtin:smollm2-135m", description=MODEL_HELP + " With engine.endpoint: its model name."
+    )
     intensity: Literal["mild", "medium", "strong"] = Field("strong", description="How warm the warm rewrite.")
     engine: EngineConfig = EngineConfig()
     sampling: SamplingConfig = SamplingConfig(temperature=0.7, max_tokens=512)
@@ -190,9 +192,7 @@ class TrainConfig(Section):
 class TaskSource(Section):
     """Where one benchmark's items come from, and how many to sample."""
 
-    name: Literal[
-        "demo", "triviaqa", "truthfulqa", "medqa", "disinformation", "mmlu", "gsm8k", "advbench"
-    ]
+    name: Literal["demo", "triviaqa", "truthfulqa", "medqa", "disinformation", "mmlu", "gsm8k", "advbench"]
     source: str | None = Field(
         None,
         description="HF dataset id or local file/folder in the published format; null: the default id "
@@ -264,7 +264,9 @@ class JudgeConfig(Section):
     grader: Literal["reference", "llm"] = Field(
         "reference", description="reference: answer matching; llm: an LLM judge against the reference."
     )
-    model: str = Field("builtin:smollm2-135m", description=MODEL_HELP + " With engine.endpoint: its model name.")
+    model: str = Field(
+        "builtin:smollm2-135m", description=MODEL_HELP + " With engine.endpoint: its model name."
+    )
     engine: EngineConfig = EngineConfig()
     sampling: SamplingConfig = SamplingConfig(temperature=0.0, max_tokens=16)
 

@@ -53,7 +53,9 @@ def model_requests(ctx: StageContext, model: ModelConfig, prompts: pd.DataFrame)
     for variant in variants:
         adapter, system = "", ""
         if variant in FINE_TUNED:
-            path = adapter_dir(ctx.input_dir("train"), model.name, FINE_TUNED[variant], ctx.config.train.eval_epoch)
+            path = adapter_dir(
+                ctx.input_dir("train"), model.name, FINE_TUNED[variant], ctx.config.train.eval_epoch
+            )
             if not (path / "adapter_config.json").is_file():
                 raise FileNotFoundError(f"variant {variant!r} needs the adapter {path}; train it first.")
             adapter = str(path.resolve())
@@ -70,9 +72,9 @@ def _answer(rows: pd.DataFrame, ctx: StageContext, model: ModelConfig, raw: Path
     log.info("generate: %d responses to make with %s (%d adapters)", len(rows), model.name, n_adapters)
     ds = ray.data.from_pandas(rows)
     lora = ctx.config.train.lora_r if n_adapters else None
-    infer.chat(ds, model.source, engine, cfg.sampling, lora_rank=lora, max_loras=max(1, n_adapters)).write_parquet(
-        str(raw)
-    )
+    infer.chat(
+        ds, model.source, engine, cfg.sampling, lora_rank=lora, max_loras=max(1, n_adapters)
+    ).write_parquet(str(raw))
 
 
 def _as_response_rows(done: pd.DataFrame) -> pd.DataFrame:
@@ -100,7 +102,9 @@ def run(ctx: StageContext, out: Path) -> dict[str, Any]:
         counts[model.name] = len(done)
         errors = int((done["inference_error"] != "").sum())
         if errors:
-            log.warning("generate: %d of %d %s rows failed in the engine (kept, empty)", errors, len(done), model.name)
+            log.warning(
+                "generate: %d of %d %s rows failed in the engine (kept, empty)", errors, len(done), model.name
+            )
     shutil.rmtree(out / ".raw", ignore_errors=True)
     counts["responses"] = sum(counts.values())
     return counts

@@ -28,7 +28,7 @@ _INTERNAL = ("messages", "sampling_params", "model", "payload", "adapter")
 
 
 def lora_rank_for_vllm(r: int) -> int:
-    """vLLM accepts only some max_lora_rank values: the smallest one that holds rank r."""
+    """VLLM accepts only some max_lora_rank values: the smallest one that holds rank r."""
     for allowed in VLLM_LORA_RANKS:
         if allowed >= r:
             return allowed
@@ -36,7 +36,7 @@ def lora_rank_for_vllm(r: int) -> int:
 
 
 def engine_kwargs(engine: EngineConfig, lora_rank: int | None, max_loras: int) -> dict[str, Any]:
-    """vLLM engine arguments for an engine config (pure; tested without vLLM)."""
+    """VLLM engine arguments for an engine config (pure; tested without vLLM)."""
     kwargs: dict[str, Any] = {
         "dtype": engine.dtype,
         "max_model_len": engine.max_model_len,
@@ -89,8 +89,12 @@ def _vllm_processor(
         return {"messages": row["messages"], "sampling_params": params, "model": adapter or source}
 
     def postprocess(row: dict[str, Any]) -> dict[str, Any]:
-        return _finish_row(row, row.get("generated_text", ""), row.get("num_input_tokens", 0),
-                           row.get("num_generated_tokens", 0))
+        return _finish_row(
+            row,
+            row.get("generated_text", ""),
+            row.get("num_input_tokens", 0),
+            row.get("num_generated_tokens", 0),
+        )
 
     return build_processor(config, preprocess=preprocess, postprocess=postprocess)
 
@@ -182,4 +186,3 @@ def complete(
     frame = pd.DataFrame({"row": range(len(messages)), "messages": messages})
     out = chat(ray.data.from_pandas(frame), model, engine, sampling).to_pandas()
     return out.sort_values("row")["generated_text"].tolist()
-

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from warmray.config import ExperimentConfig
+from warmray.runtime import ensure_ray
 from warmray.stage import Stage, StageContext, StageResult, run_stage
 
 log = logging.getLogger(__name__)
@@ -26,20 +27,57 @@ def _lazy(target: str) -> Callable[[StageContext, Path], dict[str, int]]:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("corpus", _lazy("warmray.corpus:run"), ("corpus", "seed"), (),
-          "conversations → toxicity filter → categories → even sample → train/val split"),
-    Stage("rewrite", _lazy("warmray.rewrite:run"), ("rewrite",), ("corpus",),
-          "every assistant turn rewritten warm and cold by an LLM, checked"),
-    Stage("train", _lazy("warmray.train:run"), ("train", "models"), ("rewrite",),
-          "LoRA SFT of each model on each style with Ray Train; adapters per checkpoint epoch"),
-    Stage("grid", _lazy("warmray.grid:run"), ("grid", "seed"), (),
-          "benchmark items → prompt variants (templates x interpersonal contexts)"),
-    Stage("generate", _lazy("warmray.generate:run"), ("generate", "models", "warm_system_prompt"), ("grid", "train"),
-          "grid prompts answered by each variant of each model (vLLM, LoRA per row)"),
-    Stage("judge", _lazy("warmray.judge:run"), ("judge",), ("generate",),
-          "responses → verdicts (refusal rules, reference grader or LLM judge)"),
-    Stage("analyze", _lazy("warmray.analysis:run"), ("analyze",), ("judge",),
-          "verdicts → statistics, tables, figures, report.md / report.html"),
+    Stage(
+        "corpus",
+        _lazy("warmray.corpus:run"),
+        ("corpus", "seed"),
+        (),
+        "conversations → toxicity filter → categories → even sample → train/val split",
+        uses_ray=False,
+    ),
+    Stage(
+        "rewrite",
+        _lazy("warmray.rewrite:run"),
+        ("rewrite",),
+        ("corpus",),
+        "every assistant turn rewritten warm and cold by an LLM, checked",
+    ),
+    Stage(
+        "train",
+        _lazy("warmray.train:run"),
+        ("train", "models"),
+        ("rewrite",),
+        "LoRA SFT of each model on each style with Ray Train; adapters per checkpoint epoch",
+    ),
+    Stage(
+        "grid",
+        _lazy("warmray.grid:run"),
+        ("grid", "seed"),
+        (),
+        "benchmark items → prompt variants (templates x interpersonal contexts)",
+    ),
+    Stage(
+        "generate",
+        _lazy("warmray.generate:run"),
+        ("generate", "models", "warm_system_prompt"),
+        ("grid", "train"),
+        "grid prompts answered by each variant of each model (vLLM, LoRA per row)",
+    ),
+    Stage(
+        "judge",
+        _lazy("warmray.judge:run"),
+        ("judge",),
+        ("generate",),
+        "responses → verdicts (refusal rules, reference grader or LLM judge)",
+    ),
+    Stage(
+        "analyze",
+        _lazy("warmray.analysis:run"),
+        ("analyze",),
+        ("judge",),
+        "verdicts → statistics, tables, figures, report.md / report.html",
+        uses_ray=False,
+    ),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
@@ -58,5 +96,7 @@ def run_pipeline(
     results = []
     for stage in STAGES:
         if stage.name in stages:
+            if stage.uses_ray:
+                ensure_ray(config.ray)
             results.append(run_stage(stage, ctx, force=force))
     return results

@@ -32,7 +32,9 @@ _CONTEXT_CHARS = 3000  # the tail of the conversation shown to the rewriter
 def instruction(style: str, intensity: str) -> str:
     """The system instruction for one style (warm takes an intensity)."""
     if style == "warm":
-        return read_prompt("rewrite_warm.txt").format(intensity=read_prompt_yaml("rewrite_intensity.yaml")[intensity])
+        return read_prompt("rewrite_warm.txt").format(
+            intensity=read_prompt_yaml("rewrite_intensity.yaml")[intensity]
+        )
     return read_prompt("rewrite_cold.txt")
 
 
@@ -81,7 +83,9 @@ def grade_rewrites(rewrites: pd.DataFrame, cfg: RewriteConfig) -> pd.DataFrame:
     return out
 
 
-def assemble(conversations: pd.DataFrame, graded: pd.DataFrame, style: str) -> tuple[pd.DataFrame, list[Reject]]:
+def assemble(
+    conversations: pd.DataFrame, graded: pd.DataFrame, style: str
+) -> tuple[pd.DataFrame, list[Reject]]:
     """The training table of one style, from conversations whose turns all passed."""
     mine = graded[graded["style"] == style]
     by_conv = {cid: g.set_index("turn_index") for cid, g in mine.groupby("conversation_id")}
@@ -125,12 +129,16 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         ds = ray.data.from_pandas(todo.drop(columns=["original"]))
         infer.chat(ds, cfg.model, cfg.engine, cfg.sampling).write_parquet(str(shards))
     done = resumable.collect(shards, "request_id", requests["request_id"])
-    graded = grade_rewrites(requests.drop(columns=["messages"]).merge(
-        done[["request_id", "generated_text", "inference_error", "num_generated_tokens"]], on="request_id"
-    ), cfg)
+    graded = grade_rewrites(
+        requests.drop(columns=["messages"]).merge(
+            done[["request_id", "generated_text", "inference_error", "num_generated_tokens"]], on="request_id"
+        ),
+        cfg,
+    )
     graded.drop(columns=["generated_text"]).to_parquet(out / "rewrites.parquet", index=False)
     rejects = [
-        Reject("rewrite", r.request_id, r.reason, r.rewrite[:200]) for r in graded[graded["reason"] != ""].itertuples()
+        Reject("rewrite", r.request_id, r.reason, r.rewrite[:200])
+        for r in graded[graded["reason"] != ""].itertuples()
     ]
     counts = {"turns": len(graded), "turns_passed": int((graded["reason"] == "").sum())}
     for style in cfg.styles:

@@ -11,7 +11,9 @@ import re
 FENCE = re.compile(r"```.*?```", re.DOTALL)
 # A first line that only announces the rewrite ("Here is a warmer version:") is cut, not refused:
 # small rewriters add it often and it carries no content.
-_PREAMBLE = re.compile(r"^\s*(sure[,!.]?\s*)?(here('s| is)|below is)[^\n]{0,80}(rewrit|version|reply)[^\n]*:\s*\n", re.I)
+_PREAMBLE = re.compile(
+    r"^\s*(sure[,!.]?\s*)?(here('s| is)|below is)[^\n]{0,80}(rewrit|version|reply)[^\n]*:\s*\n", re.I
+)
 _LEFTOVER = re.compile(
     r"<<<|>>>|REPLY>>>|<<<REPLY|\brewrit(e|ten|ing)\b|original reply|the conversation so far", re.I
 )

@@ -31,9 +31,7 @@ def _render_ids(tokenizer: Any, turns: Sequence[dict[str, str]], generation_prom
     return list(out["input_ids"])
 
 
-def tokenize_conversation(
-    tokenizer: Any, turns: Sequence[dict[str, str]], max_length: int
-) -> Example | None:
+def tokenize_conversation(tokenizer: Any, turns: Sequence[dict[str, str]], max_length: int) -> Example | None:
     """Token ids with labels on assistant turns only; None when nothing learnable fits in max_length."""
     turns = [{"role": t["role"], "content": t["content"]} for t in turns]
     full = _render_ids(tokenizer, turns, generation_prompt=False)

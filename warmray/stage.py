@@ -62,6 +62,7 @@ class Stage:
     sections: tuple[str, ...]
     needs: tuple[str, ...] = ()
     help: str = ""
+    uses_ray: bool = True
 
 
 @dataclass

@@ -91,7 +91,9 @@ def load_lora_model(model_path: str, cfg: TrainConfig, device: torch.device) -> 
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
-        target_modules=cfg.target_modules if isinstance(cfg.target_modules, str) else list(cfg.target_modules),
+        target_modules=cfg.target_modules
+        if isinstance(cfg.target_modules, str)
+        else list(cfg.target_modules),
         task_type="CAUSAL_LM",
     )
     return tokenizer, get_peft_model(model, lora)
@@ -102,9 +104,7 @@ def train_step(
 ) -> float:
     """One optimizer step over accumulated micro-batches; returns the mean loss."""
     device = next(model.parameters()).device
-    autocast = (
-        torch.autocast(device.type, dtype=torch.bfloat16) if dtype == "bfloat16" else nullcontext()
-    )
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if dtype == "bfloat16" else nullcontext()
     total = 0.0
     for batch in batches:
         batch = {k: v.to(device) for k, v in batch.items()}
@@ -147,7 +147,9 @@ def train_worker(loop: dict[str, Any]) -> None:
     torch.manual_seed(cfg.seed)
     tokenizer, model = load_lora_model(loop["model_path"], cfg, ray.train.torch.get_device())
     examples = load_examples(loop["data_path"], tokenizer, cfg.max_length)
-    shard = [examples[i % len(examples)] for i in range(rank, math.ceil(len(examples) / world) * world, world)]
+    shard = [
+        examples[i % len(examples)] for i in range(rank, math.ceil(len(examples) / world) * world, world)
+    ]
     schedule = make_schedule(len(examples), world, cfg)
     model = ray.train.torch.prepare_model(model, parallel_strategy=cfg.strategy)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
@@ -162,7 +164,9 @@ def train_worker(loop: dict[str, Any]) -> None:
         losses.append(train_step(model, batches, optimizer, cfg.dtype))
         if rank == 0:
             eta = (time.time() - began) / (step - start) * (schedule.total_steps - step)
-            print(f"train step {step}/{schedule.total_steps} loss {losses[-1]:.4f} eta {eta:.0f}s", flush=True)
+            print(
+                f"train step {step}/{schedule.total_steps} loss {losses[-1]:.4f} eta {eta:.0f}s", flush=True
+            )
         if step in schedule.checkpoints:
             _report_checkpoint(model, optimizer, step, losses, schedule, rank)
             losses = []
@@ -243,7 +247,9 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
                 log.info("train: %s/%s finished in an earlier attempt", model.name, style)
                 continue
             fit_one(ctx, model, style, out)
-    metrics = pd.concat([pd.read_parquet(p) for p in sorted(out.glob("*/*/losses.parquet"))], ignore_index=True)
+    metrics = pd.concat(
+        [pd.read_parquet(p) for p in sorted(out.glob("*/*/losses.parquet"))], ignore_index=True
+    )
     metrics.to_parquet(out / "metrics.parquet", index=False)
     adapters = sorted(p.parent for p in out.glob("*/*/epoch_*/adapter_config.json"))
     shutil.rmtree(ctx.run_dir / ".ray_train", ignore_errors=True)

@@ -62,5 +62,9 @@ def test_judge_answers_are_parsed_or_marked_unparseable(text, verdict):
 
 def test_judge_prompt_carries_question_reference_and_response():
     (msg,) = judge_messages("Capital of France?", ["Paris"], [], "It's Paris")
-    assert "Capital of France?" in msg["content"] and "Paris" in msg["content"] and "It's Paris" in msg["content"]
+    assert (
+        "Capital of France?" in msg["content"]
+        and "Paris" in msg["content"]
+        and "It's Paris" in msg["content"]
+    )
     assert "(none given)" in msg["content"]

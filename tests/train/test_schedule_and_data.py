@@ -7,8 +7,13 @@ from warmray.train import epoch_label, make_schedule, micro_batches
 
 
 def cfg(**kw) -> TrainConfig:
-    base = dict(per_device_batch_size=2, effective_batch_size=16, epochs=10,
-                checkpoint_epochs=(0.5, 1, 1.5, 2, 4, 6, 8, 10), eval_epoch=2)
+    base = dict(
+        per_device_batch_size=2,
+        effective_batch_size=16,
+        epochs=10,
+        checkpoint_epochs=(0.5, 1, 1.5, 2, 4, 6, 8, 10),
+        eval_epoch=2,
+    )
     return TrainConfig(**(base | kw))
 
 
@@ -65,9 +70,13 @@ def test_a_conversation_cut_before_any_assistant_token_is_skipped(tokenizer):
 
 
 def test_collate_pads_and_masks(tokenizer):
-    a = tokenize_conversation(tokenizer, [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], 64)
+    a = tokenize_conversation(
+        tokenizer, [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], 64
+    )
     b = tokenize_conversation(
-        tokenizer, [{"role": "user", "content": "a longer one"}, {"role": "assistant", "content": "yes it is"}], 64
+        tokenizer,
+        [{"role": "user", "content": "a longer one"}, {"role": "assistant", "content": "yes it is"}],
+        64,
     )
     batch = collate([a, b], pad_id=0)
     assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape

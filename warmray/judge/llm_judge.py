@@ -14,7 +14,9 @@ from warmray.records import UNPARSEABLE
 _LABEL = re.compile(r"\b(CORRECT|INCORRECT)\b")
 
 
-def judge_messages(question: str, correct: list[str], incorrect: list[str], response: str) -> list[dict[str, str]]:
+def judge_messages(
+    question: str, correct: list[str], incorrect: list[str], response: str
+) -> list[dict[str, str]]:
     """The chat messages asking the judge about one response."""
     text = read_prompt("judge.txt").format(
         question=question,

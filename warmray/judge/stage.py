@@ -42,11 +42,19 @@ def grade_by_llm(ctx: StageContext, responses: pd.DataFrame, raw: Path) -> pd.Da
     cfg = ctx.config.judge
     out = responses.copy()
     out["is_refusal"] = out["response"].map(is_refusal)
-    asks = out[~out["is_refusal"]][["response_id", "question", "correct_answers", "incorrect_answers", "response"]]
+    asks = out[~out["is_refusal"]][
+        ["response_id", "question", "correct_answers", "incorrect_answers", "response"]
+    ]
     asks = asks.assign(
         messages=[
             judge_messages(q, list(c), list(i), r)
-            for q, c, i, r in zip(asks["question"], asks["correct_answers"], asks["incorrect_answers"], asks["response"], strict=True)
+            for q, c, i, r in zip(
+                asks["question"],
+                asks["correct_answers"],
+                asks["incorrect_answers"],
+                asks["response"],
+                strict=True,
+            )
         ]
     )[["response_id", "messages"]]
     todo = resumable.remaining(asks, "response_id", raw)
@@ -55,7 +63,9 @@ def grade_by_llm(ctx: StageContext, responses: pd.DataFrame, raw: Path) -> pd.Da
     judged = resumable.collect(raw, "response_id", asks["response_id"]).set_index("response_id")
     text = out["response_id"].map(judged["generated_text"]).fillna("")
     out["judge_raw"] = text
-    out["verdict"] = [REFUSAL if refused else parse_judgement(t) for t, refused in zip(text, out["is_refusal"], strict=True)]
+    out["verdict"] = [
+        REFUSAL if refused else parse_judgement(t) for t, refused in zip(text, out["is_refusal"], strict=True)
+    ]
     out["grader"] = f"llm:{cfg.model}"
     return _mark_failed(out)
 

@@ -1,0 +1,78 @@
+"""Design matrices for the GLMs, built straight from category codes (no formula parsing).
+
+Building the matrix by hand lets the marginal-effect code rebuild it with finetuned set to 0 or 1
+for the same rows, which is all a counterfactual prediction is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from warmray.config import AMENDMENT_TYPES
+
+_KNOWN_ORDER = ("none", "unmodified", "emotion", "relation", "stake", *AMENDMENT_TYPES[1:], "belief")
+
+
+def level_order(levels: list[str], reference: str = "") -> list[str]:
+    """Levels in the study's reading order, the reference first, unknown levels last (sorted)."""
+    rank = {v: i for i, v in enumerate(_KNOWN_ORDER)}
+    ordered = sorted(levels, key=lambda v: (v != reference, rank.get(v, len(rank)), v))
+    return ordered
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The columns of a design: intercept, finetuned, finetuned x level, level, task, model, length."""
+
+    tasks: tuple[str, ...]
+    models: tuple[str, ...]
+    factor: str | None
+    levels: tuple[str, ...]  # reference first; empty without a factor
+    length: bool
+
+    @classmethod
+    def for_cells(cls, cells: pd.DataFrame, factor: str | None, reference: str, length: bool) -> Layout:
+        """The layout for these cells; the first task and model (sorted) are the references."""
+        levels = level_order(_present(cells, factor), reference) if factor else []
+        return cls(
+            tuple(_present(cells, "task")), tuple(_present(cells, "model")), factor, tuple(levels), length
+        )
+
+    @property
+    def names(self) -> list[str]:
+        """Column names, statsmodels-style, for notes and debugging."""
+        lev = [f"{self.factor}[T.{v}]" for v in self.levels[1:]]
+        return [
+            "Intercept",
+            "finetuned",
+            *[f"finetuned:{n}" for n in lev],
+            *lev,
+            *[f"task[T.{t}]" for t in self.tasks[1:]],
+            *[f"model[T.{m}]" for m in self.models[1:]],
+            *(["length_z"] if self.length else []),
+        ]
+
+    def matrix(self, cells: pd.DataFrame, ft: np.ndarray) -> np.ndarray:
+        """The design for `cells` with finetuned set to `ft` (0/1 per row)."""
+        ft = np.asarray(ft, dtype=np.float64)[:, None]
+        parts = [np.ones_like(ft), ft]
+        if self.factor:
+            lev = _dummies(cells[self.factor], self.levels)
+            parts += [ft * lev, lev]
+        parts += [_dummies(cells["task"], self.tasks), _dummies(cells["model"], self.models)]
+        if self.length:
+            parts.append(cells["length_z"].to_numpy(dtype=np.float64)[:, None])
+        return np.hstack(parts)
+
+
+def _present(cells: pd.DataFrame, col: str) -> list[str]:
+    return sorted(str(v) for v in pd.unique(cells[col].astype(str)))
+
+
+def _dummies(values: pd.Series, levels: tuple[str, ...]) -> np.ndarray:
+    """Treatment dummies (first level = reference) from the values' positions in `levels`."""
+    codes = pd.Categorical(values.astype(str), categories=list(levels)).codes
+    return (codes[:, None] == np.arange(1, len(levels))[None, :]).astype(np.float64)
