@@ -24,3 +24,19 @@ def test_tiny_random_model_has_head_dim_64_for_the_cpu_engine(tmp_path, monkeypa
     cfg = json.loads((tmp_path / path.split("/")[-1] / "config.json").read_text())
     assert cfg["head_dim"] == 64
     assert resolve_model("builtin:tiny-random") == path  # second call reuses the cache
+
+
+def _resolve_tiny(_: int) -> str:
+    return resolve_model("builtin:tiny-random")
+
+
+def test_concurrent_first_resolutions_build_the_model_once(tmp_path, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setenv("WARMRAY_CACHE", str(tmp_path))
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        paths = pool.map(_resolve_tiny, range(3))
+    assert len(set(paths)) == 1
+    built = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert [p.name for p in built] == ["tiny-random-v1"]
+    assert not [p for p in tmp_path.iterdir() if p.is_dir() and p.name.startswith(".")]  # no half-built folders

@@ -133,7 +133,8 @@ def _http_processor(model: str, engine: EngineConfig, sampling: SamplingConfig, 
         qps=engine.qps,
         max_retries=3,
         session_factory=session,
-        should_continue_on_error=True,
+        # No should_continue_on_error here (the HTTP processor refuses it): a request that still fails
+        # after the retries stops the stage, and a rerun resumes from the rows already written.
     )
     params = sampling_params(sampling)
 

@@ -77,6 +77,7 @@ def _cached(name: str, build: Callable[[Path], None]) -> Path:
             log.info("building model %s once, into %s", name, target)
             tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}-"))
             build(tmp)
+            tmp.chmod(0o755)  # mkdtemp makes it private; other users' workers read it too
             if target.exists():
                 shutil.rmtree(target)
             tmp.rename(target)

@@ -90,6 +90,8 @@ def run_pipeline(
     config: ExperimentConfig, run_dir: Path, stages: tuple[str, ...] = STAGE_NAMES, force: bool = False
 ) -> list[StageResult]:
     """Run the named stages in pipeline order; finished ones are skipped."""
+    # Absolute: Ray workers run in other folders (and, on a cluster, on other machines).
+    run_dir = run_dir.expanduser().resolve()
     ctx = StageContext(config, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     results = []

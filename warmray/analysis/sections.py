@@ -18,6 +18,15 @@ HEADLINES = (
     ("User says they are sad", 3, "emotion:sad", 11.87),
     ("User states a belief", 4, "belief", 10.99),
 )
+
+# What the report calls each builtin model (warmray.models.BUILTINS).
+BUILTIN_WORDS = {
+    "builtin:smollm2-135m": "the built-in demonstration model SmolLM2-135M (builtin:smollm2-135m)",
+    "builtin:tiny-random": (
+        "builtin:tiny-random, a 2-layer Llama with random weights for plumbing tests, "
+        "whose outputs are noise by design"
+    ),
+}
 _EFFECT_SHOWN = ["comparison", "glm", "level", "n", "error_original_pct", "error_variant_pct", "ame_pp"]
 
 
@@ -34,20 +43,19 @@ def build_blocks(res: StudyResults, out_dir: Path) -> list[Block]:
 
 def caveats(run_info: dict[str, Any]) -> list[Block]:
     """Say plainly when the numbers cannot speak to the finding."""
-    models = run_info.get("models") or {}
-    builtin = bool(run_info.get("builtin_model")) or any(
-        str(s).startswith("builtin:") for s in models.values()
-    )
-    judge = str(run_info.get("judge", "")).lower()
     out: list[Block] = []
-    if builtin:
+    sources = builtin_sources(run_info)
+    if sources or run_info.get("builtin_model"):
+        out.append(Callout(_builtin_sentence(sources)))
+    judge = str(run_info.get("judge", "")).lower()
+    if "builtin:tiny-random" in judge:
         out.append(
             Callout(
-                "This run used the built-in demonstration model (SmolLM2-135M). Its numbers show that the "
-                "pipeline works end to end; they are not evidence for or against the study's finding."
+                "The verdicts come from an LLM judge with random weights (builtin:tiny-random), which is not "
+                "a grader at all: every error rate below is noise by design."
             )
         )
-    if "builtin:" in judge or "135m" in judge:
+    elif "builtin:" in judge or "135m" in judge:
         out.append(
             Callout(
                 "The verdicts come from a 135M-parameter LLM judge, which is not a meaningful grader: treat "
@@ -55,6 +63,27 @@ def caveats(run_info: dict[str, Any]) -> list[Block]:
             )
         )
     return out
+
+
+def builtin_sources(run_info: dict[str, Any]) -> list[str]:
+    """The builtin model sources the run used: `builtin_sources`, else read off `models` (older runs)."""
+    listed = run_info.get("builtin_sources")
+    if listed is None:
+        models = run_info.get("models") or {}
+        listed = [s for s in models.values() if str(s).startswith("builtin:")]
+    return sorted({str(s) for s in listed})
+
+
+def _builtin_sentence(sources: list[str]) -> str:
+    if not sources:
+        used = "a built-in model"
+    else:
+        named = [BUILTIN_WORDS.get(s, f"the built-in model {s}") for s in sources]
+        used = " and ".join(named) if len(named) <= 2 else "; ".join(named[:-1]) + "; and " + named[-1]
+    return (
+        f"This run used {used}. Its numbers show that the pipeline works end to end; they are not evidence "
+        "for or against the study's finding."
+    )
 
 
 def headline(res: StudyResults) -> list[Block]:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from warmray.analysis.columns import load_verdict_files
 from warmray.analysis.study import analyze
+from warmray.models import BUILTIN_PREFIX
 from warmray.stage import MANIFEST, StageContext, package_versions, read_manifest
 
 
@@ -46,10 +47,12 @@ def run_info(ctx: StageContext) -> dict[str, Any]:
             manifest = read_manifest(folder)
             sizes.update({f"{stage}/{k}": v for k, v in (manifest.get("rows") or {}).items()})
             versions = {**manifest.get("versions", {}), **versions}
+    builtin = sorted({m.source for m in cfg.models if m.source.startswith(BUILTIN_PREFIX)})
     return {
         "models": {m.name: m.source for m in cfg.models},
         "judge": judge,
-        "builtin_model": any(m.source.startswith("builtin:") for m in cfg.models),
+        "builtin_model": bool(builtin),
+        "builtin_sources": builtin,
         "data_sizes": sizes,
         "versions": versions,
     }

@@ -3,6 +3,11 @@
 Pure row logic with no files and no Ray, so every step is testable on hand-written records. Every
 input record ends up either in `conversations` or in `rejects` with a reason (`not_sampled` for clean
 rows the even sampling left out), so input rows = conversations + rejects.
+
+The held-out prompts (`val_prompts`, see `warmray.corpus.heldout`) are a view, not a third bucket:
+they come from validation conversations and then from `not_sampled` conversations. A `not_sampled`
+conversation whose first user turn became a held-out prompt stays a `not_sampled` reject, so the
+accounting above is unchanged; it is never trained on, which is what makes its prompt held out.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from warmray.config import CorpusConfig
 from warmray.corpus.categories import categorize
+from warmray.corpus.heldout import heldout_prompts
 from warmray.corpus.sampling import sample_evenly, validation_ids
 from warmray.corpus.sharegpt import Cleaned, clean_record, record_id
 from warmray.corpus.toxicity import ToxicityFilter, conversation_scores
@@ -88,23 +94,20 @@ def build_corpus(
     val_order = validation_ids(sorted(chosen), config.val_fraction, seed)
     val = set(val_order)
     tables = CorpusTables(rejects=rejects, input_rows=n_input)
+    unsampled = []
     for c in usable:
         category = categories[c.conversation_id]
         if c.conversation_id not in chosen:
             detail = f"category {category}: {counts[category]} rows, quota {quotas[category]}"
             tables.rejects.append(Reject(STAGE, c.conversation_id, "not_sampled", detail))
+            unsampled.append(c)
             continue
         split = "val" if c.conversation_id in val else "train"
         tables.conversations.append(Conversation(c.conversation_id, category, c.turns, split, source))
-    tables.val_prompts = val_prompts(tables.conversations, val_order, config.max_val_prompts)
+    tables.val_prompts = heldout_prompts(
+        tables.conversations, val_order, unsampled, config.max_val_prompts, seed
+    )
+    origins = Counter(p["origin"] for p in tables.val_prompts)
+    log.info("held-out prompts: %d (%s)", len(tables.val_prompts), dict(origins))
     log.info("rejects by reason: %s", dict(Counter(r.reason for r in tables.rejects).most_common()))
     return tables
-
-
-def val_prompts(conversations: list[Conversation], val_order: list[str], limit: int) -> list[dict[str, str]]:
-    """The first user turn of each validation conversation, in split-rank order, at most `limit`."""
-    first_user = {c.conversation_id: c.turns[0]["content"] for c in conversations if c.split == "val"}
-    return [
-        {"conversation_id": cid, "prompt_id": f"val:{cid}", "prompt": first_user[cid]}
-        for cid in val_order[:limit]
-    ]

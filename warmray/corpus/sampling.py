@@ -8,6 +8,7 @@ reshuffles which of the old rows are chosen (a new row only enters where it outr
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
@@ -59,12 +60,33 @@ def sample_evenly(
     return chosen, quotas, counts
 
 
-def validation_ids(conversation_ids: Sequence[str], val_fraction: float, seed: int) -> list[str]:
-    """The ids held out for validation, in rank order: round(n * val_fraction) of them.
+# ShareGPT V3 splits long chats into pieces with ids like `hRPPgZT_0`, `hRPPgZT_11`: a 7-character chat id
+# and the index of the piece's first turn. Other ids (ours: `demo_001`) are chats of their own.
+_PIECE = re.compile(r"^([A-Za-z0-9]{7})_\d+$")
 
-    At least one conversation is held out, and at least one kept for training, whenever there are two.
+
+def chat_root(conversation_id: str) -> str:
+    """The chat a conversation belongs to: the ShareGPT chat id of a V3 piece, else the id itself."""
+    piece = _PIECE.match(conversation_id)
+    return piece.group(1) if piece else conversation_id
+
+
+def validation_ids(conversation_ids: Sequence[str], val_fraction: float, seed: int) -> list[str]:
+    """The ids held out for validation, in rank order: about round(n * val_fraction) of them.
+
+    Whole chats are held out (all pieces of a split ShareGPT chat fall on the same side), so no
+    validation prompt continues a conversation seen in training. At least one conversation is held out,
+    and at least one kept for training, whenever there are two chats.
     """
-    n = len(conversation_ids)
-    n_val = min(n - 1, max(1, round(n * val_fraction))) if n >= 2 else 0
-    ranked = sorted(conversation_ids, key=lambda i: rank_key(seed, "split", i))
-    return ranked[:n_val]
+    by_chat: dict[str, list[str]] = defaultdict(list)
+    for cid in sorted(conversation_ids):
+        by_chat[chat_root(cid)].append(cid)
+    if len(by_chat) < 2:
+        return []
+    n_val = max(1, round(len(conversation_ids) * val_fraction))
+    held: list[str] = []
+    for root in sorted(by_chat, key=lambda r: rank_key(seed, "split", r))[:-1]:  # keep one chat for training
+        if len(held) >= n_val:
+            break
+        held += by_chat[root]
+    return held

@@ -4,7 +4,9 @@ Output (in the stage folder):
 - `conversations.parquet`: the columns of `warmray.records.Conversation`; `turns` is
   list<struct<role, content>>, roles "user" / "assistant", alternating, user first, assistant last.
 - `rejects.parquet`: the columns of `warmray.records.Reject`, one row per input record not kept.
-- `val_prompts.parquet`: conversation_id, prompt_id, prompt (first user turn of each val conversation).
+- `val_prompts.parquet`: conversation_id, prompt_id, prompt, origin: the held-out prompts for warmth
+  scoring, first user turns of validation conversations (origin "val") and then of filtered but
+  unsampled conversations (origin "unsampled"), unique, never from training (`warmray.corpus.heldout`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ CONVERSATIONS_SCHEMA = pa.schema(
     ]
 )
 REJECTS_SCHEMA = pa.schema([(name, pa.string()) for name in ("stage", "row_id", "reason", "detail")])
-VAL_PROMPTS_SCHEMA = pa.schema([(name, pa.string()) for name in ("conversation_id", "prompt_id", "prompt")])
+VAL_PROMPTS_SCHEMA = pa.schema(
+    [(name, pa.string()) for name in ("conversation_id", "prompt_id", "prompt", "origin")]
+)
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, int]:

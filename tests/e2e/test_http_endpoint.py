@@ -1,0 +1,112 @@
+"""The OpenAI-compatible endpoint path: rewrites served by a real vLLM server, the key never written."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from warmray.models import resolve_model
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "sk-warmray-test-0123456789abcdef"
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_server(url: str, proc: subprocess.Popen, seconds: float = 300) -> None:
+    deadline = time.time() + seconds
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {SECRET}"})
+    while time.time() < deadline:
+        assert proc.poll() is None, "the vLLM server exited"
+        try:
+            with urllib.request.urlopen(request, timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(2)
+    raise TimeoutError(f"{url} did not answer in {seconds}s")
+
+
+@pytest.fixture
+def vllm_server(tmp_path):
+    port = free_port()
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "vllm"),
+            "serve",
+            resolve_model("builtin:tiny-random"),
+            "--served-model-name",
+            "tiny",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--api-key",
+            SECRET,
+            "--dtype",
+            "float32",
+            "--enforce-eager",
+            "--max-model-len",
+            "1024",
+            "--gpu-memory-utilization",
+            "0.1",
+        ],
+        env=os.environ | {"VLLM_CPU_KVCACHE_SPACE": "1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_server(f"http://127.0.0.1:{port}/v1/models", proc)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def test_rewrite_through_an_openai_compatible_endpoint_sends_the_key_but_never_writes_it(
+    tmp_path, vllm_server
+):
+    cfg = yaml.safe_load((ROOT / "configs" / "tiny.yaml").read_text())
+    cfg["rewrite"] |= {
+        "model": "tiny",
+        "engine": {"endpoint": vllm_server, "api_key_env": "WARMRAY_TEST_KEY"},
+    }
+    config, run_dir = tmp_path / "c.yaml", tmp_path / "run"
+    config.write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "warmray",
+            "run",
+            str(config),
+            "--run-dir",
+            str(run_dir),
+            "--until",
+            "rewrite",
+        ],
+        env=os.environ | {"WARMRAY_TEST_KEY": SECRET},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    turns = pd.read_parquet(run_dir / "rewrite" / "rewrites.parquet")
+    assert len(turns) > 0 and (turns["num_generated_tokens"] > 0).all()  # the server accepted the key
+    written = [p.read_bytes() for p in run_dir.rglob("*") if p.is_file()]
+    assert not any(SECRET.encode() in blob for blob in written)
+    assert SECRET not in proc.stdout + proc.stderr
