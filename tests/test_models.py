@@ -39,4 +39,6 @@ def test_concurrent_first_resolutions_build_the_model_once(tmp_path, monkeypatch
     assert len(set(paths)) == 1
     built = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert [p.name for p in built] == ["tiny-random-v1"]
-    assert not [p for p in tmp_path.iterdir() if p.is_dir() and p.name.startswith(".")]  # no half-built folders
+    assert not [
+        p for p in tmp_path.iterdir() if p.is_dir() and p.name.startswith(".")
+    ]  # no half-built folders

@@ -73,7 +73,9 @@ class EngineConfig(Section):
         None, description="OpenAI-compatible base URL (e.g. https://api.openai.com/v1); replaces vLLM."
     )
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the endpoint key.")
-    qps: int | None = Field(None, gt=0, description="Requests per second to an endpoint (null: one at a time).")
+    qps: int | None = Field(
+        None, gt=0, description="Requests per second to an endpoint (null: one at a time)."
+    )
 
 
 class ModelConfig(Section):
