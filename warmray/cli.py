@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         names = (args.command,)
     run_pipeline(config, run_dir, names, force=args.force)
     if "judge" in names or "analyze" in names:
-        _print_summary(run_dir)
+        _print_summary(run_dir.resolve())
     return 0
 
 

@@ -12,6 +12,7 @@ empty `generated_text` and the reason in `inference_error`, instead of failing t
 from __future__ import annotations
 
 import logging
+import math
 import os
 from typing import Any
 
@@ -28,6 +29,7 @@ _INPUTS = ("messages", "adapter")
 # The engine stages add and overwrite columns of their own (request_id, prompt, params, ...): every other
 # input column travels under this prefix and is restored, untouched, after the engine.
 _CARRY = "carry__"
+_BATCHES_PER_BLOCK = 4
 
 
 def lora_rank_for_vllm(r: int) -> int:
@@ -180,6 +182,9 @@ def chat(
     """Answer every row's `messages` with one engine; see the module docstring for the columns."""
     carried = [c for c in ds.columns() if c not in _INPUTS]
     ds = ds.rename_columns({c: _CARRY + c for c in carried})
+    # Blocks of a few engine batches: progress and ETA move block by block, and an interrupted stage
+    # keeps every block already written (see warmray.resumable).
+    ds = ds.repartition(max(1, math.ceil(ds.count() / (engine.batch_size * _BATCHES_PER_BLOCK))))
     if engine.endpoint:
         processor = _http_processor(model, engine, sampling, carried)
     else:
