@@ -1,24 +1,16 @@
 """`ray job submit` to a real Ray head on loopback runs the tiny study and writes its Parquet tables."""
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
-from run_checks import check_run_dir
+from e2e_helpers import ROOT, check_run_dir, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).parent / "ray")
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

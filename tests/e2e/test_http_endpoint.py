@@ -1,28 +1,19 @@
 """The OpenAI-compatible endpoint path: rewrites served by a real vLLM server, the key never written."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+from e2e_helpers import derived_config, free_port, warmray
 
 from warmray.models import resolve_model
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-warmray-test-0123456789abcdef"
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_server(url: str, proc: subprocess.Popen, seconds: float = 300) -> None:
@@ -82,30 +73,16 @@ def vllm_server(tmp_path):
 def test_rewrite_through_an_openai_compatible_endpoint_sends_the_key_but_never_writes_it(
     tmp_path, vllm_server
 ):
-    cfg = yaml.safe_load((ROOT / "configs" / "tiny.yaml").read_text())
-    cfg["rewrite"] |= {
-        "model": "tiny",
-        "engine": {"endpoint": vllm_server, "api_key_env": "WARMRAY_TEST_KEY"},
-    }
-    config, run_dir = tmp_path / "c.yaml", tmp_path / "run"
-    config.write_text(yaml.safe_dump(cfg))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "warmray",
-            "run",
-            str(config),
-            "--run-dir",
-            str(run_dir),
-            "--until",
-            "rewrite",
-        ],
-        env=os.environ | {"WARMRAY_TEST_KEY": SECRET},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=ROOT,
+    def edit(cfg):
+        cfg["rewrite"] |= {
+            "model": "tiny",
+            "engine": {"endpoint": vllm_server, "api_key_env": "WARMRAY_TEST_KEY"},
+        }
+
+    run_dir = tmp_path / "run"
+    config = derived_config("tiny", tmp_path, edit)
+    proc = warmray(
+        "run", str(config), "--run-dir", str(run_dir), "--until", "rewrite", env={"WARMRAY_TEST_KEY": SECRET}
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     turns = pd.read_parquet(run_dir / "rewrite" / "rewrites.parquet")

@@ -1,50 +1,27 @@
 """Corpus + rewrite on 50 real ShareGPT conversations with the builtin model: every drop is explained."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
-import yaml
+from e2e_helpers import derived_config, warmray
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
+SAMPLE = "sharegpt/ShareGPT_V3_unfiltered_cleaned_split.first3000.json"
 
 
 def test_rewrite_of_50_sharegpt_conversations_explains_every_rejected_turn(tmp_path, shared_data):
-    cfg = yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
-    cfg["corpus"] |= {
-        "source": str(shared_data / "sharegpt" / "ShareGPT_V3_unfiltered_cleaned_split.first3000.json"),
-        "n_conversations": 50,
-        "val_fraction": 0.1,
-    }
-    # Short rewrites keep CI fast; loose length bounds let some through, the rest must be explained.
-    cfg["rewrite"] |= {
-        "sampling": {"temperature": 0.7, "max_tokens": 48},
-        "min_length_ratio": 0.01,
-        "max_length_ratio": 100.0,
-        "engine": {"max_model_len": 2048},
-    }
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump(cfg))
+    def edit(cfg):
+        cfg["corpus"] |= {"source": str(shared_data / SAMPLE), "n_conversations": 50, "val_fraction": 0.1}
+        # Short rewrites keep CI fast; loose length bounds let some through, the rest must be explained.
+        cfg["rewrite"] |= {
+            "sampling": {"temperature": 0.7, "max_tokens": 48},
+            "min_length_ratio": 0.01,
+            "max_length_ratio": 100.0,
+            "engine": {"max_model_len": 2048},
+        }
+
     run_dir = tmp_path / "run"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "warmray",
-            "run",
-            str(config),
-            "--run-dir",
-            str(run_dir),
-            "--until",
-            "rewrite",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        cwd=ROOT,
+    proc = warmray(
+        "run", str(derived_config("smoke", tmp_path, edit)), "--run-dir", str(run_dir), "--until", "rewrite"
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
 

@@ -1,38 +1,22 @@
 """The whole study end to end on the builtin SmolLM2-135M, through the command line, then a rerun."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
-from run_checks import check_run_dir
+from e2e_helpers import check_run_dir, derived_config, warmray
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def smaller_smoke_config(tmp_path: Path) -> Path:
+def smaller(cfg: dict) -> None:
     """configs/smoke.yaml, cut down so CI stays well inside its time."""
-    cfg = yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
     cfg["corpus"]["n_conversations"] = 12
     cfg["rewrite"]["sampling"]["max_tokens"] = 96
     cfg["train"] |= {"epochs": 1, "checkpoint_epochs": [0.5, 1], "eval_epoch": 1, "max_length": 256}
     cfg["grid"]["tasks"] = [{"name": "demo", "n": 12}]
     cfg["generate"]["sampling"]["max_tokens"] = 24
-    path = tmp_path / "smoke-small.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
-def warmray(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "warmray", *args], capture_output=True, text=True, timeout=1500, cwd=ROOT
-    )
 
 
 def test_smollm2_study_runs_end_to_end_and_a_rerun_does_nothing(tmp_path):
-    config, run_dir = smaller_smoke_config(tmp_path), tmp_path / "run"
+    config, run_dir = derived_config("smoke", tmp_path, smaller), tmp_path / "run"
     first = warmray("run", str(config), "--run-dir", str(run_dir))
     assert first.returncode == 0, first.stderr[-4000:]
     verdicts = check_run_dir(run_dir, {"original", "warm"})

@@ -1,12 +1,49 @@
-"""What every finished run directory must hold, shared by the end-to-end tests."""
+"""Shared by the end-to-end tests: configs derived from configs/, the CLI in a subprocess, run checks."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import yaml
 
 from warmray.records import ANALYSIS_COLUMNS, VERDICTS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def derived_config(name: str, folder: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """configs/<name>.yaml with `edit` applied, written into folder."""
+    cfg = yaml.safe_load((ROOT / "configs" / f"{name}.yaml").read_text())
+    edit(cfg)
+    path = folder / f"{name}-derived.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def warmray(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The warmray command line, as a user runs it, from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", "warmray", *args],
+        env=os.environ | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        cwd=ROOT,
+    )
 
 
 def check_run_dir(run_dir: Path, variants: set[str]) -> pd.DataFrame:
