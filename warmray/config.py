@@ -107,6 +107,11 @@ class RayConfig(Section):
         description="Logical CPUs for a local Ray; more than the real cores on purpose, so the vLLM "
         "engine and Ray Data's tokenize stages can all be scheduled on a 2-core machine.",
     )
+    stall_timeout_s: int = Field(
+        1800,
+        description="A stage whose Ray Data operators make no progress for this long is stopped with an "
+        "error (an engine that dies at every start, a cluster with no room for it); -1: wait forever.",
+    )
 
 
 class ToxicityConfig(Section):

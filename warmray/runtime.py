@@ -27,4 +27,6 @@ def ensure_ray(cfg: RayConfig) -> None:
     else:
         log.info("starting a local Ray with %s logical CPUs", cfg.num_cpus)
         ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=True)
-    ray.data.DataContext.get_current().enable_progress_bars = True
+    data = ray.data.DataContext.get_current()
+    data.enable_progress_bars = True
+    data.execution_no_progress_timeout_s = cfg.stall_timeout_s
