@@ -82,3 +82,9 @@ def test_section_hash_changes_only_with_its_section(tmp_path):
     changed = base.model_copy(update={"judge": base.judge.model_copy(update={"grader": "llm"})})
     assert base.section_hash("train") == changed.section_hash("train")
     assert base.section_hash("judge") != changed.section_hash("judge")
+
+
+def test_a_missing_rewriter_model_names_its_key(tmp_path):
+    path = write(tmp_path, "models: [{name: m, source: builtin:tiny-random}]\nrewrite: {model: /no/such/rewriter}\n")
+    with pytest.raises(ConfigError, match=r"rewrite\.model: .*neither"):
+        load_config(path)

@@ -405,16 +405,16 @@ def _check_sources_exist(path: Path, cfg: ExperimentConfig) -> None:
         msg = check_model_source(m.source)
         if msg:
             problems.append(f"  - models.{i}.source: {msg}")
-    llm_calls = [("rewrite", cfg.rewrite.model, cfg.rewrite.engine)]
+    llm_calls = [("rewrite.model", cfg.rewrite.model, cfg.rewrite.engine)]
     if cfg.judge.grader == "llm":
-        llm_calls.append(("judge", cfg.judge.model, cfg.judge.engine))
+        llm_calls.append(("judge.model", cfg.judge.model, cfg.judge.engine))
     if cfg.grid.wrong_answer_model:
-        llm_calls.append(("grid.wrong_answer", cfg.grid.wrong_answer_model, cfg.grid.wrong_answer_engine))
+        llm_calls.append(("grid.wrong_answer_model", cfg.grid.wrong_answer_model, cfg.grid.wrong_answer_engine))
     for key, model, engine in llm_calls:
         if engine.endpoint is None:
             msg = check_model_source(model)
             if msg:
-                problems.append(f"  - {key}.model: {msg}")
+                problems.append(f"  - {key}: {msg}")
     if cfg.grid.data_dir and not Path(cfg.grid.data_dir).is_dir():
         problems.append(f"  - grid.data_dir: folder {cfg.grid.data_dir!r} does not exist.")
     if problems:
