@@ -85,6 +85,8 @@ def test_section_hash_changes_only_with_its_section(tmp_path):
 
 
 def test_a_missing_rewriter_model_names_its_key(tmp_path):
-    path = write(tmp_path, "models: [{name: m, source: builtin:tiny-random}]\nrewrite: {model: /no/such/rewriter}\n")
+    path = write(
+        tmp_path, "models: [{name: m, source: builtin:tiny-random}]\nrewrite: {model: /no/such/rewriter}\n"
+    )
     with pytest.raises(ConfigError, match=r"rewrite\.model: .*neither"):
         load_config(path)

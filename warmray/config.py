@@ -409,7 +409,9 @@ def _check_sources_exist(path: Path, cfg: ExperimentConfig) -> None:
     if cfg.judge.grader == "llm":
         llm_calls.append(("judge.model", cfg.judge.model, cfg.judge.engine))
     if cfg.grid.wrong_answer_model:
-        llm_calls.append(("grid.wrong_answer_model", cfg.grid.wrong_answer_model, cfg.grid.wrong_answer_engine))
+        llm_calls.append(
+            ("grid.wrong_answer_model", cfg.grid.wrong_answer_model, cfg.grid.wrong_answer_engine)
+        )
     for key, model, engine in llm_calls:
         if engine.endpoint is None:
             msg = check_model_source(model)
