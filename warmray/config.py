@@ -15,8 +15,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
-STYLES = ("warm", "cold")
-VARIANTS = ("original", "warm", "cold", "warm_sysprompt")
 PROMPT_TEMPLATES = ("original", "original_neutral", "incorrect", "correct")
 AMENDMENT_TYPES = (
     "unmodified",

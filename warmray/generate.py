@@ -77,11 +77,6 @@ def _answer(rows: pd.DataFrame, ctx: StageContext, model: ModelConfig, raw: Path
     ).write_parquet(str(raw))
 
 
-def _as_response_rows(done: pd.DataFrame) -> pd.DataFrame:
-    out = done.rename(columns={"generated_text": "response"})
-    return out.drop(columns=[c for c in ("adapter",) if c in out.columns])
-
-
 def run(ctx: StageContext, out: Path) -> dict[str, Any]:
     """Answer the grid with every variant of every model; resumable per row."""
     prompts = pd.read_parquet(ctx.input_dir("grid") / "prompts.parquet")
@@ -98,7 +93,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, Any]:
         if len(todo):
             _answer(todo, ctx, model, raw)
         done = resumable.collect(raw, "response_id", requests["response_id"])
-        _as_response_rows(done).to_parquet(final, index=False)
+        done.rename(columns={"generated_text": "response"}).to_parquet(final, index=False)
         counts[model.name] = len(done)
         errors = int((done["inference_error"] != "").sum())
         if errors:

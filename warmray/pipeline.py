@@ -81,11 +81,6 @@ STAGES: tuple[Stage, ...] = (
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
 
-def get_stage(name: str) -> Stage:
-    """A stage by name."""
-    return next(s for s in STAGES if s.name == name)
-
-
 def run_pipeline(
     config: ExperimentConfig, run_dir: Path, stages: tuple[str, ...] = STAGE_NAMES, force: bool = False
 ) -> list[StageResult]:
