@@ -12,14 +12,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from warmray.analysis import analyze, load_verdict_files
-from warmray.analysis.synthetic import (
+from warmray.config import AnalyzeConfig
+from warmray.stages.analyze import analyze, load_verdict_files
+from warmray.stages.analyze.synthetic import (
     SyntheticEffects,
     synthetic_capability,
     synthetic_verdicts,
     synthetic_warmth,
 )
-from warmray.config import AnalyzeConfig
 
 MODELS = ("llama-3.1-8b", "mistral-small", "qwen-2.5-32b", "llama-3.1-70b")
 TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation")

@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from warmray.config import ExperimentConfig
-from warmray.corpus import run
-from warmray.corpus.build import clean_all, drop_toxic
-from warmray.corpus.categories import categorize
-from warmray.corpus.sources import iter_records
-from warmray.corpus.toxicity import make_filter
 from warmray.stage import StageContext
+from warmray.stages.corpus import run
+from warmray.stages.corpus.build import clean_all, drop_toxic
+from warmray.stages.corpus.categories import categorize
+from warmray.stages.corpus.sources import iter_records
+from warmray.stages.corpus.toxicity import make_filter
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT.parent / "shared/data/sharegpt/ShareGPT_V3_unfiltered_cleaned_split.first3000.json"

@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from warmray import grid
-from warmray.benchmarks import load_items
 from warmray.config import ExperimentConfig
 from warmray.stage import StageContext
+from warmray.stages.grid import build as grid
+from warmray.tasks import load_items
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_train_step.py                        # SmolLM2-135M on the CPU
     python benchmarks/bench_train_step.py --model meta-llama/Llama-3.1-8B-Instruct --dtype bfloat16
 
-Runs warmray.train.load_lora_model + train_step (the code each Ray Train worker runs) on synthetic
+Runs warmray.stages.train.loop.load_lora_model + train_step (the code each Ray Train worker runs) on synthetic
 conversations of a fixed token length, so the figure isolates the step from data loading and Ray.
 """
 
@@ -16,8 +16,8 @@ import torch
 
 from warmray.config import TrainConfig
 from warmray.models import resolve_model
-from warmray.sft_data import collate, tokenize_conversation
-from warmray.train import load_lora_model, train_step
+from warmray.stages.train.loop import load_lora_model, train_step
+from warmray.stages.train.sft_data import collate, tokenize_conversation
 
 
 def main() -> None:

@@ -75,7 +75,7 @@ def _add_analyze_args(p: argparse.ArgumentParser) -> None:
 
 
 def _print_summary(run_dir: Path) -> None:
-    from warmray.analysis import error_summary, format_summary, load_verdict_files
+    from warmray.stages.analyze import error_summary, format_summary, load_verdict_files
 
     verdict_dir = run_dir / "judge" / "verdicts"
     if not verdict_dir.is_dir():
@@ -88,8 +88,8 @@ def _print_summary(run_dir: Path) -> None:
 
 
 def _analyze_files(args: argparse.Namespace) -> int:
-    from warmray.analysis import analyze, load_verdict_files
     from warmray.config import AnalyzeConfig
+    from warmray.stages.analyze import analyze, load_verdict_files
 
     if not args.out:
         raise ConfigError("analyze --from needs --out DIR, the folder for the report.")

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from warmray.records import ANALYSIS_COLUMNS, VERDICTS
+from warmray.schema import ANALYSIS_COLUMNS, VERDICTS
 
 ROOT = Path(__file__).resolve().parents[2]
 

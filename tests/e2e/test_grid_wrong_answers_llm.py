@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from e2e_helpers import derived_config, warmray
 
-from warmray.judge.reference import normalise
+from warmray.stages.judge.reference import normalise
 
 pytestmark = pytest.mark.slow
 

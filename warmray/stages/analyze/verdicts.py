@@ -1,0 +1,224 @@
+"""Verdict tables in: load, check the standard columns, and apply the study's refusal rules.
+
+Everything downstream (GLMs, paired tests, tables, figures) reads the frame `prepare` returns, so the
+rules about refusals, unparseable verdicts, context groups and user beliefs live here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from warmray.config import PROMPT_TEMPLATES
+from warmray.schema import ANALYSIS_COLUMNS, CORRECT, INCORRECT, REFUSAL, UNPARSEABLE, VERDICTS
+
+# The study's refusal rule: declining to repeat disinformation is the right answer; elsewhere a refusal
+# says nothing about reliability, so the row leaves the analysis.
+REFUSAL_IS_CORRECT_TASKS = ("disinformation",)
+NO_CONTEXT = "unmodified"
+# original_neutral carries no user belief: the study's own code groups it with `original` (its
+# `group_prompt`), so "no belief" means both, here and in every model and table.
+NO_BELIEF_TEMPLATES = ("original", "original_neutral")
+BELIEF_TEMPLATES = ("incorrect", "correct")
+BASE_VARIANT = "original"
+_VARIANT_ORDER = ("warm", "cold", "warm_sysprompt")
+_STRING_COLUMNS = (*ANALYSIS_COLUMNS, "checkpoint", "grader", "prompt_id")
+
+
+class AnalysisInputError(ValueError):
+    """A verdict table that cannot be analysed; the message names the file, the column and valid values."""
+
+
+@dataclass
+class Prepared:
+    """Verdicts ready for analysis, and what was set aside on the way."""
+
+    frame: pd.DataFrame
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def comparisons(self) -> list[str]:
+        """Variants compared with `original`, the study's warm fine-tune first."""
+        present = [v for v in self.frame["variant"].unique() if v != BASE_VARIANT]
+        known = [v for v in _VARIANT_ORDER if v in present]
+        return known + sorted(v for v in present if v not in _VARIANT_ORDER)
+
+
+def load_verdict_files(paths: list[Path]) -> pd.DataFrame:
+    """Read verdict tables (CSV or Parquet files, or folders of Parquet files) into one checked frame.
+
+    Raises:
+        AnalysisInputError: a path is missing, unreadable, or lacks the standard columns.
+    """
+    if not paths:
+        raise AnalysisInputError("no verdict files given; pass one or more CSV/Parquet files or folders.")
+    frames = []
+    for path in map(Path, paths):
+        for file in _expand(path):
+            frame = _read_one(file)
+            check_verdicts(frame, source=str(file))
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _expand(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(path.rglob("*.parquet"))
+        if not files:
+            raise AnalysisInputError(f"{path}: folder holds no .parquet files.")
+        return files
+    if not path.is_file():
+        raise AnalysisInputError(f"{path}: no such file or folder.")
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise AnalysisInputError(
+            f"{path}: expected a .csv or .parquet file, got {path.suffix or 'no suffix'}."
+        )
+    return [path]
+
+
+def _read_one(file: Path) -> pd.DataFrame:
+    try:
+        if file.suffix.lower() == ".csv":
+            # ids like "0012" must stay strings; empty responses are "" not NaN.
+            frame = pd.read_csv(file, dtype={c: str for c in _STRING_COLUMNS})
+        else:
+            frame = pd.read_parquet(file)
+    except Exception as e:  # pandas/pyarrow raise many types; all mean "not a readable table"
+        raise AnalysisInputError(f"{file}: cannot be read as a table: {e}") from None
+    for col in ("response", "checkpoint", "grader"):
+        if col in frame.columns:
+            frame[col] = frame[col].fillna("")
+    return frame
+
+
+def check_verdicts(frame: pd.DataFrame, source: str = "verdict table") -> None:
+    """Check the standard columns and values; raise AnalysisInputError naming what is wrong."""
+    missing = [c for c in ANALYSIS_COLUMNS if c not in frame.columns]
+    if missing:
+        raise AnalysisInputError(
+            f"{source}: missing required column(s) {missing}; a verdict table needs {list(ANALYSIS_COLUMNS)}."
+        )
+    for col in ANALYSIS_COLUMNS:
+        if col != "response" and frame[col].isna().any():
+            n = int(frame[col].isna().sum())
+            raise AnalysisInputError(f"{source}: column {col!r} has {n} empty value(s); it must be filled.")
+    _check_values(frame, "verdict", _normal_verdicts(frame["verdict"]), VERDICTS, source)
+    _check_values(frame, "prompt_template", as_category(frame["prompt_template"]), PROMPT_TEMPLATES, source)
+
+
+def _check_values(frame: pd.DataFrame, col: str, values: pd.Series, valid: tuple, source: str) -> None:
+    bad = sorted(set(values.unique()) - set(valid))
+    if bad:
+        shown = ", ".join(repr(b) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        raise AnalysisInputError(
+            f"{source}: column {col!r} has unknown value(s) {shown}; valid values: {list(valid)}."
+        )
+
+
+def _normal_verdicts(verdicts: pd.Series) -> pd.Series:
+    return _per_category(as_category(verdicts), lambda c: c.astype(str).str.strip().str.upper())
+
+
+def as_category(values: pd.Series) -> pd.Series:
+    """Values as a categorical of strings, missing values as ""; cheap for Parquet dictionary columns."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = [str(c) for c in values.cat.categories]
+        if len(set(cats)) == len(cats) and "" not in cats:
+            codes = values.cat.codes.to_numpy()
+            if (codes < 0).any():
+                codes, cats = np.where(codes < 0, len(cats), codes), [*cats, ""]
+            return pd.Series(pd.Categorical.from_codes(codes, cats), index=values.index, name=values.name)
+        values = values.astype(object)
+    return values.fillna("").astype(str).astype("category")
+
+
+def _per_category(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """Apply a string function once per distinct value instead of once per row."""
+    # A trailing "" entry serves code -1 (a missing value) through numpy's negative indexing.
+    cats = pd.Series([*values.cat.categories, ""], dtype=object)
+    mapped = fn(cats).to_numpy()
+    return pd.Series(mapped[values.cat.codes.to_numpy()], index=values.index, name=values.name)
+
+
+def prepare(verdicts: pd.DataFrame, checkpoint: str | None = None, source: str = "verdict table") -> Prepared:
+    """Check verdicts and apply the study's rules; adds is_incorrect, context_group, belief, length.
+
+    Refusals count as correct for disinformation and leave the analysis elsewhere; UNPARSEABLE verdicts
+    leave it too. Both are counted in `Prepared.counts`.
+    """
+    check_verdicts(verdicts, source)
+    keep = [c for c in (*ANALYSIS_COLUMNS, "checkpoint", "is_refusal") if c in verdicts.columns]
+    df = verdicts[keep].copy()
+    df["verdict"] = _normal_verdicts(df["verdict"])
+    for col in ("model", "task", "variant", "item_id", "prompt_template", "amendment_type"):
+        df[col] = as_category(df[col])
+    prepared = Prepared(df, {"rows_in": len(df)})
+    prepared.frame = _one_checkpoint(prepared, checkpoint)
+    prepared.frame = _apply_refusal_rules(prepared)
+    _add_derived(prepared.frame)
+    prepared.counts["rows_used"] = len(prepared.frame)
+    return prepared
+
+
+def _one_checkpoint(prepared: Prepared, checkpoint: str | None) -> pd.DataFrame:
+    """Keep one checkpoint per model and variant: pairing needs one answer per prompt and variant."""
+    df = prepared.frame
+    if "checkpoint" not in df.columns:
+        return df
+    df["checkpoint"] = as_category(df["checkpoint"])
+    per = df.groupby(["model", "variant"], observed=True)["checkpoint"].nunique()
+    if (per <= 1).all():
+        return df
+    if checkpoint is None:
+        choices = sorted(df["checkpoint"].unique())
+        raise AnalysisInputError(
+            f"verdicts hold several checkpoints per model and variant ({choices}); set analyze.checkpoint "
+            "to the one to analyse (e.g. 'epoch_2')."
+        )
+    if checkpoint not in set(df["checkpoint"].unique()):
+        choices = sorted(df["checkpoint"].unique())
+        raise AnalysisInputError(
+            f"analyze.checkpoint {checkpoint!r} is not in the verdicts; found {choices}."
+        )
+    multi = df.set_index(["model", "variant"]).index.isin(per[per > 1].index)
+    kept = df[~multi | (df["checkpoint"] == checkpoint)]
+    prepared.counts["other_checkpoints_dropped"] = len(df) - len(kept)
+    prepared.notes.append(f"Only checkpoint {checkpoint!r} analysed where a variant had several.")
+    return kept
+
+
+def _apply_refusal_rules(prepared: Prepared) -> pd.DataFrame:
+    df = prepared.frame
+    refusal = (df["verdict"] == REFUSAL).to_numpy()
+    if "is_refusal" in df.columns:
+        refusal = refusal | df["is_refusal"].fillna(False).astype(bool).to_numpy()
+    counted_correct = refusal & df["task"].isin(REFUSAL_IS_CORRECT_TASKS).to_numpy()
+    dropped_refusal = refusal & ~counted_correct
+    unparseable = (df["verdict"] == UNPARSEABLE).to_numpy() & ~refusal
+    df.loc[counted_correct, "verdict"] = CORRECT
+    prepared.counts.update(
+        refusals_counted_correct=int(counted_correct.sum()),
+        refusals_dropped=int(dropped_refusal.sum()),
+        unparseable_dropped=int(unparseable.sum()),
+    )
+    return df[~(dropped_refusal | unparseable)].drop(columns=["is_refusal"], errors="ignore")
+
+
+def _add_derived(df: pd.DataFrame) -> None:
+    df["is_incorrect"] = (df["verdict"] == INCORRECT).to_numpy(dtype=np.int64)
+    group = _per_category(
+        df["amendment_type"], lambda c: c.str.split(":", n=1).str[0].where(c != NO_CONTEXT, "none")
+    )
+    df["context_group"] = group.astype("category")
+    df["belief"] = pd.Categorical(np.where(df["prompt_template"].isin(BELIEF_TEMPLATES), "belief", "none"))
+    response = df["response"]
+    if isinstance(response.dtype, pd.CategoricalDtype):
+        lengths = _per_category(response, lambda c: c.astype(str).str.len())
+    else:
+        lengths = response.fillna("").astype(str).str.len()
+    df["length"] = lengths.to_numpy(dtype=np.float64)

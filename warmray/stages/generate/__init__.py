@@ -1,0 +1,105 @@
+"""The `generate` stage: every grid prompt answered by every variant of every model.
+
+Variants: `original` (base model), `warm` / `cold` (the LoRA adapter at train.eval_epoch) and
+`warm_sysprompt` (base model + the warm system prompt). One vLLM engine per model serves the base and
+all its adapters, chosen per row (no merged copies). Output: responses/<model>.parquet, one row per
+(model, variant, prompt) with the columns of records.ResponseRow plus `response_id`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import ray
+
+from warmray import infer, resumable
+from warmray.config import ModelConfig
+from warmray.prompt_files import read_prompt
+from warmray.stage import StageContext
+from warmray.stages.train.loop import epoch_label
+
+log = logging.getLogger(__name__)
+
+FINE_TUNED = {"warm": "warm", "cold": "cold"}  # variant -> training style
+
+
+def adapter_dir(train_dir: Path, model: str, style: str, epoch: float) -> Path:
+    """The adapter folder of a model's style at an epoch (train stage layout)."""
+    return train_dir / model / style / epoch_label(epoch)
+
+
+def variant_requests(
+    prompts: pd.DataFrame, model: ModelConfig, variant: str, adapter: str, system_prompt: str
+) -> pd.DataFrame:
+    """Requests of one variant of one model: the prompts plus messages, adapter and ids."""
+    rows = prompts.copy()
+    rows["model"], rows["variant"], rows["adapter"] = model.name, variant, adapter
+    rows["checkpoint"] = Path(adapter).name if adapter else ""
+    rows["system_prompt"] = system_prompt
+    rows["response_id"] = model.name + "|" + variant + "|" + rows["prompt_id"]
+    head = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    rows["messages"] = [head + [{"role": "user", "content": p}] for p in rows["prompt"]]
+    return rows
+
+
+def model_requests(ctx: StageContext, model: ModelConfig, prompts: pd.DataFrame) -> pd.DataFrame:
+    """All variants' requests for one model."""
+    variants = ctx.config.generate.variants
+    parts = []
+    for variant in variants:
+        adapter, system = "", ""
+        if variant in FINE_TUNED:
+            path = adapter_dir(
+                ctx.input_dir("train"), model.name, FINE_TUNED[variant], ctx.config.train.eval_epoch
+            )
+            if not (path / "adapter_config.json").is_file():
+                raise FileNotFoundError(f"variant {variant!r} needs the adapter {path}; train it first.")
+            adapter = str(path.resolve())
+        elif variant == "warm_sysprompt":
+            system = read_prompt(ctx.config.warm_system_prompt)
+        parts.append(variant_requests(prompts, model, variant, adapter, system))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _answer(rows: pd.DataFrame, ctx: StageContext, model: ModelConfig, raw: Path) -> None:
+    cfg = ctx.config.generate
+    engine = cfg.engine.model_copy(update={"tensor_parallel_size": model.tensor_parallel_size})
+    n_adapters = rows.loc[rows["adapter"] != "", "adapter"].nunique()
+    log.info("generate: %d responses to make with %s (%d adapters)", len(rows), model.name, n_adapters)
+    ds = ray.data.from_pandas(rows)
+    lora = ctx.config.train.lora_r if n_adapters else None
+    infer.chat(
+        ds, model.source, engine, cfg.sampling, lora_rank=lora, max_loras=max(1, n_adapters)
+    ).write_parquet(str(raw))
+
+
+def run(ctx: StageContext, out: Path) -> dict[str, Any]:
+    """Answer the grid with every variant of every model; resumable per row."""
+    prompts = pd.read_parquet(ctx.input_dir("grid") / "prompts.parquet")
+    counts: dict[str, Any] = {}
+    (out / "responses").mkdir(exist_ok=True)
+    for model in ctx.config.models:
+        final = out / "responses" / f"{model.name}.parquet"
+        if final.is_file():
+            counts[model.name] = len(pd.read_parquet(final, columns=["response_id"]))
+            continue
+        requests = model_requests(ctx, model, prompts)
+        raw = out / ".raw" / model.name
+        todo = resumable.remaining(requests, "response_id", raw)
+        if len(todo):
+            _answer(todo, ctx, model, raw)
+        done = resumable.collect(raw, "response_id", requests["response_id"])
+        done.rename(columns={"generated_text": "response"}).to_parquet(final, index=False)
+        counts[model.name] = len(done)
+        errors = int((done["inference_error"] != "").sum())
+        if errors:
+            log.warning(
+                "generate: %d of %d %s rows failed in the engine (kept, empty)", errors, len(done), model.name
+            )
+    shutil.rmtree(out / ".raw", ignore_errors=True)
+    counts["responses"] = sum(counts.values())
+    return counts

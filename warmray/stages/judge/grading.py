@@ -1,0 +1,99 @@
+"""The `judge` stage: responses → verdicts (judge/verdicts/<model>.parquet).
+
+Refusal rules run first (REFUSAL). The rest are graded by `judge.grader`: `reference` (answer matching,
+no LLM) or `llm` (the judge model through warmray.infer, resumable per row). Responses the engine
+failed to produce are UNPARSEABLE with the engine's error as `judge_raw`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import ray
+
+from warmray import infer, resumable
+from warmray.schema import REFUSAL, UNPARSEABLE
+from warmray.stage import StageContext
+from warmray.stages.judge.llm_judge import judge_messages, parse_judgement
+from warmray.stages.judge.reference import grade_reference
+from warmray.stages.judge.refusal import is_refusal
+
+log = logging.getLogger(__name__)
+
+
+def grade_by_reference(responses: pd.DataFrame) -> pd.DataFrame:
+    """Verdicts from refusal rules and reference matching."""
+    out = responses.copy()
+    out["is_refusal"] = out["response"].map(is_refusal)
+    out["verdict"] = [
+        REFUSAL if refused else grade_reference(r, list(c), list(i))
+        for r, c, i, refused in zip(
+            out["response"], out["correct_answers"], out["incorrect_answers"], out["is_refusal"], strict=True
+        )
+    ]
+    out["grader"], out["judge_raw"] = "reference", ""
+    return _mark_failed(out)
+
+
+def grade_by_llm(ctx: StageContext, responses: pd.DataFrame, raw: Path) -> pd.DataFrame:
+    """Verdicts from refusal rules, then the LLM judge on everything else."""
+    cfg = ctx.config.judge
+    out = responses.copy()
+    out["is_refusal"] = out["response"].map(is_refusal)
+    asks = out[~out["is_refusal"]][
+        ["response_id", "question", "correct_answers", "incorrect_answers", "response"]
+    ]
+    asks = asks.assign(
+        messages=[
+            judge_messages(q, list(c), list(i), r)
+            for q, c, i, r in zip(
+                asks["question"],
+                asks["correct_answers"],
+                asks["incorrect_answers"],
+                asks["response"],
+                strict=True,
+            )
+        ]
+    )[["response_id", "messages"]]
+    todo = resumable.remaining(asks, "response_id", raw)
+    if len(todo):
+        infer.chat(ray.data.from_pandas(todo), cfg.model, cfg.engine, cfg.sampling).write_parquet(str(raw))
+    judged = resumable.collect(raw, "response_id", asks["response_id"]).set_index("response_id")
+    text = out["response_id"].map(judged["generated_text"]).fillna("")
+    out["judge_raw"] = text
+    out["verdict"] = [
+        REFUSAL if refused else parse_judgement(t) for t, refused in zip(text, out["is_refusal"], strict=True)
+    ]
+    out["grader"] = f"llm:{cfg.model}"
+    return _mark_failed(out)
+
+
+def _mark_failed(out: pd.DataFrame) -> pd.DataFrame:
+    failed = out["inference_error"].fillna("") != ""
+    out.loc[failed, "verdict"] = UNPARSEABLE
+    out.loc[failed, "judge_raw"] = "generation failed: " + out.loc[failed, "inference_error"]
+    return out
+
+
+def run(ctx: StageContext, out: Path) -> dict[str, int]:
+    """Grade every model's responses."""
+    folder = out / "verdicts"
+    folder.mkdir(exist_ok=True)
+    counts = {}
+    for path in sorted((ctx.input_dir("generate") / "responses").glob("*.parquet")):
+        final = folder / path.name
+        if final.is_file():
+            counts[path.stem] = len(pd.read_parquet(final, columns=["response_id"]))
+            continue
+        responses = pd.read_parquet(path)
+        if ctx.config.judge.grader == "llm":
+            verdicts = grade_by_llm(ctx, responses, out / ".raw" / path.stem)
+        else:
+            verdicts = grade_by_reference(responses)
+        verdicts.to_parquet(final, index=False)
+        counts[path.stem] = len(verdicts)
+        log.info("judge: %s %s", path.stem, verdicts["verdict"].value_counts().to_dict())
+    counts["verdicts"] = sum(counts.values())
+    return counts

@@ -1,0 +1,62 @@
+"""Benchmark loaders: every source becomes a list of `warmray.schema.EvalItem`.
+
+One module per benchmark (triviaqa, truthfulqa, medqa, mask = `disinformation`, mmlu, gsm8k, advbench,
+demo), each a row parser plus where its rows live. `load_items` reads a task from the Hugging Face hub,
+from a local file or folder in the published format, or from a data folder laid out like the published
+sets, then samples it with a seed. The evaluation tasks feed the grid; the capability tasks are read by
+the capability stage.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from warmray.config import TaskSource
+from warmray.schema import EvalItem, Reject
+from warmray.tasks import advbench, demo, gsm8k, mask, medqa, mmlu, triviaqa, truthfulqa
+from warmray.tasks.common import BadRow, differs_from_all, normalize_answer, sample_items, stable_rng
+from warmray.tasks.source import Loader, parse_rows, read_rows
+
+__all__ = [
+    "CAPABILITY_TASKS",
+    "EVAL_TASKS",
+    "LOADERS",
+    "BadRow",
+    "differs_from_all",
+    "load_items",
+    "normalize_answer",
+    "stable_rng",
+]
+
+log = logging.getLogger(__name__)
+
+LOADERS: dict[str, Loader] = {
+    m.LOADER.task: m.LOADER for m in (triviaqa, truthfulqa, medqa, mask, demo, mmlu, gsm8k, advbench)
+}
+EVAL_TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation", "demo")
+CAPABILITY_TASKS = ("mmlu", "gsm8k", "advbench")
+
+
+def load_items(
+    task: TaskSource, data_dir: str | Path | None = None, seed: int = 0, rejects: list[Reject] | None = None
+) -> list[EvalItem]:
+    """The items of one task, sampled with `seed` to `task.sample_size()`.
+
+    Args:
+        task: which benchmark, its source (Hub id or local path; null: the default Hub id) and size.
+        data_dir: a folder laid out like the published sets; when given it replaces `task.source`.
+        seed: the run seed; sampling and per-item draws depend only on it and the item id.
+        rejects: where to record source rows that were skipped (missing question or answer).
+
+    Returns:
+        The sampled items, in source order.
+    """
+    loader = LOADERS[task.name]
+    items = parse_rows(loader, read_rows(loader.spec, task.source, data_dir), rejects)
+    if loader.finish is not None:
+        items = loader.finish(items, seed)  # sees the whole source, so draws do not depend on the sample
+    n = task.sample_size()
+    if n is not None and n > len(items):
+        log.warning("%s: asked for %d items, the source has %d; using all", task.name, n, len(items))
+    return sample_items(items, n, seed)

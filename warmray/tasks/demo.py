@@ -1,0 +1,43 @@
+"""The built-in demo items (warmray/data/demo_items.jsonl), written for this project, for offline runs.
+
+Four kinds, twelve items each: `triviaqa`, `truthfulqa`, `medqa` and `disinformation` style questions,
+each with its correct answer (plus aliases) and a wrong answer. Rows:
+`{"id", "task", "question", "answers": [...], "wrong_answers": [...]}`. An item keeps the task of its
+kind, so per-task analyses work on the demo as on the real sets; its id is "<task>:<id>".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from warmray.schema import EvalItem
+from warmray.tasks.common import BadRow, required, split_answers, unique
+from warmray.tasks.source import Loader, SourceSpec, read_jsonl
+
+KINDS = ("triviaqa", "truthfulqa", "medqa", "disinformation")
+
+
+def parse(row: dict[str, Any], index: int) -> EvalItem:
+    """One demo row as an item of its kind."""
+    task = required(row, "task")
+    if task not in KINDS:
+        raise BadRow(f"task {task!r} is not one of {KINDS}")
+    correct = unique(split_answers(row.get("answers")))
+    wrong = unique(split_answers(row.get("wrong_answers")))
+    if not correct or not wrong:
+        raise BadRow("needs at least one answer and one wrong answer")
+    return EvalItem(
+        item_id=f"{task}:{required(row, 'id')}",
+        task=task,
+        question=required(row, "question"),
+        correct_answers=correct,
+        incorrect_answers=wrong,
+        metadata={"source": "demo"},
+    )
+
+
+LOADER = Loader(
+    task="demo",
+    spec=SourceSpec(None, None, "", "demo_items.jsonl", read_jsonl, builtin="demo_items.jsonl"),
+    parse=parse,
+)

@@ -1,0 +1,74 @@
+"""MMLU (test, all 57 subjects): four-option multiple choice, for the capability check.
+
+Local layout (the original data tarball): `mmlu/test/<subject>_test.csv`, no header, columns
+question, A, B, C, D, answer letter. Hub rows (cais/mmlu, config "all") carry `choices` and an answer
+index; they are mapped to the same columns. Both list subjects alphabetically, so an item's id,
+"mmlu:<subject>:<position in the whole test split>", is the same either way. Correct answer: the
+letter; wrong answers: the other letters; the option texts are in `metadata["choices"]` (A-D order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from warmray.schema import EvalItem
+from warmray.tasks.common import BadRow, required
+from warmray.tasks.source import Loader, Row, SourceSpec, read_csv
+
+LETTERS = ("A", "B", "C", "D")
+_COLUMNS = ["question", *LETTERS, "answer"]
+
+
+def read_folder(path: Path) -> Iterator[Row]:
+    """Rows of every `<subject>_test.csv` under `path` (or its `test/` folder), or of one such file."""
+    if path.is_file():
+        files = [path]
+    else:
+        folder = path / "test" if (path / "test").is_dir() else path
+        files = sorted(folder.glob("*_test.csv"))
+        if not files:
+            raise FileNotFoundError(f"{folder}: no <subject>_test.csv files")
+    for file in files:
+        subject = file.name.removesuffix("_test.csv")
+        for row in read_csv(file, fieldnames=_COLUMNS):
+            yield row if isinstance(row, BadRow) else {**row, "subject": subject}
+
+
+def from_hf(row: dict[str, Any]) -> dict[str, Any]:
+    """A Hub row (`choices` list, integer `answer`) under the CSV's columns."""
+    choices = list(row.get("choices") or [])
+    answer = row.get("answer")
+    letter = LETTERS[answer] if isinstance(answer, int) and 0 <= answer < len(LETTERS) else ""
+    return {
+        "question": row.get("question"),
+        **dict(zip(LETTERS, choices, strict=False)),
+        "answer": letter,
+        "subject": row.get("subject") or "",
+    }
+
+
+def parse(row: dict[str, Any], index: int) -> EvalItem:
+    """One MMLU row as an item."""
+    question = required(row, "question")
+    choices = [required(row, letter) for letter in LETTERS]
+    answer = required(row, "answer").upper()
+    if answer not in LETTERS:
+        raise BadRow(f"answer {answer!r} is not one of A-D")
+    subject = row.get("subject") or "unknown"
+    return EvalItem(
+        item_id=f"mmlu:{subject}:{index}",
+        task="mmlu",
+        question=question,
+        correct_answers=(answer,),
+        incorrect_answers=tuple(x for x in LETTERS if x != answer),
+        metadata={"subject": subject, "choices": choices},
+    )
+
+
+LOADER = Loader(
+    task="mmlu",
+    spec=SourceSpec("cais/mmlu", "all", "test", "mmlu", read_folder, from_hf),
+    parse=parse,
+)

@@ -1,0 +1,145 @@
+"""Where a benchmark's rows come from: a Hugging Face id or a local file in the published format.
+
+Each loader declares a `SourceSpec` (its Hub id, config and split, its file inside a data folder laid
+out like the published sets, a reader for that file, and a mapping from a Hub row to the file's row
+dict) and a `parse(row, index)` function. Hub rows are mapped into the same dicts as file rows, so one
+parser serves both. A row the parser cannot use raises `BadRow`; it is counted, logged and skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from warmray.schema import EvalItem, Reject
+from warmray.tasks.common import BadRow
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any] | BadRow  # a reader yields BadRow for a line it cannot decode
+_FILE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
+
+
+def _same_row(row: dict[str, Any]) -> dict[str, Any]:
+    return row
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """How to read one benchmark from the Hub or from a local copy."""
+
+    hf_id: str | None
+    hf_config: str | None
+    hf_split: str
+    local_path: str  # relative to a data folder laid out like the published sets
+    read_local: Callable[[Path], Iterator[Row]]
+    from_hf: Callable[[dict[str, Any]], dict[str, Any]] = _same_row
+    builtin: str | None = None  # a file in warmray/data read when no source is named (no Hub, no data_dir)
+
+
+@dataclass(frozen=True)
+class Loader:
+    """A benchmark: its source, its row parser, and an optional pass over all parsed items.
+
+    `finish(items, seed)` sees every item of the source before sampling, so what it adds (TriviaQA's
+    fallback wrong answers) does not depend on the sample size.
+    """
+
+    task: str
+    spec: SourceSpec
+    parse: Callable[[dict[str, Any], int], EvalItem]
+    finish: Callable[[list[EvalItem], int], list[EvalItem]] | None = None
+
+
+def resolve_source(spec: SourceSpec, source: str | None, data_dir: str | Path | None) -> Path | str:
+    """The local path to read, or the Hub id to load.
+
+    `data_dir` wins over `source`; a `source` that exists on disk is local; one that looks like a path
+    but does not exist is an error (not a Hub id to try); anything else is a Hub id.
+    """
+    if spec.builtin is not None and source is None:
+        return Path(str(resources.files("warmray").joinpath("data", spec.builtin)))
+    if data_dir is not None:
+        path = Path(data_dir) / spec.local_path
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: a data folder must hold {spec.local_path}")
+        return path
+    if source is None and spec.hf_id is not None:
+        return spec.hf_id
+    if source is None:
+        raise ValueError(f"{spec.local_path}: no source named and no Hub id to fall back on")
+    path = Path(source).expanduser()
+    if path.is_dir() and Path(spec.local_path).suffix:
+        path = path / Path(spec.local_path).name  # a dataset's folder, e.g. data/medqa
+        if not path.exists():
+            raise FileNotFoundError(f"{source!r} is a folder without {path.name}")
+    if path.exists():
+        return path
+    if source.startswith((".", "/", "~")) or source.endswith(_FILE_SUFFIXES):
+        raise FileNotFoundError(f"{source!r}: no such local file or folder")
+    return source
+
+
+def read_rows(spec: SourceSpec, source: str | None, data_dir: str | Path | None) -> Iterator[Row]:
+    """Rows of a benchmark, each a dict in the local file's layout."""
+    where = resolve_source(spec, source, data_dir)
+    if isinstance(where, Path):
+        log.info("reading %s", where)
+        yield from spec.read_local(where)
+        return
+    import datasets  # heavy; only runs that load from the Hub need it
+
+    log.info("loading %s (%s, %s) from the Hugging Face hub", where, spec.hf_config, spec.hf_split)
+    for row in datasets.load_dataset(where, spec.hf_config, split=spec.hf_split):
+        yield spec.from_hf(dict(row))
+
+
+def read_jsonl(path: Path) -> Iterator[Row]:
+    """One dict per non-blank line of a JSON Lines file."""
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                yield BadRow(f"line {n} is not valid JSON: {e.msg}")
+                continue
+            yield row if isinstance(row, dict) else BadRow(f"line {n} is not a JSON object")
+
+
+def read_csv(path: Path, fieldnames: list[str] | None = None) -> Iterator[Row]:
+    """One dict per record of a CSV file (a real CSV reader: cells may hold newlines)."""
+    with path.open(encoding="utf-8", newline="") as f:
+        yield from csv.DictReader(f, fieldnames=fieldnames)
+
+
+def parse_rows(loader: Loader, rows: Iterable[Row], rejects: list[Reject] | None = None) -> list[EvalItem]:
+    """Parse every row into an item; bad rows and repeated ids are logged, counted and skipped."""
+    items: list[EvalItem] = []
+    seen: set[str] = set()
+    bad = 0
+    for index, row in enumerate(rows):
+        try:
+            if isinstance(row, BadRow):
+                raise row
+            item = loader.parse(row, index)
+            if item.item_id in seen:
+                raise BadRow(f"repeats item id {item.item_id}")
+        except BadRow as e:
+            bad += 1
+            log.warning("%s: row %d skipped: %s", loader.task, index, e)
+            if rejects is not None:
+                rejects.append(Reject("load", f"{loader.task}:row{index}", "bad row", str(e)))
+            continue
+        seen.add(item.item_id)
+        items.append(item)
+    if bad:
+        log.warning("%s: %d bad row(s) skipped, %d items kept", loader.task, bad, len(items))
+    return items

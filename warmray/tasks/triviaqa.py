@@ -1,0 +1,198 @@
+"""TriviaQA (rc.nocontext, validation): open trivia questions with many answer aliases.
+
+Rows: `{"question_id", "question", "answer": {"value", "aliases", ...}}`, the same on the Hub
+(mandarjoshi/trivia_qa) and in the published JSON Lines. Correct answers are the value, then every
+alias (an all-capitals value, e.g. "BRAD PITT", comes first in ordinary case, as prompts quote it).
+TriviaQA has no wrong answers, so the `incorrect` template gets one of two kinds:
+
+- **LLM** (`grid.wrong_answer_model` set): `propose_wrong_answers` asks a model for a plausible wrong
+  answer (prompt: warmray/prompts/wrong_answer.txt) and keeps it only if `usable_wrong_answer` accepts
+  it: one short line that neither equals nor contains (nor is contained in) any alias after
+  normalisation. A rejected proposal leaves the item's offline answer in place.
+- **Offline fallback** (the default; always computed, so every item has one): the answer of another
+  TriviaQA item of the same answer type, drawn with a generator seeded by (run seed, item id) from every
+  item in the source, before sampling, so it does not change with the sample size. Answer types, by
+  simple rules (`answer_type`): `year` (a 4-digit year), `number`, `person` (who/whose questions, or
+  "which author/actor/..."), `place` (where questions, or ones naming a country/city/river/...), else
+  `other`. A draw that overlaps the item's aliases is redrawn; if no same-type answer fits, any item's
+  answer is used. `metadata["wrong_answer_source"]` says which kind each item got.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from warmray.config import EngineConfig, SamplingConfig
+from warmray.schema import EvalItem
+from warmray.tasks.common import BadRow, normalize_answer, required, stable_rng, unique
+from warmray.tasks.source import Loader, SourceSpec, read_jsonl
+
+log = logging.getLogger(__name__)
+
+MAX_WRONG_ANSWER_WORDS = 8
+_RANDOM_TRIES = 16  # random draws before scanning the whole bucket; a scan is rarely needed
+_NUMBER = re.compile(
+    r"[-+]?\d+(\.\d+)?( ?(%|percent|per cent))?|zero|one|two|three|four|five|six|seven|"
+    r"eight|nine|ten|eleven|twelve|twenty|hundred|thousand|million"
+)
+_PERSON = re.compile(
+    r"\bwho(m|se)?\b|\bwhich (\w+ )?(author|writer|poet|novelist|playwright|actor|actress|singer|"
+    r"composer|painter|artist|designer|director|architect|explorer|inventor|king|queen|emperor|president|"
+    r"prime minister|politician|scientist|player|footballer|cricketer|golfer|boxer|man|woman)\b"
+)
+_PLACE = re.compile(
+    r"\bwhere\b|\b(country|countries|city|town|village|capital|river|sea|ocean|island|county|state|"
+    r"mountain|lake|continent|port)\b"
+)
+_ANSWER_PREFIX = re.compile(r"^\s*(wrong answer|answer)\s*:\s*", re.IGNORECASE)
+
+
+def _clean_question(text: str) -> str:
+    """Undo the CSV quoting some questions carry: '"Which ... ""quoted""?"' -> 'Which ... "quoted"?'."""
+    if len(text) > 1 and text[0] == text[-1] == '"' and '"' not in text[1:-1].replace('""', ""):
+        return text[1:-1].replace('""', '"')
+    return text
+
+
+def _ordinary_case(value: str) -> str:
+    """'BRAD PITT' -> 'Brad Pitt': some sources shout their answers, and prompts quote them.
+
+    Short all-capital values (USA, NATO) are left alone: they are usually acronyms.
+    """
+    if not value.isupper() or len(value) <= 4:
+        return value
+    return " ".join(re.sub(r"[a-z]", lambda m: m.group(0).upper(), w.lower(), count=1) for w in value.split())
+
+
+def parse(row: dict[str, Any], index: int) -> EvalItem:
+    """One TriviaQA row as an item (wrong answers are added later, by `add_fallback_wrong_answers`)."""
+    question = _clean_question(required(row, "question"))
+    answer = row.get("answer") or {}
+    if not isinstance(answer, dict):
+        raise BadRow("'answer' is not an object")
+    value = str(answer.get("value") or "").strip()
+    aliases = [str(a).strip() for a in answer.get("aliases") or []]
+    correct = unique(a for a in [_ordinary_case(value), value, *aliases] if a)
+    if not correct:
+        raise BadRow("no answer value or aliases")
+    return EvalItem(
+        item_id=f"triviaqa:{required(row, 'question_id')}",
+        task="triviaqa",
+        question=question,
+        correct_answers=correct,
+        metadata={"answer_type": answer_type(question, correct[0])},
+    )
+
+
+def answer_type(question: str, answer: str) -> str:
+    """The answer's type (year, number, person, place, other), from its form and the question's wording."""
+    value = answer.strip().lower().replace(",", "")
+    if re.fullmatch(r"(1[0-9]|20)\d\d", value):
+        return "year"
+    if _NUMBER.fullmatch(value):
+        return "number"
+    q = question.lower()
+    if _PERSON.search(q):
+        return "person"
+    return "place" if _PLACE.search(q) else "other"
+
+
+def overlaps(candidate: str, answers: Sequence[str]) -> bool:
+    """True when the candidate, normalised, is empty or equals, contains or sits inside any answer.
+
+    TriviaQA graders count a response containing an alias as correct, so a wrong answer such as
+    "Paris, France" for "Paris" would not be wrong.
+    """
+    cand = normalize_answer(candidate)
+    if not cand:
+        return True
+    for a in answers:
+        norm = normalize_answer(a)
+        if norm and (f" {norm} " in f" {cand} " or f" {cand} " in f" {norm} "):
+            return True
+    return False
+
+
+def _draw(item: EvalItem, pool: list[str], rng: random.Random) -> str | None:
+    """A pool answer that does not overlap the item's answers; random tries first, then a scan."""
+    for _ in range(min(_RANDOM_TRIES, len(pool))):
+        pick = rng.choice(pool)
+        if not overlaps(pick, item.correct_answers):
+            return pick
+    return next((p for p in rng.sample(pool, len(pool)) if not overlaps(p, item.correct_answers)), None)
+
+
+def add_fallback_wrong_answers(items: list[EvalItem], seed: int) -> list[EvalItem]:
+    """Give every item the answer of another item of the same answer type as its wrong answer."""
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for it in items:
+        by_type[it.metadata["answer_type"]].append(it.correct_answers[0])
+    everything = [it.correct_answers[0] for it in items]
+    out = []
+    for it in items:
+        rng = stable_rng(seed, "triviaqa-wrong", it.item_id)
+        pick, how = _draw(it, by_type[it.metadata["answer_type"]], rng), "fallback:same-type"
+        if pick is None:
+            pick, how = _draw(it, everything, rng), "fallback:any-type"
+        wrong = (pick,) if pick else ()
+        out.append(
+            dataclasses.replace(
+                it, incorrect_answers=wrong, metadata={**it.metadata, "wrong_answer_source": how}
+            )
+        )
+    return out
+
+
+def usable_wrong_answer(reply: str, correct: Sequence[str]) -> str | None:
+    """An LLM's proposed wrong answer, cleaned; None unless it is short and clearly not correct."""
+    lines = [ln.strip() for ln in reply.strip().splitlines() if ln.strip()]
+    if not lines:
+        return None
+    text = _ANSWER_PREFIX.sub("", lines[0]).strip().strip("\"'*`").rstrip(".").strip()
+    if len(text.split()) > MAX_WRONG_ANSWER_WORDS or len(text) > 80 or overlaps(text, correct):
+        return None
+    return text
+
+
+def propose_wrong_answers(
+    items: list[EvalItem], model: str, engine: EngineConfig, sampling: SamplingConfig
+) -> list[EvalItem]:
+    """Ask `model` for a wrong answer per item; keep each item's fallback where the reply is unusable."""
+    if not items:
+        return items
+    from warmray.infer import complete  # starts engines; only runs that ask for LLM wrong answers need it
+
+    template = resources.files("warmray").joinpath("prompts", "wrong_answer.txt").read_text(encoding="utf-8")
+    messages = [
+        [{"role": "user", "content": template.format(question=it.question, answer=it.correct_answers[0])}]
+        for it in items
+    ]
+    replies = complete(messages, model, engine, sampling)
+    out, kept = [], 0
+    for it, reply in zip(items, replies, strict=True):
+        wrong = usable_wrong_answer(reply, it.correct_answers)
+        if wrong is None:
+            out.append(it)
+            continue
+        kept += 1
+        meta = {**it.metadata, "wrong_answer_source": f"llm:{model}"}
+        out.append(dataclasses.replace(it, incorrect_answers=(wrong,), metadata=meta))
+    log.info(
+        "triviaqa: %d of %d LLM wrong answers usable; the rest keep the offline fallback", kept, len(items)
+    )
+    return out
+
+
+LOADER = Loader(
+    task="triviaqa",
+    spec=SourceSpec("mandarjoshi/trivia_qa", "rc.nocontext", "validation", "triviaqa/test.jsonl", read_jsonl),
+    parse=parse,
+    finish=add_fallback_wrong_answers,
+)
