@@ -14,19 +14,20 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
-PROMPT_TEMPLATES = ("original", "original_neutral", "incorrect", "correct")
-AMENDMENT_TYPES = (
-    "unmodified",
-    "emotion:sad",
-    "emotion:happy",
-    "emotion:anger",
-    "relation:close",
-    "relation:up",
-    "relation:down",
-    "stake:high",
-    "stake:low",
+from warmray.schema import (
+    AMENDMENT_ALIASES,
+    AMENDMENT_TYPES,
+    PROMPT_TEMPLATES,
+    STYLES,
+    TASKS,
+    VARIANTS,
 )
+
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+Variant = Literal[VARIANTS]  # type: ignore[valid-type]
+PromptTemplate = Literal[PROMPT_TEMPLATES]  # type: ignore[valid-type]
+Style = Literal[STYLES]  # type: ignore[valid-type]
+TaskName = Literal[TASKS]  # type: ignore[valid-type]
 
 
 MODEL_HELP = "builtin:smollm2-135m, builtin:tiny-random, a Hugging Face id (org/name) or a local folder."
@@ -74,6 +75,20 @@ class EngineConfig(Section):
     qps: int | None = Field(
         None, gt=0, description="Requests per second to an endpoint (null: one at a time)."
     )
+    pipeline_parallel_size: int = Field(
+        1, ge=1, description="Must be 1: engines use tensor parallelism inside one node only."
+    )
+
+    @field_validator("pipeline_parallel_size")
+    @classmethod
+    def _no_pipeline_parallel(cls, v: int) -> int:
+        if v != 1:
+            raise ValueError(
+                "pipeline parallelism is not supported: ray.data.llm does not keep a pipeline-parallel "
+                "engine's stages where they fit. Set pipeline_parallel_size: 1 and a tensor_parallel_size "
+                "no larger than one node's GPUs (warmray places each engine on one node, STRICT_PACK)"
+            )
+        return v
 
 
 class ModelConfig(Section):
@@ -152,7 +167,7 @@ class CorpusConfig(Section):
 class RewriteConfig(Section):
     """The `rewrite` stage: every assistant turn rewritten warm and cold."""
 
-    styles: tuple[Literal["warm", "cold"], ...] = ("warm", "cold")
+    styles: tuple[Style, ...] = STYLES
     model: str = Field(
         "builtin:smollm2-135m", description=MODEL_HELP + " With engine.endpoint: its model name."
     )
@@ -164,24 +179,63 @@ class RewriteConfig(Section):
 
 
 class TrainConfig(Section):
-    """The `train` stage: LoRA SFT on the rewritten corpus with Ray Train."""
+    """The `train` stage: LoRA SFT on the rewritten corpus with Ray Train.
 
-    styles: tuple[Literal["warm", "cold"], ...] = ("warm", "cold")
+    The optimisation defaults are the study's: its reported settings (r, alpha, dropout, lr, length,
+    effective batch, epochs) plus what its Hugging Face Trainer setup leaves at the library defaults
+    (linear decay to zero, no warmup, gradient norm clipped at 1.0).
+    """
+
+    styles: tuple[Style, ...] = STYLES
     lora_r: int = Field(8, ge=1)
     lora_alpha: int = Field(16, ge=1)
     lora_dropout: float = Field(0.1, ge=0.0, lt=1.0)
     target_modules: str | tuple[str, ...] = Field("all-linear", description="PEFT target_modules.")
     learning_rate: float = Field(1e-5, gt=0.0)
+    lr_schedule: Literal["linear", "cosine", "constant"] = Field(
+        "linear", description="Decay of the learning rate after warmup: to zero (linear, cosine) or none."
+    )
+    warmup_fraction: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Share of optimizer steps over which the lr rises from zero."
+    )
+    max_grad_norm: float | None = Field(1.0, gt=0.0, description="Gradient norm clip; null: no clipping.")
     max_length: int = Field(1024, ge=16, description="Tokens per training example (longer are cut).")
     per_device_batch_size: int = Field(2, ge=1)
-    effective_batch_size: int = Field(16, ge=1, description="Across workers and gradient accumulation.")
+    effective_batch_size: int = Field(
+        16,
+        ge=1,
+        description="Examples per optimizer step, across workers and gradient accumulation: must be a "
+        "multiple of per_device_batch_size x workers.",
+    )
     epochs: float = Field(10.0, gt=0.0)
     checkpoint_epochs: tuple[float, ...] = (0.5, 1, 1.5, 2, 4, 6, 8, 10)
     eval_epoch: float = Field(2.0, description="The checkpoint evaluated as 'the warm model'.")
     num_workers: int = Field(2, ge=1, description="Ray Train workers (one per GPU on a cluster).")
     use_gpu: bool = False
-    strategy: Literal["ddp", "fsdp"] = Field("ddp", description="ddp for small models, fsdp for large.")
-    dtype: Literal["float32", "bfloat16"] = Field("float32", description="bfloat16 on GPUs.")
+    strategy: Literal["ddp", "fsdp"] = Field(
+        "ddp", description="ddp: a full copy per worker (small models); fsdp: FSDP2 sharding (large)."
+    )
+    dtype: Literal["float32", "bfloat16"] = Field(
+        "float32", description="Base weights and compute; bfloat16 on GPUs (LoRA weights stay float32)."
+    )
+    activation_checkpointing: bool = Field(
+        False, description="Recompute decoder-layer activations in backward: less memory, ~30% slower."
+    )
+    max_failures: int = Field(
+        0, ge=-1, description="Worker-group restarts from the last checkpoint after a fault; -1: no limit."
+    )
+    warm_fraction: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of training conversations taken rewritten; the rest keep their original "
+        "replies (seeded choice of conversations).",
+    )
+    system_prompt: str | None = Field(
+        None,
+        description="Prompt file (in warmray/prompts, or a path) prepended as a system message to every "
+        "training conversation and absent at evaluation (inoculation prompting); null: none.",
+    )
     seed: int = 0
 
     @model_validator(mode="after")
@@ -191,13 +245,32 @@ class TrainConfig(Section):
             raise ValueError(f"checkpoint_epochs {late} must lie in (0, epochs={self.epochs}]")
         if self.eval_epoch not in self.checkpoint_epochs:
             raise ValueError(f"eval_epoch {self.eval_epoch} must be one of checkpoint_epochs")
+        self.accumulation(self.num_workers)
         return self
+
+    def accumulation(self, workers: int) -> int:
+        """Micro-batches per optimizer step; ValueError naming valid choices when it does not divide."""
+        per_step = self.per_device_batch_size * workers
+        if self.effective_batch_size % per_step == 0:
+            return self.effective_batch_size // per_step
+        below = self.effective_batch_size // per_step * per_step
+        batches = [
+            b
+            for b in range(1, self.effective_batch_size + 1)
+            if self.effective_batch_size % (b * workers) == 0
+        ]
+        raise ValueError(
+            f"effective_batch_size {self.effective_batch_size} is not a multiple of per_device_batch_size "
+            f"{self.per_device_batch_size} x {workers} workers = {per_step}: gradient accumulation would not "
+            f"divide it. Valid: effective_batch_size in {sorted({below, below + per_step} - {0})}, or "
+            f"per_device_batch_size in {batches or 'none (fewer workers)'}."
+        )
 
 
 class TaskSource(Section):
     """Where one benchmark's items come from, and how many to sample."""
 
-    name: Literal["demo", "triviaqa", "truthfulqa", "medqa", "disinformation", "mmlu", "gsm8k", "advbench"]
+    name: TaskName
     source: str | None = Field(
         None,
         description="HF dataset id or local file/folder in the published format; null: the default id "
@@ -235,9 +308,7 @@ class GridConfig(Section):
         description="A folder laid out like the published datasets (triviaqa/test.jsonl, medqa/test.jsonl, "
         "...); overrides each task's source, except the built-in demo items.",
     )
-    prompt_templates: tuple[Literal["original", "original_neutral", "incorrect", "correct"], ...] = (
-        PROMPT_TEMPLATES
-    )
+    prompt_templates: tuple[PromptTemplate, ...] = PROMPT_TEMPLATES
     amendment_types: tuple[str, ...] = AMENDMENT_TYPES
     wrong_answer_model: str | None = Field(
         None, description="LLM that proposes wrong TriviaQA answers; null: the documented offline fallback."
@@ -248,6 +319,7 @@ class GridConfig(Section):
     @field_validator("amendment_types")
     @classmethod
     def _known_amendments(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        v = tuple(AMENDMENT_ALIASES.get(a, a) for a in v)
         bad = [a for a in v if a not in AMENDMENT_TYPES]
         if bad:
             raise ValueError(f"unknown amendment types {bad}; valid: {list(AMENDMENT_TYPES)}")
@@ -257,7 +329,7 @@ class GridConfig(Section):
 class GenerateConfig(Section):
     """The `generate` stage: grid prompts answered by each variant of each model."""
 
-    variants: tuple[Literal["original", "warm", "cold", "warm_sysprompt"], ...] = ("original", "warm")
+    variants: tuple[Variant, ...] = ("original", "warm")
     engine: EngineConfig = EngineConfig()
     sampling: SamplingConfig = SamplingConfig()
     shard_rows: int = Field(2000, ge=1, description="Rows per resumable output shard.")
@@ -295,6 +367,32 @@ class AnalyzeConfig(Section):
     )
 
 
+class PlanConfig(Section):
+    """What `warmray plan` plans against (its command-line flags override these) and its assumptions."""
+
+    gpu: str = Field(
+        "H100-80GB", description="GPU type: H100-80GB, H200-141GB, A100-80GB, A100-40GB, L40S-48GB, L4-24GB."
+    )
+    gpus_per_node: int = Field(8, ge=1, description="GPUs in one node.")
+    nodes: int = Field(1, ge=1, description="GPU nodes available.")
+    gpu_memory_gib: float | None = Field(None, gt=0, description="Overrides the GPU type's memory.")
+    assumptions: dict[str, float] = Field(
+        default_factory=dict,
+        description="Overrides of the planner's assumptions by name (warmray/plan/assumptions.py), "
+        "e.g. {train_mfu: 0.3} from a measured pilot run.",
+    )
+
+    @field_validator("assumptions")
+    @classmethod
+    def _known_assumptions(cls, v: dict[str, float]) -> dict[str, float]:
+        from warmray.plan.assumptions import NAMES  # here: the plan package imports this module
+
+        bad = [k for k in v if k not in NAMES]
+        if bad:
+            raise ValueError(f"unknown assumptions {bad}; known: {', '.join(NAMES)}")
+        return v
+
+
 class ExperimentConfig(Section):
     """A whole experiment: what to train, what to evaluate, where to run."""
 
@@ -313,6 +411,7 @@ class ExperimentConfig(Section):
     generate: GenerateConfig = GenerateConfig()
     judge: JudgeConfig = JudgeConfig()
     analyze: AnalyzeConfig = AnalyzeConfig()
+    plan: PlanConfig = PlanConfig()
 
     @model_validator(mode="after")
     def _names_unique(self) -> ExperimentConfig:

@@ -1,17 +1,48 @@
-"""The records that flow between stages, and the column names other people's result files share.
+"""The study's vocabulary and the columns of every table stages exchange, defined once.
 
-Stages exchange Parquet tables; these dataclasses name each table's columns once. A stage builds rows
-as dataclasses (or dicts with exactly these keys) and never reaches into another stage's internals.
+The names here are the interface between stages and with other people's result files (the study's own
+released outputs use the same variant, template, amendment and verdict names). Every stage writes and
+reads its Parquet tables through `write_table` / `read_table`, which check the columns, their types and
+the vocabulary values, and name the file and the column when something is wrong.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# --- the vocabulary -------------------------------------------------------------------------------------
+VARIANTS = ("original", "warm", "cold", "warm_sysprompt")
+BASE_VARIANT = "original"
+STYLES = ("warm", "cold")  # training styles; a fine-tuned variant is named after its style
+PROMPT_TEMPLATES = ("original", "original_neutral", "incorrect", "correct")
+NO_CONTEXT = "unmodified"
+AMENDMENT_TYPES = (
+    NO_CONTEXT,
+    "emotion:sad",
+    "emotion:happy",
+    "emotion:anger",
+    "relation:close",
+    "relation:hierarchical_up",
+    "relation:hierarchical_down",
+    "stake:high",
+    "stake:low",
+)
+# Older warmray runs called the two hierarchical relations by shorter names; read them as the study's.
+AMENDMENT_ALIASES = {"relation:up": "relation:hierarchical_up", "relation:down": "relation:hierarchical_down"}
 # Verdicts, as in the study. UNPARSEABLE: an LLM judge's answer we could not read (kept, never guessed).
 CORRECT, INCORRECT, REFUSAL, UNPARSEABLE = "CORRECT", "INCORRECT", "REFUSAL", "UNPARSEABLE"
 VERDICTS = (CORRECT, INCORRECT, REFUSAL, UNPARSEABLE)
+EVAL_TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation", "demo")
+CAPABILITY_TASKS = ("mmlu", "gsm8k", "advbench")
+TASKS = (*EVAL_TASKS, *CAPABILITY_TASKS)
 
 # The columns `warmray analyze --from FILE` needs; everything else is optional context.
 ANALYSIS_COLUMNS = (
@@ -25,18 +56,12 @@ ANALYSIS_COLUMNS = (
     "verdict",
 )
 
-
-@dataclass(frozen=True)
-class Turn:
-    """One message of a conversation."""
-
-    role: str  # "user" | "assistant" (system turns are dropped at corpus time)
-    content: str
+# --- row records the stages build -----------------------------------------------------------------------
 
 
 @dataclass
 class Conversation:
-    """A training conversation (corpus/conversations.parquet, rewrite/{warm,cold}.parquet)."""
+    """A training conversation (corpus/conversations.parquet)."""
 
     conversation_id: str
     category: str  # refusal | factual | creative | technical | advice | other
@@ -47,7 +72,7 @@ class Conversation:
 
 @dataclass
 class Reject:
-    """A row set aside by a stage, with the reason (corpus/rejects.parquet, rewrite/rejects.parquet)."""
+    """A row set aside by a stage, with the reason (<stage>/rejects.parquet)."""
 
     stage: str
     row_id: str
@@ -60,7 +85,7 @@ class EvalItem:
     """One benchmark item, from any loader in warmray.tasks."""
 
     item_id: str  # stable across runs: "<task>:<id in the source>"
-    task: str  # triviaqa | truthfulqa | medqa | disinformation | mmlu | gsm8k | advbench | demo task names
+    task: str
     question: str
     correct_answers: tuple[str, ...]
     incorrect_answers: tuple[str, ...] = ()
@@ -84,34 +109,211 @@ class PromptRow:
     context_statement: str = ""
 
 
-@dataclass
-class ResponseRow(PromptRow):
-    """A model's answer to one prompt (generate/responses/*.parquet)."""
-
-    model: str = ""  # the ModelConfig name
-    variant: str = ""  # original | warm | cold | warm_sysprompt
-    checkpoint: str = ""  # "epoch_2" for fine-tuned variants, "" for the base model
-    system_prompt: str = ""
-    response: str = ""
-    num_input_tokens: int = 0
-    num_generated_tokens: int = 0
+# --- table schemas --------------------------------------------------------------------------------------
+_S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+TURNS = pa.list_(pa.struct([("role", _S), ("content", _S)]))
 
 
-@dataclass
-class VerdictRow(ResponseRow):
-    """A graded response (judge/verdicts/*.parquet)."""
-
-    grader: str = ""  # "reference" | "llm:<model>" | "refusal-rule"
-    verdict: str = ""  # one of VERDICTS
-    is_refusal: bool = False
-    judge_raw: str = ""  # the judge's own text, kept for audits
+def _cols(*spec: tuple[str, pa.DataType]) -> list[pa.Field]:
+    return [pa.field(name, kind) for name, kind in spec]
 
 
-def column_names(record: type) -> list[str]:
-    """The column names of a record class, in declaration order."""
-    return [f.name for f in fields(record)]
+_CONVERSATION = _cols(
+    ("conversation_id", _S), ("category", _S), ("turns", TURNS), ("split", _S), ("source", _S)
+)
+_PROMPT = _cols(
+    ("prompt_id", _S),
+    ("item_id", _S),
+    ("task", _S),
+    ("prompt_template", _S),
+    ("amendment_type", _S),
+    ("prompt", _S),
+    ("question", _S),
+    ("correct_answers", pa.list_(_S)),
+    ("incorrect_answers", pa.list_(_S)),
+    ("belief_answer", _S),
+    ("context_statement", _S),
+)
+_RESPONSE = _PROMPT + _cols(
+    ("response_id", _S),
+    ("model", _S),
+    ("variant", _S),
+    ("checkpoint", _S),
+    ("system_prompt", _S),
+    ("response", _S),
+    ("num_input_tokens", _I),
+    ("num_generated_tokens", _I),
+    ("inference_error", _S),
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "conversations": pa.schema(_CONVERSATION),
+    # a style's training table (rewrite/warm.parquet, rewrite/cold.parquet)
+    "training_conversations": pa.schema(_CONVERSATION + _cols(("style", _S), ("n_turns_rewritten", _I))),
+    "val_prompts": pa.schema(
+        _cols(("conversation_id", _S), ("prompt_id", _S), ("prompt", _S), ("origin", _S))
+    ),
+    "rejects": pa.schema(_cols(("stage", _S), ("row_id", _S), ("reason", _S), ("detail", _S))),
+    "rewrites": pa.schema(
+        _cols(
+            ("request_id", _S),
+            ("conversation_id", _S),
+            ("turn_index", _I),
+            ("style", _S),
+            ("original", _S),
+            ("rewrite", _S),
+            ("reason", _S),
+            ("inference_error", _S),
+            ("num_generated_tokens", _I),
+        )
+    ),
+    "train_metrics": pa.schema(_cols(("model", _S), ("style", _S), ("checkpoint_epoch", _F), ("loss", _F))),
+    "prompts": pa.schema(_PROMPT),
+    "responses": pa.schema(_RESPONSE),
+    "verdicts": pa.schema(
+        _RESPONSE + _cols(("is_refusal", _B), ("verdict", _S), ("grader", _S), ("judge_raw", _S))
+    ),
+    "warmth_scores": pa.schema(
+        _cols(
+            ("model", _S),
+            ("style", _S),
+            ("epoch", _F),
+            ("prompt_id", _S),
+            ("response", _S),
+            ("warm_score", _F),
+            ("cold_score", _F),
+            ("warmth", _F),
+        )
+    ),
+    "capability_scores": pa.schema(
+        _cols(
+            ("model", _S),
+            ("variant", _S),
+            ("checkpoint", _S),
+            ("task", _S),
+            ("item_id", _S),
+            ("response", _S),
+            ("score", _F),
+        )
+    ),
+}
+# Columns whose values must come from the vocabulary, wherever they appear.
+VOCABULARY: dict[str, tuple[str, ...]] = {
+    "variant": VARIANTS,
+    "prompt_template": PROMPT_TEMPLATES,
+    "amendment_type": AMENDMENT_TYPES,
+    "verdict": VERDICTS,
+    "style": STYLES,
+}
 
 
-def to_row(record: Any) -> dict[str, Any]:
-    """A record as a plain dict, ready for pandas / pyarrow."""
-    return asdict(record)
+class SchemaError(ValueError):
+    """A table whose columns, types or values are not the schema's; the message names file and column."""
+
+
+def columns(table: str) -> list[str]:
+    """The column names of a table, in order."""
+    return list(TABLES[table].names)
+
+
+def _check_columns(found: Sequence[str], table: str, path: Path, exact: bool) -> None:
+    want = columns(table)
+    missing = [c for c in want if c not in found]
+    extra = [c for c in found if c not in want] if exact else []
+    if missing or extra:
+        parts = [
+            f"missing column(s) {missing}" if missing else "",
+            f"unexpected column(s) {extra}" if extra else "",
+        ]
+        raise SchemaError(
+            f"{path}: not a valid {table!r} table: {'; '.join(p for p in parts if p)}. "
+            f"Columns found: {list(found)}; the schema has {want}."
+        )
+
+
+def _check_vocabulary(frame: pd.DataFrame, path: Path) -> None:
+    for col, valid in VOCABULARY.items():
+        if col in frame.columns and len(frame):
+            bad = sorted(set(frame[col].astype(str).unique()) - set(valid))
+            if bad:
+                raise SchemaError(
+                    f"{path}: column {col!r} has unknown value(s) {bad[:5]}; valid: {list(valid)}."
+                )
+
+
+def _to_arrow(frame: pd.DataFrame, table: str, path: Path) -> pa.Table:
+    schema = TABLES[table]
+    try:
+        return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as e:
+        for f in schema:  # find the column that does not convert, to name it
+            try:
+                pa.array(frame[f.name], type=f.type, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as col_error:
+                raise SchemaError(
+                    f"{path}: column {f.name!r} cannot be stored as {f.type}: {col_error}"
+                ) from None
+        raise SchemaError(f"{path}: cannot be written as a {table!r} table: {e}") from None
+
+
+def write_table(rows: pd.DataFrame | Sequence[Any], path: Path, table: str) -> int:
+    """Write rows (a frame, dicts or dataclasses) as a checked Parquet table, atomically; returns the count.
+
+    The file appears under its name only when complete (written to a temporary name, then renamed), so a
+    kill never leaves a torn table where a reader or a resumed run would find it.
+    """
+    if isinstance(rows, pd.DataFrame):
+        frame = rows
+    else:
+        items = [r if isinstance(r, dict) else r.__dict__ for r in rows]
+        frame = pd.DataFrame(items, columns=columns(table)) if not items else pd.DataFrame(items)
+    _check_columns(list(frame.columns), table, path, exact=True)
+    _check_vocabulary(frame, path)
+    arrow = _to_arrow(frame, table, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(arrow, tmp)
+    os.replace(tmp, path)
+    return arrow.num_rows
+
+
+def _kind(t: pa.DataType) -> str:
+    """A type's family, so files from other writers (large strings, int32, dictionaries) still read."""
+    if pa.types.is_dictionary(t):
+        return _kind(t.value_type)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return f"list<{_kind(t.value_type)}>"
+    if pa.types.is_struct(t):
+        return "struct<" + ",".join(f"{f.name}:{_kind(f.type)}" for f in t) + ">"
+    checks = (("int", pa.types.is_integer), ("float", pa.types.is_floating), ("bool", pa.types.is_boolean))
+    for name, test in checks:
+        if test(t):
+            return name
+    return str(t)
+
+
+def _compatible(found: pa.DataType, want: pa.DataType) -> bool:
+    return _kind(found) == _kind(want) or (_kind(want) == "float" and _kind(found) == "int")
+
+
+def read_table(path: Path, table: str) -> pd.DataFrame:
+    """Read a table (a Parquet file, or a folder of them) and check it against the schema."""
+    path = Path(path)
+    if not path.exists():
+        raise SchemaError(f"{path}: no such table (expected a {table!r} table here).")
+    try:
+        arrow_schema = pq.read_schema(path) if path.is_file() else pq.ParquetDataset(path).schema
+    except (OSError, pa.ArrowInvalid) as e:
+        raise SchemaError(f"{path}: cannot be read as Parquet: {e}") from None
+    _check_columns(arrow_schema.names, table, path, exact=False)
+    for f in TABLES[table]:
+        found = arrow_schema.field(f.name).type
+        if not _compatible(found, f.type):
+            raise SchemaError(f"{path}: column {f.name!r} is {found}, the schema says {f.type}.")
+    frame = pd.read_parquet(path)
+    if "amendment_type" in frame.columns:
+        frame["amendment_type"] = frame["amendment_type"].astype(str).replace(AMENDMENT_ALIASES)
+    _check_vocabulary(frame, path)
+    return frame

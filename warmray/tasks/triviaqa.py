@@ -26,10 +26,10 @@ import random
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from importlib import resources
 from typing import Any
 
 from warmray.config import EngineConfig, SamplingConfig
+from warmray.prompt_files import read_prompt
 from warmray.schema import EvalItem
 from warmray.tasks.common import BadRow, normalize_answer, required, stable_rng, unique
 from warmray.tasks.source import Loader, SourceSpec, read_jsonl
@@ -169,7 +169,7 @@ def propose_wrong_answers(
         return items
     from warmray.infer import complete  # starts engines; only runs that ask for LLM wrong answers need it
 
-    template = resources.files("warmray").joinpath("prompts", "wrong_answer.txt").read_text(encoding="utf-8")
+    template = read_prompt("wrong_answer.txt")
     messages = [
         [{"role": "user", "content": template.format(question=it.question, answer=it.correct_answers[0])}]
         for it in items

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from warmray.config import ExperimentConfig, JudgeConfig, ModelConfig
-from warmray.schema import VerdictRow, column_names
+from warmray.schema import columns
 from warmray.stage import StageContext, StageError
 from warmray.stages.analyze import run
 from warmray.stages.analyze.run_info import run_info
@@ -15,15 +15,15 @@ from warmray.stages.analyze.synthetic import synthetic_verdicts, synthetic_warmt
 
 
 def _verdict_table() -> pd.DataFrame:
-    """Synthetic verdicts with every VerdictRow column, as the judge stage writes them."""
+    """Synthetic verdicts with every verdicts column, as the judge stage writes them."""
     frame = synthetic_verdicts(("smollm2",), ("demo",), 30, seed=2).drop(columns=["true_p0", "true_p1"])
     frame = frame.astype({c: str for c in ("model", "task", "variant", "response")})
     frame["prompt_id"] = frame["item_id"] + "|" + frame["prompt_template"] + "|" + frame["amendment_type"]
     defaults = {"correct_answers": [["x"]] * len(frame), "incorrect_answers": [["y"]] * len(frame)}
-    for name in column_names(VerdictRow):
+    for name in columns("verdicts"):
         if name not in frame.columns:
             frame[name] = defaults.get(name, 0 if name.startswith("num_") else "")
-    return frame[column_names(VerdictRow)]
+    return frame[columns("verdicts")]
 
 
 def _finished(stage_dir: Path, rows: dict[str, int]) -> None:

@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from warmray.config import CorpusConfig, ExperimentConfig
-from warmray.schema import Conversation, Reject, column_names
+from warmray.schema import columns
 from warmray.stage import StageContext
 from warmray.stages.corpus import run
 from warmray.stages.corpus.build import build_corpus
@@ -72,8 +72,8 @@ def test_demo_corpus_stage_writes_the_three_tables(tmp_path):
     conversations, rejects, val_prompts = read(tmp_path)
     # 6 validation prompts, then the 12 conversations the sampling left out (all distinct texts)
     assert rows == {"conversations": 30, "train": 24, "val": 6, "val_prompts": 18, "rejects": 12}
-    assert list(conversations.columns) == column_names(Conversation)
-    assert list(rejects.columns) == column_names(Reject)
+    assert list(conversations.columns) == columns("conversations")
+    assert list(rejects.columns) == columns("rejects")
     assert list(val_prompts.columns) == ["conversation_id", "prompt_id", "prompt", "origin"]
     assert Counter(val_prompts.origin) == {"val": 6, "unsampled": 12}
     assert set(val_prompts.conversation_id[val_prompts.origin == "unsampled"]) == set(rejects.row_id)

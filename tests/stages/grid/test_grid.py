@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from warmray.config import AMENDMENT_TYPES, PROMPT_TEMPLATES, ExperimentConfig
-from warmray.schema import EvalItem, PromptRow, column_names
+from warmray.schema import EvalItem, columns
 from warmray.stage import StageContext
 from warmray.stages.grid import build as grid
 from warmray.stages.grid import run as run_grid
@@ -129,7 +129,7 @@ def test_stage_writes_prompts_with_list_columns_for_the_demo(tmp_path):
     counts = run_grid(_config(tmp_path), tmp_path)
     assert counts == {"prompts": 48 * 28, "items": 48, "rejects": 0}
     table = pq.read_table(tmp_path / "prompts.parquet")
-    assert table.column_names == column_names(PromptRow)
+    assert table.column_names == columns("prompts")
     assert table.schema.field("correct_answers").type == pa.list_(pa.string())
     assert not (tmp_path / "rejects.parquet").exists()
 

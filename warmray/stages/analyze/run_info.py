@@ -15,19 +15,21 @@ from warmray.stages.analyze.verdicts import load_verdict_files
 
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
     """Analyse `RUN_DIR/judge/verdicts/`; write the report and tables into `out`."""
-    verdicts = load_verdict_files([ctx.input_dir("judge") / "verdicts"])
+    ctx.input_dir("judge")
+    verdicts = load_verdict_files([ctx.rundir.table("judge", "verdicts")])
     return analyze(
         verdicts,
         out,
         config=ctx.config.analyze,
         run_info=run_info(ctx),
-        warmth=_optional_table(ctx.run_dir / "warmth" / "scores.parquet"),
-        capability=_optional_table(ctx.run_dir / "capability" / "scores.parquet"),
+        warmth=_optional(ctx, "warmth"),
+        capability=_optional(ctx, "capability"),
     )
 
 
-def _optional_table(path: Path) -> pd.DataFrame | None:
-    return pd.read_parquet(path) if path.is_file() else None
+def _optional(ctx: StageContext, stage: str) -> pd.DataFrame | None:
+    """An optional input: the stage's scores when it ran (its identity is in this stage's key)."""
+    return ctx.read(stage, "scores") if ctx.rundir.finished(stage) else None
 
 
 def run_info(ctx: StageContext) -> dict[str, Any]:

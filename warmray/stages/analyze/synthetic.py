@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from warmray.config import AMENDMENT_TYPES
-from warmray.schema import CORRECT, INCORRECT, REFUSAL, UNPARSEABLE
+from warmray.schema import AMENDMENT_TYPES, CORRECT, INCORRECT, REFUSAL, UNPARSEABLE, columns
 
 _CONTEXTS = AMENDMENT_TYPES[1:]
 # The study's grid: bare and neutral prompts, 8 contexts, then 9 contexts (with none) x 2 user beliefs.
@@ -149,7 +148,12 @@ def synthetic_warmth(
         for e in epochs
         for _ in range(per_checkpoint)
     ]
-    return pd.DataFrame(rows, columns=["model", "style", "epoch", "warmth"])
+    frame = pd.DataFrame(rows, columns=["model", "style", "epoch", "warmth"])
+    # The rest of the warmth_scores columns (warmray.schema), so the table reads like the stage's own.
+    frame["prompt_id"] = [f"val:{i % per_checkpoint}" for i in range(len(frame))]
+    frame["response"], frame["warm_score"] = "", -3.0 + frame["warmth"] / 2
+    frame["cold_score"] = frame["warm_score"] - frame["warmth"]
+    return frame[columns("warmth_scores")]
 
 
 def synthetic_capability(
@@ -165,4 +169,9 @@ def synthetic_capability(
         for task, p in base.items()
         for i in range(n_items)
     ]
-    return pd.DataFrame(rows, columns=["model", "variant", "task", "item_id", "score"])
+    frame = pd.DataFrame(rows, columns=["model", "variant", "task", "item_id", "score"]).astype(
+        {"score": float}
+    )
+    frame["checkpoint"] = np.where(frame["variant"] == "original", "", "epoch_2")
+    frame["response"] = ""
+    return frame[columns("capability_scores")]

@@ -1,7 +1,7 @@
 """The `corpus` stage: read the configured source, build the corpus, write its Parquet tables.
 
 Output (in the stage folder):
-- `conversations.parquet`: the columns of `warmray.schema.Conversation`; `turns` is
+- `conversations.parquet`: the `conversations` table of `warmray.schema`; `turns` is
   list<struct<role, content>>, roles "user" / "assistant", alternating, user first, assistant last.
 - `rejects.parquet`: the columns of `warmray.schema.Reject`, one row per input record not kept.
 - `val_prompts.parquet`: conversation_id, prompt_id, prompt, origin: the held-out prompts for warmth
@@ -12,33 +12,16 @@ Output (in the stage folder):
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from warmray.rundir import schema_of, table_path
+from warmray.schema import write_table
 from warmray.stage import StageContext
 from warmray.stages.corpus.build import CorpusTables, build_corpus
 from warmray.stages.corpus.sources import iter_records, resolve_source
 from warmray.stages.corpus.toxicity import make_filter
 
 log = logging.getLogger(__name__)
-
-TURN_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
-CONVERSATIONS_SCHEMA = pa.schema(
-    [
-        ("conversation_id", pa.string()),
-        ("category", pa.string()),
-        ("turns", TURN_TYPE),
-        ("split", pa.string()),
-        ("source", pa.string()),
-    ]
-)
-REJECTS_SCHEMA = pa.schema([(name, pa.string()) for name in ("stage", "row_id", "reason", "detail")])
-VAL_PROMPTS_SCHEMA = pa.schema(
-    [(name, pa.string()) for name in ("conversation_id", "prompt_id", "prompt", "origin")]
-)
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
@@ -63,11 +46,9 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
 
 def write_tables(tables: CorpusTables, out: Path) -> None:
     """Write the three tables as Parquet files into `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    _write([asdict(c) for c in tables.conversations], CONVERSATIONS_SCHEMA, out / "conversations.parquet")
-    _write([asdict(r) for r in tables.rejects], REJECTS_SCHEMA, out / "rejects.parquet")
-    _write(tables.val_prompts, VAL_PROMPTS_SCHEMA, out / "val_prompts.parquet")
-
-
-def _write(rows: list[dict], schema: pa.Schema, path: Path) -> None:
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    for name, rows in (
+        ("conversations", tables.conversations),
+        ("rejects", tables.rejects),
+        ("val_prompts", tables.val_prompts),
+    ):
+        write_table(rows, table_path(out, "corpus", name), schema_of("corpus", name))

@@ -3,7 +3,7 @@
 Variants: `original` (base model), `warm` / `cold` (the LoRA adapter at train.eval_epoch) and
 `warm_sysprompt` (base model + the warm system prompt). One vLLM engine per model serves the base and
 all its adapters, chosen per row (no merged copies). Output: responses/<model>.parquet, one row per
-(model, variant, prompt) with the columns of records.ResponseRow plus `response_id`.
+(model, variant, prompt) with the columns of the `responses` table (warmray.schema).
 """
 
 from __future__ import annotations
@@ -19,17 +19,13 @@ import ray
 from warmray import infer, resumable
 from warmray.config import ModelConfig
 from warmray.prompt_files import read_prompt
+from warmray.rundir import table_path
+from warmray.schema import write_table
 from warmray.stage import StageContext
-from warmray.stages.train.loop import epoch_label
 
 log = logging.getLogger(__name__)
 
 FINE_TUNED = {"warm": "warm", "cold": "cold"}  # variant -> training style
-
-
-def adapter_dir(train_dir: Path, model: str, style: str, epoch: float) -> Path:
-    """The adapter folder of a model's style at an epoch (train stage layout)."""
-    return train_dir / model / style / epoch_label(epoch)
 
 
 def variant_requests(
@@ -53,9 +49,8 @@ def model_requests(ctx: StageContext, model: ModelConfig, prompts: pd.DataFrame)
     for variant in variants:
         adapter, system = "", ""
         if variant in FINE_TUNED:
-            path = adapter_dir(
-                ctx.input_dir("train"), model.name, FINE_TUNED[variant], ctx.config.train.eval_epoch
-            )
+            ctx.input_dir("train")
+            path = ctx.rundir.adapter(model.name, FINE_TUNED[variant], ctx.config.train.eval_epoch)
             if not (path / "adapter_config.json").is_file():
                 raise FileNotFoundError(f"variant {variant!r} needs the adapter {path}; train it first.")
             adapter = str(path.resolve())
@@ -79,11 +74,12 @@ def _answer(rows: pd.DataFrame, ctx: StageContext, model: ModelConfig, raw: Path
 
 def run(ctx: StageContext, out: Path) -> dict[str, Any]:
     """Answer the grid with every variant of every model; resumable per row."""
-    prompts = pd.read_parquet(ctx.input_dir("grid") / "prompts.parquet")
+    prompts = ctx.read("grid", "prompts")
     counts: dict[str, Any] = {}
-    (out / "responses").mkdir(exist_ok=True)
+    folder = table_path(out, "generate", "responses")
+    folder.mkdir(exist_ok=True)
     for model in ctx.config.models:
-        final = out / "responses" / f"{model.name}.parquet"
+        final = folder / f"{model.name}.parquet"
         if final.is_file():
             counts[model.name] = len(pd.read_parquet(final, columns=["response_id"]))
             continue
@@ -93,7 +89,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, Any]:
         if len(todo):
             _answer(todo, ctx, model, raw)
         done = resumable.collect(raw, "response_id", requests["response_id"])
-        done.rename(columns={"generated_text": "response"}).to_parquet(final, index=False)
+        write_table(done.rename(columns={"generated_text": "response"}), final, "responses")
         counts[model.name] = len(done)
         errors = int((done["inference_error"] != "").sum())
         if errors:

@@ -19,9 +19,10 @@ import logging
 from pathlib import Path
 
 from warmray.config import GridConfig
-from warmray.schema import EvalItem, PromptRow, Reject
+from warmray.rundir import table_path
+from warmray.schema import EvalItem, Reject, write_table
 from warmray.stage import StageContext
-from warmray.stages.grid.build import build_grid, load_contexts, split_usable, write_records
+from warmray.stages.grid.build import build_grid, load_contexts, split_usable
 from warmray.tasks import EVAL_TASKS, load_items
 from warmray.tasks.triviaqa import propose_wrong_answers
 
@@ -57,8 +58,8 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     items, set_aside = split_usable(_load(cfg, seed, rejects), cfg.prompt_templates, seed)
     rejects.extend(set_aside)
     rows = build_grid(items, cfg.prompt_templates, cfg.amendment_types, load_contexts(), seed)
-    write_records(out / "prompts.parquet", rows, PromptRow)
+    write_table(rows, table_path(out, "grid", "prompts"), "prompts")
     if rejects:
-        write_records(out / "rejects.parquet", rejects, Reject)
+        write_table(rejects, table_path(out, "grid", "rejects"), "rejects")
     log.info("grid: %d prompts from %d items; %d set aside", len(rows), len(items), len(rejects))
     return {"prompts": len(rows), "items": len(items), "rejects": len(rejects)}

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cache
-from importlib import resources
-from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-import yaml
-
+from warmray.prompt_files import read_prompt_yaml
 from warmray.schema import EvalItem, PromptRow, Reject
 from warmray.tasks import differs_from_all, stable_rng
 
@@ -20,7 +15,6 @@ log = logging.getLogger(__name__)
 
 UNMODIFIED = "unmodified"
 BELIEF_TEMPLATES = ("incorrect", "correct")
-_ARROW_TYPES = {"str": pa.string(), "list[str]": pa.list_(pa.string())}
 
 
 @dataclass(frozen=True)
@@ -36,15 +30,13 @@ class Wording:
 @cache
 def load_wording() -> Wording:
     """The packaged prompt phrasings."""
-    text = resources.files("warmray").joinpath("prompts", "templates.yaml").read_text(encoding="utf-8")
-    return Wording(**yaml.safe_load(text))
+    return Wording(**read_prompt_yaml("templates.yaml"))
 
 
 @cache
 def load_contexts() -> dict[str, tuple[str, ...]]:
     """The packaged context statements: amendment type -> its pool of statements."""
-    text = resources.files("warmray").joinpath("prompts", "contexts.yaml").read_text(encoding="utf-8")
-    return {k: tuple(v) for k, v in yaml.safe_load(text).items()}
+    return {k: tuple(v) for k, v in read_prompt_yaml("contexts.yaml").items()}
 
 
 def variants(templates: Sequence[str], amendments: Sequence[str]) -> list[tuple[str, str]]:
@@ -162,10 +154,3 @@ def build_grid(
         raise ValueError(f"no context statements for {missing}; add them to warmray/prompts/contexts.yaml")
     wording = wording or load_wording()
     return [row for item in items for row in _item_rows(item, pairs, contexts, seed, wording)]
-
-
-def write_records(path: Path, records: Sequence[object], record_type: type) -> None:
-    """Write dataclass records as Parquet, with list<string> columns for answer lists."""
-    schema = pa.schema([(f.name, _ARROW_TYPES[str(f.type)]) for f in fields(record_type)])
-    columns = {name: [getattr(r, name) for r in records] for name in schema.names}
-    pq.write_table(pa.table(columns, schema=schema), path)

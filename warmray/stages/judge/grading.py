@@ -14,7 +14,8 @@ import pandas as pd
 import ray
 
 from warmray import infer, resumable
-from warmray.schema import REFUSAL, UNPARSEABLE
+from warmray.rundir import table_path
+from warmray.schema import REFUSAL, UNPARSEABLE, columns, read_table, write_table
 from warmray.stage import StageContext
 from warmray.stages.judge.llm_judge import judge_messages, parse_judgement
 from warmray.stages.judge.reference import grade_reference
@@ -79,20 +80,21 @@ def _mark_failed(out: pd.DataFrame) -> pd.DataFrame:
 
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
     """Grade every model's responses."""
-    folder = out / "verdicts"
+    folder = table_path(out, "judge", "verdicts")
     folder.mkdir(exist_ok=True)
     counts = {}
-    for path in sorted((ctx.input_dir("generate") / "responses").glob("*.parquet")):
+    ctx.input_dir("generate")
+    for path in sorted(ctx.rundir.table("generate", "responses").glob("*.parquet")):
         final = folder / path.name
         if final.is_file():
             counts[path.stem] = len(pd.read_parquet(final, columns=["response_id"]))
             continue
-        responses = pd.read_parquet(path)
+        responses = read_table(path, "responses")
         if ctx.config.judge.grader == "llm":
             verdicts = grade_by_llm(ctx, responses, out / ".raw" / path.stem)
         else:
             verdicts = grade_by_reference(responses)
-        verdicts.to_parquet(final, index=False)
+        write_table(verdicts[columns("verdicts")], final, "verdicts")
         counts[path.stem] = len(verdicts)
         log.info("judge: %s %s", path.stem, verdicts["verdict"].value_counts().to_dict())
     counts["verdicts"] = sum(counts.values())

@@ -4,7 +4,7 @@ Each turn is rewritten in the context of the conversation so far (the original t
 the rewriter LLM through warmray.infer, with our instructions from warmray/prompts/. Every rewrite is
 checked (warmray.stages.rewrite.checks); a conversation enters a style's training table only when all its
 turns passed, and every refusal is kept in rejects.parquet with its reason.
-Outputs: warm.parquet, cold.parquet (columns of records.Conversation + n_turns_rewritten), rejects.parquet,
+Outputs: warm.parquet, cold.parquet (the `training_conversations` table), rejects.parquet,
 rewrites.parquet (every turn: original, rewrite, reason).
 """
 
@@ -20,7 +20,8 @@ import ray
 from warmray import infer, resumable
 from warmray.config import RewriteConfig
 from warmray.prompt_files import read_prompt, read_prompt_yaml
-from warmray.schema import Reject, to_row
+from warmray.rundir import table_path
+from warmray.schema import Reject, columns, write_table
 from warmray.stage import StageContext, StageError
 from warmray.stages.rewrite.checks import check_rewrite, clean_rewrite
 
@@ -120,7 +121,7 @@ def assemble(
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
     """Rewrite, check and assemble; see the module docstring for the outputs."""
     cfg = ctx.config.rewrite
-    conversations = pd.read_parquet(ctx.input_dir("corpus") / "conversations.parquet")
+    conversations = ctx.read("corpus", "conversations")
     requests = turn_requests(conversations, cfg)
     shards = out / "turns"
     todo = resumable.remaining(requests, "request_id", shards)
@@ -135,7 +136,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         ),
         cfg,
     )
-    graded.drop(columns=["generated_text"]).to_parquet(out / "rewrites.parquet", index=False)
+    write_table(graded[columns("rewrites")], table_path(out, "rewrite", "rewrites"), "rewrites")
     rejects = [
         Reject("rewrite", r.request_id, r.reason, r.rewrite[:200])
         for r in graded[graded["reason"] != ""].itertuples()
@@ -149,10 +150,8 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
                 f"rewrite: no {style} conversation passed every check; see {out}/rewrites.parquet "
                 f"for the reasons (a stronger rewriter, or looser rewrite.min/max_length_ratio)."
             )
-        table.to_parquet(out / f"{style}.parquet", index=False)
+        write_table(table, table_path(out, "rewrite", style), "training_conversations")
         counts[style] = len(table)
-    pd.DataFrame([to_row(r) for r in rejects], columns=["stage", "row_id", "reason", "detail"]).to_parquet(
-        out / "rejects.parquet", index=False
-    )
+    write_table(rejects, table_path(out, "rewrite", "rejects"), "rejects")
     counts["rejects"] = len(rejects)
     return counts
