@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from warmray.schema import Conversation
-from warmray.stages.corpus.sampling import chat_root, rank_key
+from warmray.seeded import stable_key
+from warmray.stages.corpus.sampling import chat_root
 from warmray.stages.corpus.sharegpt import Cleaned
 
 VAL, UNSAMPLED = "val", "unsampled"
@@ -49,7 +50,7 @@ def heldout_prompts(
     trained = {text_key(t["content"]) for c in train for t in c.turns if t["role"] == "user"}
     first_user = {c.conversation_id: c.turns[0]["content"] for c in conversations if c.split == "val"}
     candidates = [(VAL, cid, first_user[cid]) for cid in val_order]
-    ranked = sorted(unsampled, key=lambda c: rank_key(seed, "heldout", c.conversation_id))
+    ranked = sorted(unsampled, key=lambda c: stable_key(seed, "heldout", c.conversation_id))
     candidates += [(UNSAMPLED, c.conversation_id, c.turns[0]["content"]) for c in ranked]
     rows: list[dict[str, str]] = []
     seen = set(trained)

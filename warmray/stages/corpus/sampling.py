@@ -7,15 +7,11 @@ reshuffles which of the old rows are chosen (a new row only enters where it outr
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-
-def rank_key(seed: int, purpose: str, conversation_id: str) -> bytes:
-    """A stable pseudo-random sort key for one conversation."""
-    return hashlib.sha256(f"{seed}\0{purpose}\0{conversation_id}".encode()).digest()
+from warmray.seeded import stable_key
 
 
 def even_quotas(counts: Mapping[str, int], n: int) -> dict[str, int]:
@@ -55,7 +51,7 @@ def sample_evenly(
     quotas = even_quotas(counts, n)
     chosen: set[str] = set()
     for category, ids in by_category.items():
-        ids.sort(key=lambda i: rank_key(seed, "sample", i))
+        ids.sort(key=lambda i: stable_key(seed, "sample", i))
         chosen.update(ids[: quotas[category]])
     return chosen, quotas, counts
 
@@ -85,7 +81,8 @@ def validation_ids(conversation_ids: Sequence[str], val_fraction: float, seed: i
         return []
     n_val = max(1, round(len(conversation_ids) * val_fraction))
     held: list[str] = []
-    for root in sorted(by_chat, key=lambda r: rank_key(seed, "split", r))[:-1]:  # keep one chat for training
+    # keep one chat for training
+    for root in sorted(by_chat, key=lambda r: stable_key(seed, "split", r))[:-1]:
         if len(held) >= n_val:
             break
         held += by_chat[root]
