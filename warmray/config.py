@@ -99,6 +99,17 @@ class ModelConfig(Section):
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per vLLM replica for this model.")
     train_workers: int | None = Field(None, ge=1, description="Overrides train.num_workers for this model.")
     train_strategy: Literal["ddp", "fsdp"] | None = Field(None, description="Overrides train.strategy.")
+    adapter: str | None = Field(
+        None,
+        description="A LoRA adapter folder served on top of `source` for the variants that are not "
+        "fine-tuned here (a shipped fine-tune to evaluate, e.g. by `warmray audit`); null: none.",
+    )
+    endpoint: str | None = Field(
+        None,
+        description="OpenAI-compatible base URL serving this model (e.g. https://host/v1); `source` is "
+        "then the model name the endpoint knows it by, and generate sends requests there, not to vLLM.",
+    )
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable with the endpoint's key.")
 
     @field_validator("name")
     @classmethod
@@ -106,6 +117,12 @@ class ModelConfig(Section):
         if not v or any(c in v for c in "/\\ :"):
             raise ValueError("must be a short folder-safe name (no '/', '\\', ':' or spaces)")
         return v
+
+    @model_validator(mode="after")
+    def _endpoint_serves_no_local_adapter(self) -> ModelConfig:
+        if self.endpoint and self.adapter:
+            raise ValueError("an endpoint model cannot take a local adapter; serve it at the endpoint")
+        return self
 
 
 class RayConfig(Section):
@@ -499,7 +516,10 @@ def _check_sources_exist(path: Path, cfg: ExperimentConfig) -> None:
 
     problems = []
     for i, m in enumerate(cfg.models):
-        msg = check_model_source(m.source)
+        # An endpoint model's source is the name the endpoint serves, not something on this machine.
+        msg = None if m.endpoint else check_model_source(m.source)
+        if not msg and m.adapter and not (Path(m.adapter).expanduser() / "adapter_config.json").is_file():
+            msg = f"adapter folder {m.adapter!r} has no adapter_config.json: not a PEFT adapter."
         if msg:
             problems.append(f"  - models.{i}.source: {msg}")
     llm_calls = [("rewrite.model", cfg.rewrite.model, cfg.rewrite.engine)]

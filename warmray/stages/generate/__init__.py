@@ -47,7 +47,8 @@ def model_requests(ctx: StageContext, model: ModelConfig, prompts: pd.DataFrame)
     variants = ctx.config.generate.variants
     parts = []
     for variant in variants:
-        adapter, system = "", ""
+        # A model given with its own adapter (a shipped fine-tune) is that adapter on every other variant.
+        adapter, system = (str(Path(model.adapter).expanduser().resolve()) if model.adapter else ""), ""
         if variant in FINE_TUNED:
             ctx.input_dir("train")
             path = ctx.rundir.adapter(model.name, FINE_TUNED[variant], ctx.config.train.eval_epoch)
@@ -63,6 +64,8 @@ def model_requests(ctx: StageContext, model: ModelConfig, prompts: pd.DataFrame)
 def _answer(rows: pd.DataFrame, ctx: StageContext, model: ModelConfig, raw: Path) -> None:
     cfg = ctx.config.generate
     engine = cfg.engine.model_copy(update={"tensor_parallel_size": model.tensor_parallel_size})
+    if model.endpoint:  # a model served elsewhere: its requests go to the endpoint, not to a vLLM engine
+        engine = engine.model_copy(update={"endpoint": model.endpoint, "api_key_env": model.api_key_env})
     n_adapters = rows.loc[rows["adapter"] != "", "adapter"].nunique()
     log.info("generate: %d responses to make with %s (%d adapters)", len(rows), model.name, n_adapters)
     ds = ray.data.from_pandas(rows)
