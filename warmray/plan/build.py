@@ -1,0 +1,206 @@
+"""A plan of a whole config: per stage, what runs, the resources it asks Ray for, rows, tokens, GPU-hours.
+
+Every number is an estimate from the config, the cluster shape and warmray.plan.assumptions; nothing
+is run, no model is downloaded and Ray is not imported. A config that cannot fit is refused with every
+problem found, each naming the number that does not fit and the setting that would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from warmray.config import ConfigError, ExperimentConfig, SamplingConfig
+from warmray.plan import tokens
+from warmray.plan.assumptions import Assumption, resolve
+from warmray.plan.counts import Counts, count_rows
+from warmray.plan.hardware import Cluster
+from warmray.plan.shapes import model_shape
+from warmray.plan.workloads import SECONDS, Ctx, Work, engine_work, tokens_of, train_work
+
+_FRAME_TOKENS = 8  # `My friend said, "..."` around a SocioT-scored text
+_SOCIOT_CHARS = 300  # the study scores the first 300 characters of a response
+_SOCIOT_SCORER = "gpt2"  # the study's scorer, until the config names one
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The plan of one config on one cluster."""
+
+    config: str
+    cluster: Cluster
+    token_source: str
+    counts: Counts
+    work: tuple[Work, ...]
+    assumptions: tuple[Assumption, ...]
+
+    @property
+    def gpu_hours(self) -> float:
+        """Estimated GPU-hours of the whole study."""
+        return sum(w.gpu_hours for w in self.work)
+
+
+def build_plan(cfg: ExperimentConfig, cluster: Cluster, run_dir: Path | None = None) -> Plan:
+    """The plan of `cfg` on `cluster`; raises ConfigError listing everything that cannot fit."""
+    used = resolve(cfg.plan.assumptions)
+    ctx = Ctx(cfg, cluster, {k: v.value for k, v in used.items()})
+    a = ctx.a
+    template = a["chat_template_tokens_per_turn"]
+    corpus = tokens.estimate(
+        a["chars_per_user_turn"],
+        a["chars_per_assistant_turn"],
+        a["assistant_turns_per_conversation"],
+        a["chars_per_token"],
+        template,
+    )
+    measured = tokens.measured(run_dir, cfg.models[0].source, template) if run_dir else None
+    corpus = measured or corpus
+    counts = count_rows(cfg, corpus.assistant_turns_per_conversation)
+    work = [Work("corpus", cfg.corpus.source, "CPU (no Ray)", rows=counts.conversations)]
+    work += _rewrite(ctx, counts, corpus)
+    for i in range(len(cfg.models)):
+        for style in cfg.train.styles:
+            work.append(train_work(ctx, i, style, corpus.per_conversation, counts.train_conversations))
+    work += _grid(ctx, counts)
+    work += _generate(ctx, counts)
+    work += _judge(ctx, counts)
+    work += _warmth(ctx, counts)
+    responses = counts.responses_per_model * len(cfg.models)
+    work.append(Work("analyze", "GLM, McNemar, figures", "CPU (no Ray)", rows=responses))
+    if ctx.problems:
+        raise ConfigError(
+            "the config does not fit the cluster "
+            f"({cluster.nodes} x {cluster.gpus_per_node} x {cluster.gpu.name}):\n"
+            + "\n".join(f"  - {p}" for p in ctx.problems)
+        )
+    return Plan(cfg.name, cluster, corpus.source, counts, tuple(work), tuple(used.values()))
+
+
+def _rewrite(ctx: Ctx, counts: Counts, corpus: tokens.CorpusTokens) -> list[Work]:
+    cfg = ctx.cfg.rewrite
+    # Each turn is rewritten with the conversation so far as context (at most 3,000 characters).
+    context = min(tokens_of(3000, ctx), corpus.per_conversation / 2)
+    rows = counts.assistant_turns * len(cfg.styles)
+    out = corpus.per_assistant_turn * ctx.a["rewrite_length_ratio"]
+    in_tokens = context + corpus.per_assistant_turn
+    return [
+        engine_work(
+            ctx, "rewrite", "rewrite.model", cfg.model, cfg.engine, cfg.sampling, rows, in_tokens, out
+        )
+    ]
+
+
+def _grid(ctx: Ctx, counts: Counts) -> list[Work]:
+    cfg = ctx.cfg.grid
+    work = [
+        Work("grid", ", ".join(f"{k} {v}" for k, v in counts.items.items()), "CPU tasks", rows=counts.prompts)
+    ]
+    if cfg.wrong_answer_model:
+        work.append(
+            engine_work(
+                ctx,
+                "grid",
+                "grid.wrong_answer_model",
+                cfg.wrong_answer_model,
+                cfg.wrong_answer_engine,
+                cfg.wrong_answer_sampling,
+                counts.wrong_answer_calls,
+                tokens_of(ctx.a["chars_per_grid_prompt"], ctx) + 60,
+                cfg.wrong_answer_sampling.max_tokens,
+            )
+        )
+    return work
+
+
+def _response_tokens(ctx: Ctx, sampling: SamplingConfig) -> float:
+    return sampling.max_tokens * ctx.a["response_fraction_of_max_tokens"]
+
+
+def _generate(ctx: Ctx, counts: Counts) -> list[Work]:
+    cfg, train = ctx.cfg.generate, ctx.cfg.train
+    adapters = sum(v in ("warm", "cold") for v in cfg.variants)
+    prompt = tokens_of(ctx.a["chars_per_grid_prompt"], ctx) + 2 * ctx.a["chat_template_tokens_per_turn"]
+    work = []
+    for i, m in enumerate(ctx.cfg.models):
+        engine = cfg.engine.model_copy(update={"tensor_parallel_size": m.tensor_parallel_size})
+        w = engine_work(
+            ctx,
+            "generate",
+            f"models.{i}.tensor_parallel_size",
+            m.source,
+            engine,
+            cfg.sampling,
+            counts.responses_per_model,
+            prompt,
+            _response_tokens(ctx, cfg.sampling),
+            lora_r=train.lora_r if adapters else None,
+            max_loras=max(1, adapters),
+        )
+        work.append(Work(**{**w.__dict__, "name": f"{m.name} ({len(cfg.variants)} variants)"}))
+    return work
+
+
+def _judge(ctx: Ctx, counts: Counts) -> list[Work]:
+    cfg = ctx.cfg.judge
+    rows = counts.responses_per_model * len(ctx.cfg.models)
+    if cfg.grader != "llm":
+        return [Work("judge", f"{cfg.grader} grader + refusal rules", "CPU tasks", rows=rows)]
+    judge_prompt = 400 + ctx.a["chars_per_grid_prompt"]  # instructions + question + reference
+    in_tokens = tokens_of(judge_prompt, ctx) + _response_tokens(ctx, ctx.cfg.generate.sampling)
+    return [
+        engine_work(
+            ctx,
+            "judge",
+            "judge.model",
+            cfg.model,
+            cfg.engine,
+            cfg.sampling,
+            rows,
+            in_tokens,
+            cfg.sampling.max_tokens,
+        )
+    ]
+
+
+def _warmth(ctx: Ctx, counts: Counts) -> list[Work]:
+    """The SocioT curve: held-out prompts answered at every checkpoint, then scored by a small LM."""
+    cfg = ctx.cfg.generate
+    work = []
+    prompt = tokens_of(ctx.a["chars_per_user_turn"], ctx)
+    for i, m in enumerate(ctx.cfg.models):
+        engine = cfg.engine.model_copy(update={"tensor_parallel_size": m.tensor_parallel_size})
+        w = engine_work(
+            ctx,
+            "warmth",
+            f"models.{i}.tensor_parallel_size",
+            m.source,
+            engine,
+            cfg.sampling,
+            counts.sociot_responses_per_model,
+            prompt,
+            _response_tokens(ctx, cfg.sampling),
+            lora_r=ctx.cfg.train.lora_r,
+            max_loras=len(ctx.cfg.train.styles) * len(ctx.cfg.train.checkpoint_epochs),
+        )
+        work.append(Work(**{**w.__dict__, "name": f"{m.name} responses at every checkpoint"}))
+    scorings = counts.sociot_responses_per_model * len(ctx.cfg.models) * int(ctx.a["sociot_relation_prompts"])
+    scored = scorings * (tokens_of(_SOCIOT_CHARS, ctx) + _FRAME_TOKENS)
+    shape = model_shape(_SOCIOT_SCORER, "warmth scorer")
+    flops = scored * 2 * shape.params
+    gpu = ctx.cluster.gpu
+    hours = (
+        flops / (gpu.bf16_tflops * 1e12 * ctx.a["prefill_mfu"]) / SECONDS if cfg.engine.device == "gpu" else 0
+    )
+    work.append(
+        Work(
+            "warmth",
+            f"SocioT scorer {_SOCIOT_SCORER}",
+            "GPU forward passes",
+            gpus_each=1,
+            rows=scorings,
+            input_tokens=round(scored),
+            gpu_hours=hours,
+            hours=hours,
+        )
+    )
+    return work
