@@ -87,7 +87,10 @@ def _vllm_processor(
     source = resolve_model(model)
     env = {"VLLM_CPU_KVCACHE_SPACE": str(engine.cpu_kvcache_gib)} if engine.device == "cpu" else {}
     env["WARMRAY_CACHE"] = os.environ.get("WARMRAY_CACHE", "")
-    placement = {"bundles": [{"CPU": 1}]} if engine.device == "cpu" else None
+    # One bundle per tensor-parallel worker, all on one node (STRICT_PACK): Ray's default PACK may split a
+    # 70B engine across nodes when no single node is free, and tensor parallelism over the network crawls.
+    bundle = {"CPU": 1} if engine.device == "cpu" else {"GPU": 1, "CPU": 1}
+    placement = {"bundles": [bundle] * engine.tensor_parallel_size, "strategy": "STRICT_PACK"}
     config = vLLMEngineProcessorConfig(
         model_source=source,
         engine_kwargs=engine_kwargs(engine, lora_rank, max_loras, sampling.seed),

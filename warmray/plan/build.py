@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from warmray.config import ConfigError, ExperimentConfig, SamplingConfig
+from warmray.config import ConfigError, EngineConfig, ExperimentConfig, ModelConfig, SamplingConfig
 from warmray.plan import tokens
 from warmray.plan.assumptions import Assumption, resolve
 from warmray.plan.counts import Counts, count_rows
@@ -58,8 +58,8 @@ def build_plan(cfg: ExperimentConfig, cluster: Cluster, run_dir: Path | None = N
     counts = count_rows(cfg, corpus.assistant_turns_per_conversation)
     work = [Work("corpus", cfg.corpus.source, "CPU (no Ray)", rows=counts.conversations)]
     work += _rewrite(ctx, counts, corpus)
-    for i in range(len(cfg.models)):
-        for style in cfg.train.styles:
+    for i, m in enumerate(cfg.models):
+        for style in cfg.train.styles if not m.endpoint else ():  # an endpoint's weights are not here
             work.append(train_work(ctx, i, style, corpus.per_conversation, counts.train_conversations))
     work += _grid(ctx, counts)
     work += _generate(ctx, counts)
@@ -116,13 +116,20 @@ def _response_tokens(ctx: Ctx, sampling: SamplingConfig) -> float:
     return sampling.max_tokens * ctx.a["response_fraction_of_max_tokens"]
 
 
+def _model_engine(engine: EngineConfig, m: ModelConfig) -> EngineConfig:
+    """The engine that answers a policy model's prompts: its own endpoint, or vLLM at its TP size."""
+    if m.endpoint:
+        return engine.model_copy(update={"endpoint": m.endpoint, "api_key_env": m.api_key_env})
+    return engine.model_copy(update={"tensor_parallel_size": m.tensor_parallel_size})
+
+
 def _generate(ctx: Ctx, counts: Counts) -> list[Work]:
     cfg, train = ctx.cfg.generate, ctx.cfg.train
     adapters = sum(v in ("warm", "cold") for v in cfg.variants)
     prompt = tokens_of(ctx.a["chars_per_grid_prompt"], ctx) + 2 * ctx.a["chat_template_tokens_per_turn"]
     work = []
     for i, m in enumerate(ctx.cfg.models):
-        engine = cfg.engine.model_copy(update={"tensor_parallel_size": m.tensor_parallel_size})
+        engine = _model_engine(cfg.engine, m)
         w = engine_work(
             ctx,
             "generate",
@@ -168,7 +175,7 @@ def _warmth(ctx: Ctx, counts: Counts) -> list[Work]:
     work = []
     prompt = tokens_of(ctx.a["chars_per_user_turn"], ctx)
     for i, m in enumerate(ctx.cfg.models):
-        engine = cfg.engine.model_copy(update={"tensor_parallel_size": m.tensor_parallel_size})
+        engine = _model_engine(cfg.engine, m)
         w = engine_work(
             ctx,
             "warmth",
