@@ -1,0 +1,58 @@
+"""SocioT on Ray Data: scorer actors that load the causal LM once and score batches of texts.
+
+Scoring runs transformers on Ray Data actors, not vLLM prompt log-probabilities: the published
+procedure is a training-mode batch loss over padded prompts (dropout on, pad tokens with id 0 inside the
+labels), which vLLM cannot compute (it serves in eval mode and never sees pad tokens). The scorer is
+small (GPT-2 small in the study), so a plain forward pass per side is cheap next to generation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import ray
+
+from warmray.config import WarmthConfig
+from warmray.stages.warmth.sociot import load_scorer, sociot
+
+SCORE_COLUMNS = ("warm_score", "cold_score", "warmth")
+
+
+def score_texts(model: Any, tokenizer: Any, texts: list[str], cfg: WarmthConfig) -> pd.DataFrame:
+    """Warm, cold and warmth values of each text, in order."""
+    found = [sociot(model, tokenizer, t, cfg.procedure, cfg.max_chars, cfg.seed) for t in texts]
+    return pd.DataFrame(
+        {
+            "warm_score": [s.warm for s in found],
+            "cold_score": [s.cold for s in found],
+            "warmth": [s.warmth for s in found],
+        }
+    )
+
+
+class SocioTScorer:
+    """A Ray Data actor: adds SocioT columns to batches with a `text` column."""
+
+    def __init__(self, cfg: WarmthConfig) -> None:
+        """Load the scorer model once per actor."""
+        self.cfg = cfg
+        self.model, self.tokenizer = load_scorer(cfg.scorer, "cuda" if cfg.device == "gpu" else "cpu")
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """The batch with warm_score, cold_score and warmth added."""
+        scores = score_texts(self.model, self.tokenizer, batch["text"].astype(str).tolist(), self.cfg)
+        return pd.concat([batch.reset_index(drop=True), scores], axis=1)
+
+
+def score_dataset(ds: ray.data.Dataset, cfg: WarmthConfig) -> ray.data.Dataset:
+    """The dataset (with a `text` column) with SocioT columns added, scored by `cfg.concurrency` actors."""
+    resources = {"num_gpus": 1} if cfg.device == "gpu" else {"num_cpus": 1}
+    return ds.map_batches(
+        SocioTScorer,
+        fn_constructor_kwargs={"cfg": cfg},
+        batch_size=cfg.batch_size,
+        batch_format="pandas",
+        concurrency=cfg.concurrency,
+        **resources,
+    )
