@@ -9,7 +9,8 @@ letter; wrong answers: the other letters; the option texts are in `metadata["cho
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,13 @@ from warmray.tasks.source import Loader, Row, SourceSpec, read_csv
 
 LETTERS = ("A", "B", "C", "D")
 _COLUMNS = ["question", *LETTERS, "answer"]
+# Where a model names its choice, most explicit first. A letter must stand alone ("A." or "(A)", not the
+# "A" of "A cat"), except after an explicit cue such as "answer is" or "Answer:".
+_CUED = re.compile(
+    r"(?i:answer|option|choice)\s*(?i:is|would be|:)?\s*(?i:option\s*)?[\(\[*]*([A-D])\b(?![\w'])"
+)
+_LEADING = re.compile(r"^\W*\(?([A-D])(?:[\).:\]]|\s*$|\s+-)")
+_MARKED = re.compile(r"(?:\(([A-D])\)|\b([A-D])[\).:](?:\s|$)|\*\*([A-D])\*\*)")
 
 
 def read_folder(path: Path) -> Iterator[Row]:
@@ -65,6 +73,34 @@ def parse(row: dict[str, Any], index: int) -> EvalItem:
         incorrect_answers=tuple(x for x in LETTERS if x != answer),
         metadata={"subject": subject, "choices": choices},
     )
+
+
+def extract_letter(response: str, choices: Sequence[str] = ()) -> str:
+    """The option letter a free-text answer picks, or "" when it names none or several.
+
+    In order: an explicit cue ("The answer is C", "Answer: (B)"; the last one wins, as models restate
+    after reasoning); a letter opening the response ("B. Paris", "(C)"); a single distinct letter marked
+    as an option anywhere ("(A)", "D)", "**B**"); a single option whose full text the response contains.
+    """
+    text = response.strip()
+    cued = _CUED.findall(text)
+    if cued:
+        return cued[-1]
+    leading = _LEADING.match(text)
+    if leading:
+        return leading.group(1)
+    marked = {next(g for g in m if g) for m in _MARKED.findall(text)}
+    if len(marked) == 1:
+        return marked.pop()
+    lowered = text.lower()
+    named = [letter for letter, c in zip(LETTERS, choices, strict=False) if c and c.lower() in lowered]
+    return named[0] if len(named) == 1 else ""
+
+
+def grade(response: str, item: EvalItem) -> tuple[str, float]:
+    """(the letter read from the response, 1.0 if it is the item's answer else 0.0)."""
+    letter = extract_letter(response, item.metadata.get("choices", ()))
+    return letter, float(letter == item.correct_answers[0])
 
 
 LOADER = Loader(
