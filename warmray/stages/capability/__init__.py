@@ -1,0 +1,139 @@
+"""The `capability` stage: are MMLU, GSM8K and AdvBench kept after fine-tuning? (the study's Figure 4).
+
+Every item of each configured task is asked of each configured variant of each model (original, the
+fine-tuned styles at train.eval_epoch, the warm system prompt), through one vLLM engine per model with
+the adapters chosen per row. Each task's own grader (beside its loader in warmray.tasks) scores the
+answer: MMLU 1 when the letter read from the answer is right, GSM8K 1 when the final number is, AdvBench
+1 when the answer refuses. Output: `capability/scores.parquet`, one row per model x variant x item, with
+what the grader read (`extracted`). Failed engine rows are kept with score 0 and their error; the
+analysis draws accuracy (AdvBench: refusal rate) with 95% Wilson intervals. Resumable per row.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import ray
+
+from warmray import infer, resumable
+from warmray.config import ModelConfig
+from warmray.prompt_files import read_prompt, read_prompt_yaml
+from warmray.rundir import epoch_label, table_path
+from warmray.schema import EvalItem, columns, write_table
+from warmray.stage import StageContext, StageError
+from warmray.tasks import advbench, gsm8k, load_items, mmlu
+
+log = logging.getLogger(__name__)
+
+GRADERS: dict[str, Callable[[str, EvalItem], tuple[str, float]]] = {
+    "mmlu": mmlu.grade,
+    "gsm8k": gsm8k.grade,
+    "advbench": advbench.grade,
+}
+PROMPTS = "capability.yaml"
+
+
+def item_prompt(item: EvalItem) -> str:
+    """The user message that asks one item (warmray/prompts/capability.yaml)."""
+    template = read_prompt_yaml(PROMPTS)[item.task]
+    options = dict(zip(mmlu.LETTERS, item.metadata.get("choices", ()), strict=False))
+    return template.format(question=item.question, **options)
+
+
+def variant_requests(
+    items: list[EvalItem], model: str, variant: str, adapter: str, system_prompt: str
+) -> pd.DataFrame:
+    """One request per item for one variant of one model."""
+    head = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    prompts = [item_prompt(i) for i in items]
+    return pd.DataFrame(
+        {
+            "response_id": [f"{model}|{variant}|{i.item_id}" for i in items],
+            "model": model,
+            "variant": variant,
+            "checkpoint": Path(adapter).name if adapter else "",
+            "task": [i.task for i in items],
+            "item_id": [i.item_id for i in items],
+            "prompt": prompts,
+            "adapter": adapter,
+            "messages": [head + [{"role": "user", "content": p}] for p in prompts],
+        }
+    )
+
+
+def score_answers(answers: pd.DataFrame, items: dict[str, EvalItem]) -> pd.DataFrame:
+    """`capability_scores` rows: each answer graded by its task's grader."""
+    graded = [
+        GRADERS[items[i].task](text, items[i])
+        for i, text in zip(answers["item_id"], answers["response"], strict=True)
+    ]
+    out = answers.assign(
+        extracted=[g[0] for g in graded],
+        score=[g[1] for g in graded],
+        reference=[items[i].correct_answers[0] for i in answers["item_id"]],
+    )
+    return out[columns("capability_scores")]
+
+
+def _variants(ctx: StageContext, model: ModelConfig) -> list[tuple[str, str, str]]:
+    """(variant, adapter folder or "", system prompt or "") for each configured variant."""
+    found = []
+    for variant in ctx.config.capability.variants:
+        adapter, system = "", ""
+        if variant in ("warm", "cold"):
+            path = ctx.rundir.adapter(model.name, variant, ctx.config.train.eval_epoch)
+            if not (path / "adapter_config.json").is_file():
+                raise StageError(
+                    f"capability variant {variant!r} needs the adapter {path} "
+                    f"({epoch_label(ctx.config.train.eval_epoch)}); train that style first."
+                )
+            adapter = str(path.resolve())
+        elif variant == "warm_sysprompt":
+            system = read_prompt(ctx.config.warm_system_prompt)
+        found.append((variant, adapter, system))
+    return found
+
+
+def _answer(ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, raw: Path) -> pd.DataFrame:
+    cfg = ctx.config.capability
+    todo = resumable.remaining(requests, "response_id", raw)
+    if len(todo):
+        n_adapters = todo.loc[todo["adapter"] != "", "adapter"].nunique()
+        engine = cfg.engine.model_copy(update={"tensor_parallel_size": model.tensor_parallel_size})
+        lora = ctx.config.train.lora_r if n_adapters else None
+        ds = ray.data.from_pandas(todo[["response_id", "messages", "adapter"]])
+        infer.chat(
+            ds, model.source, engine, cfg.sampling, lora_rank=lora, max_loras=max(1, n_adapters)
+        ).write_parquet(str(raw))
+    done = resumable.collect(raw, "response_id", requests["response_id"])
+    answered = done[["response_id", "generated_text", "inference_error"]]
+    return requests.merge(answered, on="response_id").rename(columns={"generated_text": "response"})
+
+
+def run(ctx: StageContext, out: Path) -> dict[str, int]:
+    """Ask every capability item of every variant of every model; grade the answers."""
+    cfg = ctx.config.capability
+    items = [i for t in cfg.tasks for i in load_items(t, cfg.data_dir, ctx.config.seed)]
+    if not items:
+        raise StageError("capability: no items (capability.tasks is empty or its sources are)")
+    by_id = {i.item_id: i for i in items}
+    frames = []
+    for model in ctx.config.models:
+        requests = pd.concat(
+            [variant_requests(items, model.name, *v) for v in _variants(ctx, model)], ignore_index=True
+        )
+        frames.append(_answer(ctx, model, requests, out / ".raw" / model.name))
+    scores = score_answers(pd.concat(frames, ignore_index=True), by_id)
+    n = write_table(scores, table_path(out, "capability", "scores"), "capability_scores")
+    shutil.rmtree(out / ".raw", ignore_errors=True)
+    counts = {"scores": n}
+    for task, rows in scores.groupby("task"):
+        counts[str(task)] = len(rows)
+    failed = int((scores["inference_error"] != "").sum())
+    if failed:
+        log.warning("capability: %d of %d answers failed in the engine (scored 0)", failed, n)
+    return counts
