@@ -70,6 +70,20 @@ STAGES: tuple[Stage, ...] = (
         "responses → verdicts (refusal rules, reference grader or LLM judge)",
     ),
     Stage(
+        "warmth",
+        _lazy("warmray.stages.warmth:run"),
+        ("warmth", "models"),
+        ("corpus", "train"),
+        "held-out prompts answered by the original model and every checkpoint → SocioT warmth",
+    ),
+    Stage(
+        "capability",
+        _lazy("warmray.stages.capability:run"),
+        ("capability", "models", "warm_system_prompt"),
+        ("train",),
+        "MMLU, GSM8K and AdvBench asked of each variant, graded by each task's grader",
+    ),
+    Stage(
         "analyze",
         _lazy("warmray.stages.analyze:run"),
         ("analyze",),
