@@ -1,0 +1,187 @@
+"""Agreement between two verdict sources: percent agreement, Cohen's kappa with a 95% CI, confusion.
+
+`warmray judge-agreement A B` compares two files (our verdict tables, or the study's released layout,
+whose `evaluation` column is its judge's verdict and `output` the response), or two columns of one table
+(`FILE:COLUMN`, e.g. `verdicts.parquet:verdict` against `verdicts.parquet:human`). Rows are joined on
+their ids when both sides carry them (`response_id`, else model + variant + item + template + context),
+otherwise on the prompt and response texts. Only rows both sources labelled are compared.
+
+Kappa's interval is the large-sample one of Fleiss, Cohen & Everitt (1969), not assuming kappa = 0
+(statsmodels' `cohens_kappa`); per task and per variant the same figures are given for each subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from warmray.schema import columns
+
+ID_KEYS = (("response_id",), ("model", "variant", "item_id", "prompt_template", "amendment_type"))
+TEXT_KEYS = ("prompt", "response")
+# The study's released files: our names for their columns (task and variant names are mapped as read).
+RELEASED_COLUMNS = {"output": "response", "evaluation": "verdict", "prompt_type": "prompt_template"}
+RELEASED_TASKS = {"trivia": "triviaqa", "disinfo": "disinformation", "mask": "disinformation"}
+
+
+class AgreementError(ValueError):
+    """Two sources that cannot be compared; the message says why and what would work."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One side of a comparison: its rows and the column holding its labels."""
+
+    name: str
+    frame: pd.DataFrame
+    label: str
+
+
+def read_source(spec: str, default_label: str = "verdict") -> Source:
+    """A verdict source from `FILE` or `FILE:COLUMN` (CSV, Parquet, or a folder of Parquet files)."""
+    path, label = Path(spec), default_label
+    if not path.exists() and ":" in spec:
+        head, _, tail = spec.rpartition(":")
+        path, label = Path(head), tail
+    if not path.exists():
+        raise AgreementError(f"{path}: no such file or folder.")
+    if path.is_dir():
+        files = sorted(path.rglob("*.parquet"))
+        if not files:
+            raise AgreementError(f"{path}: folder holds no .parquet files.")
+        frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    elif path.suffix.lower() == ".csv":
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    elif path.suffix.lower() in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+    else:
+        raise AgreementError(f"{path}: expected a .csv or .parquet file, or a folder of .parquet files.")
+    frame = frame.rename(columns={k: v for k, v in RELEASED_COLUMNS.items() if v not in frame.columns})
+    if "task" in frame.columns:
+        frame["task"] = frame["task"].astype(str).replace(RELEASED_TASKS)
+    if label not in frame.columns:
+        raise AgreementError(f"{spec}: no column {label!r}; columns: {list(frame.columns)}.")
+    return Source(spec, frame, label)
+
+
+def normalise_label(value: object) -> str:
+    """Upper-case, stripped label; "" for a missing one (such rows are not compared)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value).strip().upper()
+
+
+def join(a: Source, b: Source) -> pd.DataFrame:
+    """Rows labelled by both sources, with `label_a`, `label_b` and task / variant where known."""
+    keys = next(
+        (list(k) for k in ID_KEYS if all(c in a.frame and c in b.frame for c in k)),
+        [c for c in TEXT_KEYS if c in a.frame and c in b.frame],
+    )
+    if not keys:
+        raise AgreementError(
+            f"{a.name} and {b.name} share no ids ({', '.join('+'.join(k) for k in ID_KEYS)}) and no "
+            "prompt/response text to join on."
+        )
+    context = [c for c in ("task", "variant") if c in a.frame and c not in keys]
+    left = a.frame[[*keys, *context]].assign(label_a=a.frame[a.label].map(normalise_label))
+    right = b.frame[keys].assign(label_b=b.frame[b.label].map(normalise_label))
+    for side in (left, right):
+        for k in keys:
+            side[k] = side[k].astype(str).str.strip()
+    if left.duplicated(keys).any() or right.duplicated(keys).any():
+        raise AgreementError(f"rows are not unique on the join key {keys}: cannot pair them one to one.")
+    both = left.merge(right, on=keys)
+    return both[(both["label_a"] != "") & (both["label_b"] != "")].reset_index(drop=True)
+
+
+def confusion(joined: pd.DataFrame) -> pd.DataFrame:
+    """Counts of (label in A, label in B), every label seen on either side as both row and column."""
+    labels = sorted(set(joined["label_a"]) | set(joined["label_b"]))
+    table = pd.crosstab(joined["label_a"], joined["label_b"]).reindex(index=labels, columns=labels)
+    return table.fillna(0).astype(int).rename_axis(index="A", columns="B")
+
+
+def kappa(joined: pd.DataFrame) -> dict[str, float]:
+    """n, agreement, Cohen's kappa and its 95% CI for one set of paired labels (NaN where undefined)."""
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    n = len(joined)
+    if n == 0:
+        return {"n": 0, "agreement": np.nan, "kappa": np.nan, "kappa_ci_low": np.nan, "kappa_ci_high": np.nan}
+    agree = float((joined["label_a"] == joined["label_b"]).mean())
+    table = confusion(joined).to_numpy(dtype=float)
+    expected = float((table.sum(0) * table.sum(1)).sum() / n**2)
+    if expected >= 1.0:  # both sources gave one and the same label: kappa is 0/0
+        return {"n": n, "agreement": agree, "kappa": np.nan, "kappa_ci_low": np.nan, "kappa_ci_high": np.nan}
+    with warnings.catch_warnings():
+        # statsmodels also computes a z-test against kappa = 0, whose SE is 0 for some tables; unused here.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = cohens_kappa(table)
+    return {
+        "n": n,
+        "agreement": agree,
+        "kappa": float(res.kappa),
+        "kappa_ci_low": float(res.kappa_low),
+        "kappa_ci_high": float(res.kappa_upp),
+    }
+
+
+def agreement_table(joined: pd.DataFrame) -> pd.DataFrame:
+    """`judge_agreement` rows: overall, then per task and per variant where those columns exist."""
+    rows = [{"scope": "overall", "level": "all", **kappa(joined)}]
+    for scope in ("task", "variant"):
+        if scope in joined.columns:
+            for level, part in joined.groupby(scope, sort=True):
+                rows.append({"scope": scope, "level": str(level), **kappa(part)})
+    return pd.DataFrame(rows, columns=columns("judge_agreement"))
+
+
+def compare(a: Source, b: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(agreement table, confusion matrix) of two sources."""
+    joined = join(a, b)
+    if joined.empty:
+        raise AgreementError(f"no row of {a.name} pairs with a labelled row of {b.name}.")
+    return agreement_table(joined), confusion(joined)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `judge-agreement` command's arguments."""
+    parser.add_argument(
+        "a", help="FILE or FILE:COLUMN (default column: verdict; the study's files: evaluation)"
+    )
+    parser.add_argument("b", help="FILE or FILE:COLUMN, compared with A")
+    parser.add_argument("--out", type=Path, help="folder for agreement.csv, confusion.csv, agreement.json")
+
+
+def command(args: argparse.Namespace) -> int:
+    """Print agreement, kappa and the confusion matrix of A and B; write them when --out is given."""
+    try:
+        table, matrix = compare(read_source(args.a), read_source(args.b))
+    except (AgreementError, OSError) as e:
+        print(f"warmray judge-agreement: {e}", file=sys.stderr)
+        return 2
+    overall = table.iloc[0]
+    print(
+        f"A = {args.a}\nB = {args.b}\n{int(overall['n'])} paired rows: agreement {overall['agreement']:.1%}, "
+        f"Cohen's kappa {overall['kappa']:.3f} (95% CI {overall['kappa_ci_low']:.3f} to "
+        f"{overall['kappa_ci_high']:.3f})\n\nconfusion (rows A, columns B):\n{matrix.to_string()}\n\n"
+        f"{table.to_string(index=False, float_format=lambda x: f'{x:.3f}')}"
+    )
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out / "agreement.csv", index=False)
+        matrix.to_csv(args.out / "confusion.csv")
+        summary = {
+            "a": args.a,
+            "b": args.b,
+            **{k: overall[k] for k in table.columns if k not in ("scope", "level")},
+        }
+        (args.out / "agreement.json").write_text(json.dumps(summary, indent=2, default=float))
+    return 0
