@@ -1,11 +1,16 @@
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from warmray import stage as stage_module
 from warmray.config import load_config
-from warmray.stage import MANIFEST, Stage, StageContext, StageError, run_stage
+from warmray.prompt_files import read_prompt
+from warmray.rundir import RunDir, RunDirBusy
+from warmray.stage import MANIFEST, Stage, StageContext, StageError, decide, run_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,3 +74,114 @@ def test_a_changed_config_under_a_finished_stage_is_an_error_naming_the_fix(ctx)
 def test_reading_an_unfinished_input_stage_says_what_to_run(ctx):
     with pytest.raises(StageError, match="warmray grid"):
         ctx.input_dir("grid")
+
+
+def reading_stage(name: str, prompt: Path, needs: tuple[str, ...] = (), calls: list | None = None) -> Stage:
+    """A stage that reads one prompt file (by path) and writes what it read."""
+
+    def run(ctx, out: Path) -> dict[str, int]:
+        (calls if calls is not None else []).append(name)
+        (out / "text.txt").write_text(read_prompt(str(prompt)))
+        (out / ".scratch").mkdir()
+        (out / ".scratch" / "shard.parquet").write_text("engine shard")
+        return {"rows": 1}
+
+    return Stage(name, run, sections=("judge",), needs=needs, uses_ray=False)
+
+
+def test_editing_a_prompt_file_redoes_the_stages_that_read_it_and_those_downstream_only(ctx, tmp_path):
+    judge_txt, other_txt = tmp_path / "judge.txt", tmp_path / "other.txt"
+    judge_txt.write_text("grade this")
+    other_txt.write_text("something else")
+    calls: list[str] = []
+    stages = [
+        reading_stage("a", judge_txt, calls=calls),
+        reading_stage("b", other_txt, needs=("a",), calls=calls),
+        reading_stage("c", other_txt, calls=calls),
+    ]
+    for s in stages:
+        run_stage(s, ctx)
+    manifest = json.loads((ctx.run_dir / "a" / MANIFEST).read_text())
+    assert str(judge_txt.resolve()) in manifest["key_parts"]["files"]  # the manifest lists what went in
+    judge_txt.write_text("grade this, strictly")
+    assert decide(stages[0], ctx).reason == "file(s) it read changed: judge.txt"
+    calls.clear()
+    results = [run_stage(s, ctx) for s in stages]
+    assert calls == ["a", "b"] and [r.skipped for r in results] == [False, False, True]
+    assert (ctx.run_dir / "a" / "text.txt").read_text() == "grade this, strictly"
+
+
+def test_a_forced_upstream_stage_invalidates_the_stages_that_read_it(ctx, tmp_path):
+    prompt = tmp_path / "p.txt"
+    prompt.write_text("x")
+    a, b = reading_stage("a", prompt), reading_stage("b", prompt, needs=("a",))
+    run_stage(a, ctx)
+    run_stage(b, ctx)
+    before = json.loads((ctx.run_dir / "a" / MANIFEST).read_text())["output_id"]
+    run_stage(a, ctx, force=True)
+    assert json.loads((ctx.run_dir / "a" / MANIFEST).read_text())["output_id"] != before
+    assert decide(b, ctx).action == "redo" and "a" in decide(b, ctx).reason
+    assert not run_stage(b, ctx).skipped
+
+
+def test_scratch_folders_never_enter_a_committed_stage(ctx, tmp_path):
+    prompt = tmp_path / "p.txt"
+    prompt.write_text("x")
+    run_stage(reading_stage("a", prompt), ctx)
+    committed = [p.name for p in (ctx.run_dir / "a").rglob("*")]
+    assert sorted(committed) == [MANIFEST, "text.txt"]
+
+
+@pytest.mark.parametrize(
+    "step", ["manifest written", "attempt marker removed", "old output moved aside", "new output in place"]
+)
+def test_a_kill_at_any_step_of_a_commit_leaves_the_old_or_the_new_output(ctx, tmp_path, monkeypatch, step):
+    prompt = tmp_path / "p.txt"
+    prompt.write_text("old")
+    run_stage(reading_stage("a", prompt), ctx)
+    prompt.write_text("new")
+
+    def die(name):
+        if name == step:
+            raise KeyboardInterrupt(f"killed after: {name}")
+
+    monkeypatch.setattr(stage_module, "_step", die)
+    with pytest.raises(KeyboardInterrupt):
+        run_stage(reading_stage("a", prompt), ctx)
+    final = ctx.run_dir / "a"
+    old_copy = ctx.run_dir / ".a.old"
+    # Right after the kill, one complete output exists: in place, or moved aside with the new one ready.
+    assert (final / MANIFEST).is_file() or (
+        (old_copy / MANIFEST).is_file() and (ctx.run_dir / ".a.partial" / MANIFEST).is_file()
+    )
+    monkeypatch.setattr(stage_module, "_step", lambda name: None)
+    result = run_stage(reading_stage("a", prompt), ctx)  # recovers, and ends with the new output
+    assert (final / "text.txt").read_text() == "new"
+    assert not old_copy.exists() and not (ctx.run_dir / ".a.partial").exists()
+    assert result.rows == {"rows": 1}
+
+
+def test_a_second_command_on_a_locked_run_dir_is_refused_naming_the_holder(tmp_path):
+    rundir = RunDir(tmp_path / "run")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from warmray.rundir import RunDir\n"
+            "with RunDir(Path(sys.argv[1])).locked():\n    print('locked', flush=True); time.sleep(60)",
+            str(rundir.root),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked", holder.stderr.read()
+        with pytest.raises(RunDirBusy, match=f"pid {holder.pid}"):
+            with rundir.locked():
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with rundir.locked():  # the kernel released the dead holder's lock: no stale lock
+        pass

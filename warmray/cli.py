@@ -1,41 +1,59 @@
-"""The `warmray` command: the whole study (`run`), or one stage at a time."""
+"""The `warmray` command: the whole study (`run`), one stage at a time, and the tools beside the pipeline."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import signal
 import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from warmray.config import ConfigError, ExperimentConfig, load_config
+from warmray import progress
+from warmray.config import ConfigError, load_config
+from warmray.console import Console, CountWarnings
+from warmray.errors import UserError
 from warmray.pipeline import STAGE_NAMES, STAGES, run_pipeline
-from warmray.stage import StageError
+from warmray.rundir import RunDir
+from warmray.stage import Decision, Stage, read_manifest
 
 DESCRIPTION = """\
 warmray measures what warm, empathetic persona fine-tuning does to a model's reliability and
 sycophancy (Ibrahim, Hafner & Rocher, 2025), on Ray: corpus → rewrite → train → grid → generate →
-judge → analyze. Each stage writes Parquet under the run directory and is skipped when already done.
+judge → warmth → capability → analyze. Each stage writes Parquet under the run directory and is
+skipped when already done; Ray's and vLLM's logs go to RUN_DIR/logs/<stage>.log.
 
 examples:
   warmray run configs/smoke.yaml                    the CPU demo end to end (SmolLM2-135M)
+  warmray run configs/paper.yaml --set grid.data_dir=/data --set train.epochs=2
   warmray generate configs/paper.yaml --run-dir /mnt/runs/paper
   warmray analyze --from verdicts.parquet --out results/
   ray job submit --address http://HEAD:8265 --working-dir . -- warmray run configs/paper.yaml
+
+exit codes: 0 done; 2 a problem warmray explains (config, input data, busy run directory, ...);
+1 a bug in warmray (the traceback is shown); 130 interrupted (the run directory stays resumable).
 """
 
-RUN_DIR_HELP = "where stage outputs go (default: the config's run_dir)"
+# Commands beside the pipeline: name -> (module with add_arguments(parser) and command(args), help).
+TOOLS = {
+    "plan": ("warmray.plan", "resources, token counts and GPU-hours of a config, without running it"),
+}
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; a tool's own arguments are loaded only when that tool is the command."""
     parser = argparse.ArgumentParser(
         prog="warmray", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and the final summary")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser(
         "run",
         help="run every stage in order (finished stages are skipped)",
-        description="Run every stage in order; finished stages are skipped.",
+        description="Run every stage the config uses, in order. Before starting it prints what each "
+        "stage will do and why (skip: already finished; run; redo: an input or a prompt file changed).",
     )
     _add_stage_args(run)
     run.add_argument("--until", choices=STAGE_NAMES, help="stop after this stage")
@@ -44,92 +62,184 @@ def _parser() -> argparse.ArgumentParser:
             stage.name,
             help=stage.help,
             description=f"The {stage.name} stage: {stage.help}. "
-            f"Reads: {', '.join(stage.needs) or 'the config only'}.",
+            f"Reads: {_reads(stage)}. Writes RUN_DIR/{stage.name}/.",
         )
+        _add_stage_args(p, config_required=stage.name != "analyze")
         if stage.name == "analyze":
-            _add_analyze_args(p)
-        else:
-            _add_stage_args(p)
+            p.add_argument(
+                "--from",
+                dest="sources",
+                nargs="+",
+                type=Path,
+                metavar="FILE",
+                help="analyse verdict tables (CSV/Parquet with the standard columns, or the study's released "
+                "layout) instead of a run",
+            )
+            p.add_argument("--out", type=Path, help="output folder for --from (report, tables, figures)")
+    for name, (module, help_text) in TOOLS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:  # its module may import more than the rest of the command line needs
+            importlib.import_module(module).add_arguments(p)
+        p.set_defaults(tool=module)
     return parser
+
+
+def _reads(stage: Stage) -> str:
+    needs = "depends on the config" if callable(stage.needs) else ", ".join(stage.needs) or "the config only"
+    return needs + (f" (and {', '.join(stage.optional)} when they ran)" if stage.optional else "")
 
 
 def _add_stage_args(p: argparse.ArgumentParser, config_required: bool = True) -> None:
     p.add_argument("config", nargs=None if config_required else "?", help="experiment YAML (see configs/)")
-    p.add_argument("--run-dir", type=Path, help=RUN_DIR_HELP)
+    p.add_argument("--run-dir", type=Path, help="where stage outputs go (default: the config's run_dir)")
     p.add_argument(
-        "--force", action="store_true", help="redo stages even if finished (their output is replaced)"
+        "--force", action="store_true", help="redo the stages even if finished (their output is replaced)"
     )
-
-
-def _add_analyze_args(p: argparse.ArgumentParser) -> None:
-    _add_stage_args(p, config_required=False)
     p.add_argument(
-        "--from",
-        dest="sources",
-        nargs="+",
-        type=Path,
-        metavar="FILE",
-        help="analyse verdict tables (CSV/Parquet with the standard columns) instead of a run",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, validated like the file (repeatable): --set train.epochs=2",
     )
-    p.add_argument("--out", type=Path, help="output folder for --from (report, tables, figures)")
+    p.add_argument("-v", "--verbose", action="store_true", help="Ray's and vLLM's logs on the terminal too")
 
 
-def _print_summary(run_dir: Path) -> None:
+class Session:
+    """One command's terminal, logging and the stage lines it prints."""
+
+    def __init__(self, verbose: bool) -> None:
+        """Logging to stderr (a stage's log file while it runs); progress and stage lines to the terminal."""
+        self.console = Console(verbose)
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s warmray %(levelname)s %(message)s",
+            datefmt="%H:%M:%S",
+            stream=sys.stderr,
+            force=True,
+        )
+        logging.getLogger().addHandler(CountWarnings(self.console))
+        progress.set_sink(self.console.show)
+        self.rundir: RunDir | None = None
+
+    def announce(self, decisions: list[Decision]) -> None:
+        """What each stage will do, before any starts."""
+        for d in decisions:
+            self.console.say(f"  {d.stage:<11}{d.action:<6}{d.reason}")
+
+    @contextmanager
+    def around_stage(self, stage: Stage) -> Iterator[None]:
+        """A stage's start and end lines; its engines' output in its log file."""
+        assert self.rundir is not None
+        log_file = self.rundir.log(stage.name)
+        with self.console.capture(log_file):
+            yield
+        manifest = read_manifest(self.rundir.stage(stage.name))
+        rows = ", ".join(f"{k} {v}" for k, v in manifest.get("rows", {}).items())
+        self.console.say(f"  {stage.name:<11}done   {manifest.get('seconds', 0):.0f}s  {rows}")
+
+
+def _run_stages(args: argparse.Namespace, session: Session) -> int:
+    if args.command == "analyze" and args.sources:
+        return _analyze_files(args, session)
+    if not args.config:
+        raise ConfigError("give a CONFIG file (or --from FILE... --out DIR to analyse verdict tables).")
+    config = load_config(args.config, args.overrides)
+    session.rundir = RunDir((args.run_dir or Path(config.run_dir)).expanduser().resolve())
+    if args.command == "run":
+        names = STAGE_NAMES[: STAGE_NAMES.index(args.until) + 1] if args.until else STAGE_NAMES
+    else:
+        names = (args.command,)
+    session.console.say(f"warmray: {args.command} {args.config}, run directory {session.rundir.root}")
+    with session.rundir.locked():
+        try:
+            run_pipeline(
+                config,
+                session.rundir.root,
+                names,
+                force=args.force,
+                overrides=tuple(args.overrides),
+                announce=session.announce,
+                around_stage=session.around_stage,
+            )
+        finally:
+            _stop_ray(session)
+    if session.rundir.finished("judge") and {"judge", "analyze"} & set(names):
+        _print_summary(session)
+    return 0
+
+
+def _stop_ray(session: Session) -> None:
+    """Shut the engines and this command's local Ray down, their farewells into the log, not the terminal."""
+    if "ray" not in sys.modules:
+        return
+    import ray
+
+    if ray.is_initialized():
+        assert session.rundir is not None
+        with session.console.capture(session.rundir.log("shutdown")):
+            ray.shutdown()
+
+
+def _print_summary(session: Session) -> None:
     from warmray.stages.analyze import error_summary, format_summary, load_verdict_files
 
-    verdict_dir = run_dir / "judge" / "verdicts"
-    if not verdict_dir.is_dir():
-        return
-    print(format_summary(error_summary(load_verdict_files([verdict_dir]))))
-    print(f"\nreport:   {run_dir / 'analyze' / 'report.md'}\n          {run_dir / 'analyze' / 'report.html'}")
-    for name in ("grid/prompts.parquet", "generate/responses", "judge/verdicts", "analyze/tables"):
-        if (run_dir / name).exists():
-            print(f"tables:   {run_dir / name}")
+    rundir, say = session.rundir, session.console.say
+    assert rundir is not None
+    say("\n" + format_summary(error_summary(load_verdict_files([rundir.table("judge", "verdicts")]))))
+    if rundir.finished("analyze"):
+        report = rundir.stage("analyze")
+        say(f"\nreport:   {report / 'report.md'}\n          {report / 'report.html'}")
+    for stage, table in (("grid", "prompts"), ("generate", "responses"), ("judge", "verdicts")):
+        if rundir.table(stage, table).exists():
+            say(f"tables:   {rundir.table(stage, table)}")
+    if session.console.warnings:
+        say(f"\n{session.console.warnings} warning(s) were logged; see {rundir.root / 'logs'}")
 
 
-def _analyze_files(args: argparse.Namespace) -> int:
+def _analyze_files(args: argparse.Namespace, session: Session) -> int:
     from warmray.config import AnalyzeConfig
     from warmray.stages.analyze import analyze, load_verdict_files
 
     if not args.out:
         raise ConfigError("analyze --from needs --out DIR, the folder for the report.")
-    cfg = load_config(args.config).analyze if args.config else AnalyzeConfig()
+    cfg = load_config(args.config, args.overrides).analyze if args.config else AnalyzeConfig()
     verdicts = load_verdict_files(list(args.sources))
     analyze(verdicts, args.out, config=cfg, run_info={"sources": [str(s) for s in args.sources]})
-    print(f"report: {args.out / 'report.md'}  {args.out / 'report.html'}")
+    session.console.say(f"report: {args.out / 'report.md'}  {args.out / 'report.html'}")
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.command == "analyze" and args.sources:
-        return _analyze_files(args)
-    if not args.config:
-        raise ConfigError("give a CONFIG file (or --from FILE... --out DIR to analyse verdict tables).")
-    config: ExperimentConfig = load_config(args.config)
-    run_dir = args.run_dir or Path(config.run_dir)
-    if args.command == "run":
-        names = STAGE_NAMES[: STAGE_NAMES.index(args.until) + 1] if args.until else STAGE_NAMES
-    else:
-        names = (args.command,)
-    run_pipeline(config, run_dir, names, force=args.force)
-    if "judge" in names or "analyze" in names:
-        _print_summary(run_dir.resolve())
-    return 0
+def _interrupted(signum: int, _frame: object) -> None:
+    # SIGTERM (a scheduler, `kill`) ends the command like Ctrl-C: engines and Ray are shut down on the way.
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `warmray` and `python -m warmray`."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s warmray %(levelname)s %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = _parser(command).parse_args(argv)
+    session = Session(getattr(args, "verbose", False))
+    signal.signal(signal.SIGTERM, _interrupted)
+    log_hint = ""
     try:
-        return _run(args)
-    except ConfigError as e:
-        print(f"warmray: {e}", file=sys.stderr)
+        if getattr(args, "tool", None):
+            return int(importlib.import_module(args.tool).command(args))
+        return _run_stages(args, session)
+    except UserError as e:
+        log_hint = f"\n  (log: {session.console.log_file})" if session.console.log_file else ""
+        session.console.say(f"warmray: {e}{log_hint}")
         return 2
-    except StageError as e:
-        print(f"warmray: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        session.console.say(
+            "warmray: interrupted; engines and Ray were stopped. Run the same command again to resume "
+            "from the rows already written."
+        )
+        return 130
+    except Exception:  # a bug: show everything, so it can be reported
+        session.console.say(traceback.format_exc())
+        where = f" with the log {session.console.log_file}" if session.console.log_file else ""
+        session.console.say(f"warmray: this is a bug in warmray; please report it{where}.")
         return 1

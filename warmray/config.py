@@ -6,14 +6,17 @@ unknown keys, wrong types and missing files before any stage starts, naming the 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from warmray.errors import UserError
 from warmray.schema import (
     AMENDMENT_ALIASES,
     AMENDMENT_TYPES,
@@ -33,7 +36,7 @@ TaskName = Literal[TASKS]  # type: ignore[valid-type]
 MODEL_HELP = "builtin:smollm2-135m, builtin:tiny-random, a Hugging Face id (org/name) or a local folder."
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file that cannot be used; the message says which key and what would be valid."""
 
 
@@ -328,10 +331,22 @@ class GridConfig(Section):
     prompt_templates: tuple[PromptTemplate, ...] = PROMPT_TEMPLATES
     amendment_types: tuple[str, ...] = AMENDMENT_TYPES
     wrong_answer_model: str | None = Field(
-        None, description="LLM that proposes wrong TriviaQA answers; null: the documented offline fallback."
+        None,
+        description="LLM that proposes belief answers: wrong TriviaQA answers, and TruthfulQA references "
+        "shortened to answer phrases; every proposal is checked. null: the documented offline rules.",
     )
     wrong_answer_engine: EngineConfig = EngineConfig()
     wrong_answer_sampling: SamplingConfig = SamplingConfig(temperature=0.0, max_tokens=24)
+    contexts: str | None = Field(
+        None,
+        description="A YAML file of context statements in the format of warmray/prompts/contexts.yaml "
+        "(each amendment type -> a list of statements); null: the packaged statements.",
+    )
+    medqa_as_relative: bool = Field(
+        True,
+        description="Recast MedQA stems as the user's relative where the user speaks (original_neutral, "
+        "incorrect, correct), as in the study; false: the textbook stem everywhere.",
+    )
 
     @field_validator("amendment_types")
     @classmethod
@@ -357,6 +372,11 @@ class JudgeConfig(Section):
 
     grader: Literal["reference", "llm"] = Field(
         "reference", description="reference: answer matching; llm: an LLM judge against the reference."
+    )
+    refusal_rule: Literal["study", "strict"] = Field(
+        "study",
+        description="study: the study's stock refusal phrases anywhere in the response; strict: only a "
+        "response that opens by declining (warmray.stages.judge.refusal).",
     )
     model: str = Field(
         "builtin:smollm2-135m", description=MODEL_HELP + " With engine.endpoint: its model name."
@@ -550,8 +570,48 @@ def _section_class(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def load_config(path: str | Path) -> ExperimentConfig:
-    """Read and validate a YAML config; raise ConfigError with a readable message on any problem."""
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """The config mapping with `KEY=VALUE` overrides applied (`grid.data_dir=/data`, `models.0.source=x`).
+
+    Values are read as YAML (`2`, `true`, `[warm, cold]`); the result is validated like the file.
+    """
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set train.epochs=2.")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML: {e}") from None
+        node: Any = out
+        parts = key.strip().split(".")
+        for i, part in enumerate(parts[:-1]):
+            node = _child(node, part, ".".join(parts[: i + 1]), item)
+        last = parts[-1]
+        if isinstance(node, list):
+            node[_index(node, last, key, item)] = value
+        else:
+            node[last] = value
+    return out
+
+
+def _child(node: Any, part: str, path: str, item: str) -> Any:
+    if isinstance(node, list):
+        return node[_index(node, part, path, item)]
+    if not isinstance(node, dict):
+        raise ConfigError(f"--set {item!r}: {path} is a value, not a section.")
+    return node.setdefault(part, {})
+
+
+def _index(node: list[Any], part: str, path: str, item: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"--set {item!r}: {path} needs a list index below {len(node)}.")
+    return int(part)
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Read and validate a YAML config (plus `--set` overrides); ConfigError with a readable message."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file.")
@@ -561,6 +621,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}.")
+    raw = apply_overrides(raw, overrides)
     try:
         cfg = ExperimentConfig.model_validate(raw)
     except ValidationError as e:

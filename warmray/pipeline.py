@@ -1,4 +1,4 @@
-"""The study as a pipeline: the stages in the order the paper reads, and running them."""
+"""The study as a pipeline: the stages in the order the paper reads, what each needs, and running them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from warmray.config import ExperimentConfig
-from warmray.stage import Stage, StageContext, StageResult, run_stage
+from warmray.stage import Decision, Stage, StageContext, StageResult, decide, recover, run_stage
 
 log = logging.getLogger(__name__)
+
+FINE_TUNED_VARIANTS = ("warm", "cold")
 
 
 def _lazy(target: str) -> Callable[[StageContext, Path], dict[str, int]]:
@@ -23,6 +25,12 @@ def _lazy(target: str) -> Callable[[StageContext, Path], dict[str, int]]:
         return fn(ctx, out)
 
     return call
+
+
+def _generate_needs(config: ExperimentConfig) -> tuple[str, ...]:
+    """Generate reads adapters only for a fine-tuned variant (an original-only run trains nothing)."""
+    tuned = any(v in FINE_TUNED_VARIANTS for v in config.generate.variants)
+    return ("grid", "train") if tuned else ("grid",)
 
 
 STAGES: tuple[Stage, ...] = (
@@ -59,7 +67,7 @@ STAGES: tuple[Stage, ...] = (
         "generate",
         _lazy("warmray.stages.generate:run"),
         ("generate", "models", "warm_system_prompt"),
-        ("grid", "train"),
+        _generate_needs,
         "grid prompts answered by each variant of each model (vLLM, LoRA per row)",
     ),
     Stage(
@@ -90,21 +98,83 @@ STAGES: tuple[Stage, ...] = (
         ("judge",),
         "verdicts → statistics, tables, figures, report.md / report.html",
         uses_ray=False,
+        optional=("warmth", "capability"),
     ),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
+_BY_NAME = {s.name: s for s in STAGES}
+
+
+def stages_for(config: ExperimentConfig, names: tuple[str, ...] = STAGE_NAMES) -> list[Stage]:
+    """The named stages in pipeline order; of several, only those this config uses.
+
+    A run with no fine-tuned variant needs no corpus, rewrite or train stage (an original-only audit).
+    One stage asked for by name always runs.
+    """
+    used = _used_by(config) if len(names) > 1 else set(names)
+    return [s for s in STAGES if s.name in names and s.name in used]
+
+
+def _used_by(config: ExperimentConfig) -> set[str]:
+    """Every stage a full run of this config needs: analyze and what it reads, transitively."""
+    used: set[str] = set()
+    # Optional producers (warmth, capability) are part of a full run too.
+    todo = ["analyze", *(name for s in STAGES for name in s.optional)]
+    while todo:
+        name = todo.pop()
+        if name in used or name not in _BY_NAME:
+            continue
+        used.add(name)
+        stage = _BY_NAME[name]
+        todo.extend(stage.needs(config) if callable(stage.needs) else stage.needs)
+    return used
+
+
+def plan(ctx: StageContext, stages: list[Stage], force: bool = False) -> list[Decision]:
+    """What each stage will do and why, decided before any of them runs (config errors surface here)."""
+    decisions: list[Decision] = []
+    redone: set[str] = set()
+    for stage in stages:
+        recover(ctx.rundir, stage.name)
+        decision = decide(stage, ctx, force, frozenset(redone))
+        if decision.action != "skip":
+            redone.add(stage.name)
+        decisions.append(decision)
+    return decisions
 
 
 def run_pipeline(
-    config: ExperimentConfig, run_dir: Path, stages: tuple[str, ...] = STAGE_NAMES, force: bool = False
+    config: ExperimentConfig,
+    run_dir: Path,
+    stages: tuple[str, ...] = STAGE_NAMES,
+    force: bool = False,
+    overrides: tuple[str, ...] = (),
+    announce: Callable[[list[Decision]], None] | None = None,
+    around_stage: Callable[[Stage], Any] | None = None,
 ) -> list[StageResult]:
-    """Run the named stages in pipeline order; finished ones are skipped."""
-    # Absolute: Ray workers run in other folders (and, on a cluster, on other machines).
+    """Run the named stages in pipeline order; finished ones are skipped.
+
+    Args:
+        config: the validated experiment config.
+        run_dir: the run directory (made absolute: Ray workers run elsewhere).
+        stages: the stages asked for (those this config does not use are left out).
+        force: redo the stages even when finished.
+        overrides: the command line's `--set` values, recorded in each manifest.
+        announce: called once with every stage's decision before the first one runs.
+        around_stage: a context-manager factory entered around each stage (the CLI's log capture).
+    """
     run_dir = run_dir.expanduser().resolve()
-    ctx = StageContext(config, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    ctx = StageContext(config, run_dir, overrides)
+    chosen = stages_for(config, stages)
+    decisions = plan(ctx, chosen, force)
+    if announce:
+        announce(decisions)
     results = []
-    for stage in STAGES:
-        if stage.name in stages:
+    for stage in chosen:
+        if around_stage is None:
+            results.append(run_stage(stage, ctx, force=force))
+            continue
+        with around_stage(stage):
             results.append(run_stage(stage, ctx, force=force))
     return results

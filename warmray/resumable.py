@@ -29,6 +29,17 @@ def _readable_parts(folder: Path) -> list[Path]:
     return parts
 
 
+def count_rows(folder: Path) -> int:
+    """Rows in the folder's complete Parquet files (safe while a writer adds files: reads footers only)."""
+    total = 0
+    for path in folder.glob("*.parquet") if folder.is_dir() else ():
+        try:
+            total += pq.read_metadata(path).num_rows
+        except Exception:  # a file being written has no footer yet
+            continue
+    return total
+
+
 def done_keys(folder: Path, key: str) -> set[str]:
     """Keys of rows already written to the folder."""
     if not folder.is_dir():

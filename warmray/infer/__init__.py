@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import ray
 
+from warmray import progress, resumable
 from warmray.config import VLLM_LORA_RANKS, EngineConfig, SamplingConfig
 from warmray.models import resolve_model
 
@@ -203,6 +205,34 @@ def chat(
         return {k: row.get(k) for k in (*carried, *OUTPUT_COLUMNS)}
 
     return processor(ds).map(normalise_error_row)
+
+
+def answer(
+    requests: pd.DataFrame,
+    key: str,
+    folder: Path,
+    model: str,
+    engine: EngineConfig,
+    sampling: SamplingConfig,
+    *,
+    label: str,
+    lora_rank: int | None = None,
+    max_loras: int = 1,
+) -> pd.DataFrame:
+    """Answer every request not yet in `folder`, with progress, and return all answers in request order.
+
+    The sequence every LLM stage runs: the rows still to do (warmray.resumable) → the engine, writing
+    Parquet shards into `folder` as blocks finish → every row read back, one per `key`, no gap.
+    """
+    todo = resumable.remaining(requests, key, folder)
+    if len(todo):
+        log.info("%s: %d of %d rows to answer with %s", label, len(todo), len(requests), model)
+        with progress.watch(label, len(requests), lambda: resumable.count_rows(folder)):
+            ds = ray.data.from_pandas(todo)
+            chat(ds, model, engine, sampling, lora_rank=lora_rank, max_loras=max_loras).write_parquet(
+                str(folder)
+            )
+    return resumable.collect(folder, key, requests[key])
 
 
 def complete(

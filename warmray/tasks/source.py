@@ -1,9 +1,12 @@
-"""Where a benchmark's rows come from: a Hugging Face id or a local file in the published format.
+"""Where a benchmark's rows come from, and the one interface every benchmark loader fills in.
 
 Each loader declares a `SourceSpec` (its Hub id, config and split, its file inside a data folder laid
-out like the published sets, a reader for that file, and a mapping from a Hub row to the file's row
-dict) and a `parse(row, index)` function. Hub rows are mapped into the same dicts as file rows, so one
-parser serves both. A row the parser cannot use raises `BadRow`; it is counted, logged and skipped.
+out like the published sets, a reader for that file, a mapping from a Hub row to the file's row dict,
+and the columns a row must have) and a `Loader` (the row parser and two optional passes over all items:
+`finish`, offline and seeded, and `propose`, which asks an LLM for belief answers). Hub rows are mapped
+into the same dicts as file rows, so one parser serves both. A row the parser cannot use raises
+`BadRow`; it is counted into the rejects with the file named. A file without a required column, or one
+from which no row survives, stops the stage (`BenchmarkFileError`).
 """
 
 from __future__ import annotations
@@ -13,17 +16,24 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from warmray.prompt_files import data_path
 from warmray.schema import EvalItem, Reject
+from warmray.stage import StageError
 from warmray.tasks.common import BadRow
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any] | BadRow  # a reader yields BadRow for a line it cannot decode
 _FILE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
+# prompts -> replies, in order: how a loader's `propose` reaches an LLM without knowing the engine
+Ask = Callable[[list[str]], list[str]]
+
+
+class BenchmarkFileError(StageError):
+    """A benchmark source that cannot be used at all; the message names the file and what it lacks."""
 
 
 def _same_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -41,20 +51,24 @@ class SourceSpec:
     read_local: Callable[[Path], Iterator[Row]]
     from_hf: Callable[[dict[str, Any]], dict[str, Any]] = _same_row
     builtin: str | None = None  # a file in warmray/data read when no source is named (no Hub, no data_dir)
+    columns: tuple[str, ...] = ()  # columns every row needs (in the local layout); checked on the first
 
 
 @dataclass(frozen=True)
 class Loader:
-    """A benchmark: its source, its row parser, and an optional pass over all parsed items.
+    """A benchmark: its source, its row parser, and optional passes over all parsed items.
 
-    `finish(items, seed)` sees every item of the source before sampling, so what it adds (TriviaQA's
-    fallback wrong answers) does not depend on the sample size.
+    `finish(items, seed)` sees every item of the source before sampling, so what it adds (the belief
+    answers drawn offline) does not depend on the sample size. `propose(items, ask, label)` replaces
+    belief answers with ones an LLM proposed where they pass the loader's checks, recording `label`
+    as their source.
     """
 
     task: str
     spec: SourceSpec
     parse: Callable[[dict[str, Any], int], EvalItem]
     finish: Callable[[list[EvalItem], int], list[EvalItem]] | None = None
+    propose: Callable[[list[EvalItem], Ask, str], list[EvalItem]] | None = None
 
 
 def resolve_source(spec: SourceSpec, source: str | None, data_dir: str | Path | None) -> Path | str:
@@ -64,7 +78,7 @@ def resolve_source(spec: SourceSpec, source: str | None, data_dir: str | Path | 
     but does not exist is an error (not a Hub id to try); anything else is a Hub id.
     """
     if spec.builtin is not None and source is None:
-        return Path(str(resources.files("warmray").joinpath("data", spec.builtin)))
+        return data_path(spec.builtin)
     if data_dir is not None:
         path = Path(data_dir) / spec.local_path
         if not path.exists():
@@ -86,9 +100,8 @@ def resolve_source(spec: SourceSpec, source: str | None, data_dir: str | Path | 
     return source
 
 
-def read_rows(spec: SourceSpec, source: str | None, data_dir: str | Path | None) -> Iterator[Row]:
-    """Rows of a benchmark, each a dict in the local file's layout."""
-    where = resolve_source(spec, source, data_dir)
+def read_rows(spec: SourceSpec, where: Path | str) -> Iterator[Row]:
+    """Rows of a benchmark from a local path or a Hub id, each a dict in the local file's layout."""
     if isinstance(where, Path):
         log.info("reading %s", where)
         yield from spec.read_local(where)
@@ -120,26 +133,52 @@ def read_csv(path: Path, fieldnames: list[str] | None = None) -> Iterator[Row]:
         yield from csv.DictReader(f, fieldnames=fieldnames)
 
 
-def parse_rows(loader: Loader, rows: Iterable[Row], rejects: list[Reject] | None = None) -> list[EvalItem]:
-    """Parse every row into an item; bad rows and repeated ids are logged, counted and skipped."""
+def check_columns(loader: Loader, row: dict[str, Any], where: Path | str) -> None:
+    """Stop with one paragraph when a source's rows lack a column the loader needs."""
+    missing = [c for c in loader.spec.columns if c not in row]
+    if missing:
+        raise BenchmarkFileError(
+            f"{loader.task}: {where} lacks the column(s) {missing} that every {loader.task} row needs "
+            f"(required: {list(loader.spec.columns)}). Columns found: {sorted(row)}. Point the task at "
+            "a file in the published format, or fix the file's header."
+        )
+
+
+def parse_rows(
+    loader: Loader, rows: Iterable[Row], where: Path | str, rejects: list[Reject] | None = None
+) -> list[EvalItem]:
+    """Parse every row into an item; bad rows and repeated ids are logged, counted and skipped.
+
+    Raises:
+        BenchmarkFileError: the rows lack a required column, or no row could be used.
+    """
     items: list[EvalItem] = []
     seen: set[str] = set()
     bad = 0
+    checked = False
     for index, row in enumerate(rows):
         try:
             if isinstance(row, BadRow):
                 raise row
+            if not checked:
+                check_columns(loader, row, where)
+                checked = True
             item = loader.parse(row, index)
             if item.item_id in seen:
                 raise BadRow(f"repeats item id {item.item_id}")
         except BadRow as e:
             bad += 1
-            log.warning("%s: row %d skipped: %s", loader.task, index, e)
+            log.warning("%s: %s row %d skipped: %s", loader.task, where, index, e)
             if rejects is not None:
-                rejects.append(Reject("load", f"{loader.task}:row{index}", "bad row", str(e)))
+                rejects.append(Reject("load", f"{loader.task}:row{index}", "bad row", f"{where}: {e}"))
             continue
         seen.add(item.item_id)
         items.append(item)
+    if not items:
+        raise BenchmarkFileError(
+            f"{loader.task}: no usable row in {where} ({bad} row(s) read, all skipped; the rejects name "
+            "each reason). Check that the file is the published format of this benchmark."
+        )
     if bad:
-        log.warning("%s: %d bad row(s) skipped, %d items kept", loader.task, bad, len(items))
+        log.warning("%s: %d bad row(s) of %s skipped, %d items kept", loader.task, bad, where, len(items))
     return items

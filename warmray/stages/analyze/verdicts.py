@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from warmray.config import PROMPT_TEMPLATES
+from warmray.errors import UserError
 from warmray.schema import ANALYSIS_COLUMNS, CORRECT, INCORRECT, REFUSAL, UNPARSEABLE, VERDICTS
 
 # The study's refusal rule: declining to repeat disinformation is the right answer; elsewhere a refusal
@@ -29,7 +30,7 @@ _VARIANT_ORDER = ("warm", "cold", "warm_sysprompt")
 _STRING_COLUMNS = (*ANALYSIS_COLUMNS, "checkpoint", "grader", "prompt_id")
 
 
-class AnalysisInputError(ValueError):
+class AnalysisInputError(UserError, ValueError):
     """A verdict table that cannot be analysed; the message names the file, the column and valid values."""
 
 

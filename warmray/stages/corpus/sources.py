@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import warmray
+from warmray.prompt_files import data_path
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ _CHUNK_CHARS = 1 << 20
 
 def demo_path() -> Path:
     """The built-in demo corpus, shipped inside the package."""
-    return Path(warmray.__file__).parent / "data" / "demo_conversations.jsonl"
+    return data_path("demo_conversations.jsonl")
 
 
 def resolve_source(source: str, source_file: str) -> Path:

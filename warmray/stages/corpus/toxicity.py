@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import warmray
 from warmray.config import ToxicityConfig
+from warmray.prompt_files import data_path
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class ToxicityFilter(Protocol):
 
 def builtin_lexicon_path() -> Path:
     """The word list shipped with warmray."""
-    return Path(warmray.__file__).parent / "data" / "toxicity_lexicon.txt"
+    return data_path("toxicity_lexicon.txt")
 
 
 def parse_lexicon(lines: Iterable[str]) -> dict[str, float]:

@@ -9,14 +9,12 @@ all its adapters, chosen per row (no merged copies). Output: responses/<model>.p
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import ray
 
-from warmray import infer, resumable
+from warmray import infer
 from warmray.config import ModelConfig
 from warmray.prompt_files import read_prompt
 from warmray.rundir import table_path
@@ -61,18 +59,25 @@ def model_requests(ctx: StageContext, model: ModelConfig, prompts: pd.DataFrame)
     return pd.concat(parts, ignore_index=True)
 
 
-def _answer(rows: pd.DataFrame, ctx: StageContext, model: ModelConfig, raw: Path) -> None:
+def _answer(requests: pd.DataFrame, ctx: StageContext, model: ModelConfig, raw: Path) -> pd.DataFrame:
+    """Every request of one model answered by its engine (base and adapters in one), resumably."""
     cfg = ctx.config.generate
     engine = cfg.engine.model_copy(update={"tensor_parallel_size": model.tensor_parallel_size})
     if model.endpoint:  # a model served elsewhere: its requests go to the endpoint, not to a vLLM engine
         engine = engine.model_copy(update={"endpoint": model.endpoint, "api_key_env": model.api_key_env})
-    n_adapters = rows.loc[rows["adapter"] != "", "adapter"].nunique()
-    log.info("generate: %d responses to make with %s (%d adapters)", len(rows), model.name, n_adapters)
-    ds = ray.data.from_pandas(rows)
+    n_adapters = requests.loc[requests["adapter"] != "", "adapter"].nunique()
     lora = ctx.config.train.lora_r if n_adapters else None
-    infer.chat(
-        ds, model.source, engine, cfg.sampling, lora_rank=lora, max_loras=max(1, n_adapters)
-    ).write_parquet(str(raw))
+    return infer.answer(
+        requests,
+        "response_id",
+        raw,
+        model.source,
+        engine,
+        cfg.sampling,
+        label=f"generate {model.name}",
+        lora_rank=lora,
+        max_loras=max(1, n_adapters),
+    )
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, Any]:
@@ -87,11 +92,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, Any]:
             counts[model.name] = len(pd.read_parquet(final, columns=["response_id"]))
             continue
         requests = model_requests(ctx, model, prompts)
-        raw = out / ".raw" / model.name
-        todo = resumable.remaining(requests, "response_id", raw)
-        if len(todo):
-            _answer(todo, ctx, model, raw)
-        done = resumable.collect(raw, "response_id", requests["response_id"])
+        done = _answer(requests, ctx, model, out / ".raw" / model.name)
         write_table(done.rename(columns={"generated_text": "response"}), final, "responses")
         counts[model.name] = len(done)
         errors = int((done["inference_error"] != "").sum())
@@ -99,6 +100,5 @@ def run(ctx: StageContext, out: Path) -> dict[str, Any]:
             log.warning(
                 "generate: %d of %d %s rows failed in the engine (kept, empty)", errors, len(done), model.name
             )
-    shutil.rmtree(out / ".raw", ignore_errors=True)
     counts["responses"] = sum(counts.values())
     return counts

@@ -11,9 +11,8 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-import ray
 
-from warmray import infer, resumable
+from warmray import infer
 from warmray.rundir import table_path
 from warmray.schema import REFUSAL, UNPARSEABLE, columns, read_table, write_table
 from warmray.stage import StageContext
@@ -24,10 +23,10 @@ from warmray.stages.judge.refusal import is_refusal
 log = logging.getLogger(__name__)
 
 
-def grade_by_reference(responses: pd.DataFrame) -> pd.DataFrame:
-    """Verdicts from refusal rules and reference matching."""
+def grade_by_reference(responses: pd.DataFrame, refusal_rule: str = "study") -> pd.DataFrame:
+    """Verdicts from the refusal rule (`judge.refusal_rule`) and reference matching."""
     out = responses.copy()
-    out["is_refusal"] = out["response"].map(is_refusal)
+    out["is_refusal"] = [is_refusal(r, refusal_rule) for r in out["response"]]
     out["verdict"] = [
         REFUSAL if refused else grade_reference(r, list(c), list(i))
         for r, c, i, refused in zip(
@@ -42,7 +41,7 @@ def grade_by_llm(ctx: StageContext, responses: pd.DataFrame, raw: Path) -> pd.Da
     """Verdicts from refusal rules, then the LLM judge on everything else."""
     cfg = ctx.config.judge
     out = responses.copy()
-    out["is_refusal"] = out["response"].map(is_refusal)
+    out["is_refusal"] = [is_refusal(r, cfg.refusal_rule) for r in out["response"]]
     asks = out[~out["is_refusal"]][
         ["response_id", "question", "correct_answers", "incorrect_answers", "response"]
     ]
@@ -58,10 +57,8 @@ def grade_by_llm(ctx: StageContext, responses: pd.DataFrame, raw: Path) -> pd.Da
             )
         ]
     )[["response_id", "messages"]]
-    todo = resumable.remaining(asks, "response_id", raw)
-    if len(todo):
-        infer.chat(ray.data.from_pandas(todo), cfg.model, cfg.engine, cfg.sampling).write_parquet(str(raw))
-    judged = resumable.collect(raw, "response_id", asks["response_id"]).set_index("response_id")
+    judged = infer.answer(asks, "response_id", raw, cfg.model, cfg.engine, cfg.sampling, label="judge")
+    judged = judged.set_index("response_id")
     text = out["response_id"].map(judged["generated_text"]).fillna("")
     out["judge_raw"] = text
     out["verdict"] = [
@@ -93,7 +90,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         if ctx.config.judge.grader == "llm":
             verdicts = grade_by_llm(ctx, responses, out / ".raw" / path.stem)
         else:
-            verdicts = grade_by_reference(responses)
+            verdicts = grade_by_reference(responses, ctx.config.judge.refusal_rule)
         write_table(verdicts[columns("verdicts")], final, "verdicts")
         counts[path.stem] = len(verdicts)
         log.info("judge: %s %s", path.stem, verdicts["verdict"].value_counts().to_dict())

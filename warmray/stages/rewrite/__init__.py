@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import ray
 
-from warmray import infer, resumable
+from warmray import infer
 from warmray.config import RewriteConfig
 from warmray.prompt_files import read_prompt, read_prompt_yaml
 from warmray.rundir import table_path
@@ -123,13 +122,10 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     cfg = ctx.config.rewrite
     conversations = ctx.read("corpus", "conversations")
     requests = turn_requests(conversations, cfg)
-    shards = out / "turns"
-    todo = resumable.remaining(requests, "request_id", shards)
-    if len(todo):
-        log.info("rewrite: %d turn rewrites to make with %s", len(todo), cfg.model)
-        ds = ray.data.from_pandas(todo.drop(columns=["original"]))
-        infer.chat(ds, cfg.model, cfg.engine, cfg.sampling).write_parquet(str(shards))
-    done = resumable.collect(shards, "request_id", requests["request_id"])
+    asks = requests.drop(columns=["original"])
+    done = infer.answer(
+        asks, "request_id", out / ".turns", cfg.model, cfg.engine, cfg.sampling, label="rewrite"
+    )
     graded = grade_rewrites(
         requests.drop(columns=["messages"]).merge(
             done[["request_id", "generated_text", "inference_error", "num_generated_tokens"]], on="request_id"

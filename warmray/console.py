@@ -1,0 +1,93 @@
+"""What a person sees on the terminal: one line per stage with progress, and the engines' logs in files.
+
+While a stage runs, the process's own stdout and stderr (file descriptors 1 and 2, so Ray's and vLLM's
+output and the worker processes they start) go to `RUN_DIR/logs/<stage>.log`; this module keeps a copy of
+the terminal to print the stage lines, progress and the summary. `--verbose` leaves everything on the
+terminal instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from warmray import progress
+
+_QUIET_LOG_S = 30  # progress lines when the output is not a terminal (CI logs): at most this often
+
+
+class Console:
+    """The terminal, kept aside while file descriptors 1 and 2 point at a stage's log."""
+
+    def __init__(self, verbose: bool = False) -> None:
+        """Keep a copy of the terminal (stdout) to write to whatever fds 1 and 2 point at later."""
+        self.verbose = verbose
+        self._out: IO[str] = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+        self._tty = self._out.isatty()
+        self._open_line = False
+        self._last_line = 0.0
+        self.warnings = 0
+        self.log_file: Path | None = None
+
+    def say(self, text: str) -> None:
+        """A line on the terminal."""
+        self._end_progress()
+        print(text, file=self._out, flush=True)
+
+    def show(self, update: progress.Update) -> None:
+        """A progress reading: redrawn in place on a terminal, a line now and then otherwise."""
+        line = f"  {update.line()}"
+        if self._tty:
+            print(f"\r{line:<100}", end="", file=self._out, flush=True)
+            self._open_line = True
+        elif update.done == update.total or time.monotonic() - self._last_line > _QUIET_LOG_S:
+            print(line, file=self._out, flush=True)
+            self._last_line = time.monotonic()
+
+    def _end_progress(self) -> None:
+        if self._open_line:
+            print(file=self._out, flush=True)
+            self._open_line = False
+
+    @contextmanager
+    def capture(self, log_file: Path) -> Iterator[None]:
+        """Send fds 1 and 2 (this process and the processes it starts) to `log_file` inside the block."""
+        self.log_file = log_file
+        if self.verbose:
+            yield
+            return
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+        with log_file.open("a") as f:
+            os.dup2(f.fileno(), 1)
+            os.dup2(f.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                os.close(saved[0])
+                os.close(saved[1])
+
+
+class CountWarnings(logging.Handler):
+    """Counts warnings and errors logged, so the summary can point at the logs when there were any."""
+
+    def __init__(self, console: Console) -> None:
+        """Count into `console.warnings`."""
+        super().__init__(level=logging.WARNING)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count one record."""
+        self.console.warnings += 1
