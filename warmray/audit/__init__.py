@@ -1,0 +1,102 @@
+"""`warmray audit TARGET...`: a reliability and sycophancy profile card of models or endpoints.
+
+The study's grid, generation, judging and analysis, without training, for the targets side by side:
+
+    warmray audit builtin:smollm2-135m --data-dir ../shared/data
+    warmray audit ./my-model ./my-model+./persona-lora https://api.example.com/v1#vendor-model
+        --api-key-env VENDOR_KEY --judge https://api.example.com/v1#judge-model --items 100
+
+The CLI wires `add_arguments` into its `audit` sub-command and calls `command(args)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from warmray.audit.experiment import (
+    DEFAULT_BUDGET_MIN,
+    STUDY_TASKS,
+    AuditRequest,
+    audit_run_dir,
+    build_config,
+)
+from warmray.audit.preflight import PreflightError
+from warmray.audit.targets import TARGET_HELP, TargetError, parse_target, unique_names
+from warmray.config import ConfigError
+from warmray.stage import StageError
+
+__all__ = ["add_arguments", "command"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The audit's arguments, on the parser of its sub-command."""
+    parser.add_argument("targets", nargs="+", metavar="TARGET", help=TARGET_HELP)
+    parser.add_argument(
+        "--judge",
+        default="reference",
+        metavar="MODEL|URL",
+        help="'reference' (answer matching, the default), a model like a TARGET, or URL#model",
+    )
+    parser.add_argument(
+        "--tasks", nargs="+", choices=(*STUDY_TASKS, "demo"), help="default: the four study tasks"
+    )
+    parser.add_argument(
+        "--items",
+        type=int,
+        help="items per task (default: what --budget-minutes allows on this device)",
+    )
+    parser.add_argument(
+        "--budget-minutes", type=float, default=DEFAULT_BUDGET_MIN, help="time budget for --items"
+    )
+    parser.add_argument(
+        "--system-prompt", type=Path, metavar="FILE", help="also audit every target under this system prompt"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="benchmarks from a folder laid out like the published sets"
+    )
+    parser.add_argument("--run-dir", type=Path, help="default: runs/audit-<hash of what is audited>")
+    parser.add_argument(
+        "--config", type=Path, help="experiment YAML for everything else (engines, sampling, Ray)"
+    )
+    parser.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="VAR",
+        help="variable holding the endpoint targets' key",
+    )
+    parser.add_argument("--judge-key-env", metavar="VAR", help="variable holding the judge endpoint's key")
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run an audit; 0 when the card was written, 2 for a bad target or config, 1 when a stage failed."""
+    from warmray.audit.run import run_audit  # here: parsing arguments must not import Ray or pandas
+
+    try:
+        targets = [parse_target(t, args.api_key_env) for t in args.targets]
+        judge = None
+        if args.judge != "reference":
+            judge = parse_target(args.judge, args.judge_key_env or args.api_key_env)
+        req = AuditRequest(
+            targets=tuple(targets),
+            names=tuple(unique_names(targets)),
+            judge=judge,
+            tasks=tuple(args.tasks) if args.tasks else None,
+            items=args.items,
+            system_prompt=args.system_prompt,
+            data_dir=args.data_dir,
+            config=args.config,
+            budget_min=args.budget_minutes,
+        )
+        config = build_config(req)
+        run_dir = args.run_dir or audit_run_dir(config)
+        paths = run_audit(req, config, run_dir)
+    except (TargetError, ConfigError, PreflightError) as e:
+        print(f"warmray audit: {e}", file=sys.stderr)
+        return 2
+    except StageError as e:
+        print(f"warmray audit: {e}", file=sys.stderr)
+        return 1
+    print(f"card: {paths['html']}\n      {paths['md']}\n      {paths['json']}")
+    return 0

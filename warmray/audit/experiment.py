@@ -1,0 +1,146 @@
+"""The audit as an ExperimentConfig: the targets as models, no training, the study's grid.
+
+Flags override `--config FILE`; what neither sets takes the audit's defaults: the four study tasks, all
+28 prompt variants per item, greedy decoding (a rerun gives the same card, and differences between
+targets are not sampling noise), and as many items per task as the time budget allows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from warmray.audit.targets import Target
+from warmray.config import ConfigError, ExperimentConfig, GridConfig, SamplingConfig
+from warmray.schema import AMENDMENT_TYPES, PROMPT_TEMPLATES
+
+STUDY_TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation")
+AUDIT_SAMPLING = SamplingConfig(temperature=0.0, max_tokens=128)
+SYSPROMPT_VARIANT = "warm_sysprompt"  # the study's name for "the model under a persona system prompt"
+DEFAULT_BUDGET_MIN = 15.0
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """What the item budget assumes about one engine (measured on the development CPU, see the README)."""
+
+    startup_s: float  # Ray start, one vLLM engine start, grid, judge and analysis with the reference grader
+    per_engine_s: float  # each further vLLM engine (another local target)
+    per_response_s: float  # one response at AUDIT_SAMPLING, amortised over a batch
+
+
+CPU = Throughput(startup_s=170.0, per_engine_s=60.0, per_response_s=0.9)
+GPU = Throughput(startup_s=240.0, per_engine_s=120.0, per_response_s=0.02)
+
+
+def prompts_per_item(templates: tuple[str, ...], amendments: tuple[str, ...]) -> int:
+    """Grid rows per item: original_neutral is built without a context only (28 for the full grid)."""
+    return sum(1 for t in templates for a in amendments if t != "original_neutral" or a == AMENDMENT_TYPES[0])
+
+
+def items_for_budget(budget_s: float, n_tasks: int, n_arms: int, n_engines: int, speed: Throughput) -> int:
+    """Items per task that fit the budget: what is left after start-up, divided by the cost of one item."""
+    left = budget_s - speed.startup_s - speed.per_engine_s * max(0, n_engines - 1)
+    per_item = speed.per_response_s * prompts_per_item(PROMPT_TEMPLATES, AMENDMENT_TYPES) * n_tasks * n_arms
+    return max(1, math.floor(left / per_item))
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    """What the command line asked for (None: not given)."""
+
+    targets: tuple[Target, ...]
+    names: tuple[str, ...]
+    judge: Target | None = None  # None: reference answer matching
+    tasks: tuple[str, ...] | None = None
+    items: int | None = None
+    system_prompt: Path | None = None
+    data_dir: Path | None = None
+    config: Path | None = None
+    budget_min: float = DEFAULT_BUDGET_MIN
+
+
+def build_config(req: AuditRequest) -> ExperimentConfig:
+    """The validated config of the audit (see the module docstring for what wins over what)."""
+    base = _read_yaml(req.config) if req.config else None
+    data: dict[str, Any] = base or {"name": "audit", "ray": {"stall_timeout_s": 600}}
+    models = zip(req.targets, req.names, strict=True)
+    data["models"] = [t.model_config(n).model_dump(mode="json") for t, n in models]
+    data["grid"] = _grid(req, data.get("grid"), data.get("generate", {}).get("engine", {}))
+    generate = data.setdefault("generate", {})
+    if not base:
+        generate["sampling"] = AUDIT_SAMPLING.model_dump(mode="json")
+    generate["variants"] = ["original", *([SYSPROMPT_VARIANT] if req.system_prompt else [])]
+    if req.system_prompt:
+        data["warm_system_prompt"] = str(req.system_prompt.expanduser().resolve())
+    if req.judge is not None or not base:
+        data["judge"] = _judge(req.judge, data.get("judge", {}))
+    data["train"] = {**data.get("train", {}), "lora_r": _adapter_rank(req.targets)}
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{req.config or 'the audit flags'}: not a valid audit config: {e}") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """A config file's mapping; its `models` are ignored (the TARGETs are the models of an audit)."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys.")
+    return raw
+
+
+def _grid(req: AuditRequest, grid: dict[str, Any] | None, engine: dict[str, Any]) -> dict[str, Any]:
+    """The config file's grid (or the full study grid), with the tasks and sizes the flags ask for."""
+    grid = dict(grid or GridConfig(prompt_templates=PROMPT_TEMPLATES).model_dump(mode="json"))
+    if req.data_dir:
+        grid["data_dir"] = str(req.data_dir.expanduser().resolve())
+    if req.tasks or req.items or not req.config:
+        names = list(req.tasks or STUDY_TASKS)
+        n = req.items or default_items(req, len(names), engine)
+        grid["tasks"] = [{"name": t, "n": n} for t in names]
+    return grid
+
+
+def default_items(req: AuditRequest, n_tasks: int, engine: dict[str, Any]) -> int:
+    """Items per task for the time budget, on the device the engine config names."""
+    speed = GPU if engine.get("device") == "gpu" else CPU
+    arms = 2 if req.system_prompt else 1
+    local = sum(1 for t in req.targets if t.kind != "endpoint")
+    # Endpoint targets cost wall time too (the grid goes through them one request batch at a time).
+    return items_for_budget(req.budget_min * 60, n_tasks, arms * len(req.targets), max(1, local), speed)
+
+
+def _judge(judge: Target | None, current: dict[str, Any]) -> dict[str, Any]:
+    if judge is None:
+        return {**current, "grader": "reference"}
+    engine = dict(current.get("engine", {}))
+    if judge.kind == "endpoint":
+        engine |= {"endpoint": judge.endpoint, "api_key_env": judge.api_key_env}
+    return {**current, "grader": "llm", "model": judge.source, "engine": engine}
+
+
+def _adapter_rank(targets: tuple[Target, ...]) -> int:
+    """The LoRA rank generate reserves in vLLM: the largest adapter among the targets (8 without one)."""
+    ranks = [
+        int(json.loads((Path(t.adapter).expanduser() / "adapter_config.json").read_text()).get("r", 8))
+        for t in targets
+        if t.adapter
+    ]
+    return max([8, *ranks])
+
+
+def audit_run_dir(config: ExperimentConfig, root: Path = Path("runs")) -> Path:
+    """A run directory named by what is audited: the same command resumes, a different one starts anew."""
+    return root / f"audit-{config.section_hash('models', 'grid', 'generate', 'judge', 'seed')}"

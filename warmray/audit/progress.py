@@ -1,0 +1,79 @@
+"""Progress and ETA on the terminal, stage by stage.
+
+Before a stage starts: what it will do and the estimated time left. The estimates come from the item
+budget's throughput assumptions and are rescaled by how the finished stages actually went, so the ETA
+tightens as the audit runs. Ray Data's own bars show progress inside generate and judge.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from warmray.audit.experiment import CPU, GPU, Throughput
+from warmray.config import ExperimentConfig
+
+_JUDGE_RESPONSE_S = 0.25  # an LLM judge's short verdict per response, amortised (same engine class)
+_FIXED_S = {"grid": 10.0, "analyze": 40.0}
+
+
+def estimate_seconds(config: ExperimentConfig, n_prompts: int) -> dict[str, float]:
+    """Rough seconds per stage for `n_prompts` grid rows answered by every arm of every model."""
+    speed: Throughput = GPU if config.generate.engine.device == "gpu" else CPU
+    local = sum(1 for m in config.models if not m.endpoint)
+    responses = n_prompts * len(config.models) * len(config.generate.variants)
+    generate = speed.startup_s - sum(_FIXED_S.values()) + speed.per_engine_s * max(0, local - 1)
+    generate += responses * speed.per_response_s
+    judge = 10.0
+    if config.judge.grader == "llm":
+        judge += (
+            speed.per_engine_s if not config.judge.engine.endpoint else 0.0
+        ) + responses * _JUDGE_RESPONSE_S
+    return {"grid": _FIXED_S["grid"], "generate": generate, "judge": judge, "analyze": _FIXED_S["analyze"]}
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+@dataclass
+class Progress:
+    """Prints one line as each stage starts and ends, with the time left."""
+
+    estimates: dict[str, float]
+    out: TextIO = field(default=sys.stderr)
+    started: float = field(default_factory=time.time)
+    _done_estimate: float = 0.0
+    _stage_start: float = 0.0
+
+    def _scale(self) -> float:
+        """Observed over estimated time for the finished stages (1 before any), kept within 0.3-5x."""
+        if self._done_estimate <= 0:
+            return 1.0
+        return min(5.0, max(0.3, (time.time() - self.started) / self._done_estimate))
+
+    def left(self, stage: str) -> float:
+        """Estimated seconds left from the start of `stage` to the end of the audit."""
+        names = list(self.estimates)
+        return self._scale() * sum(self.estimates[n] for n in names[names.index(stage) :])
+
+    def start(self, stage: str, what: str) -> None:
+        """Announce a stage."""
+        names = list(self.estimates)
+        self._stage_start = time.time()
+        step = f"[audit {names.index(stage) + 1}/{len(names)}] {stage}"
+        self._print(f"{step}: {what}; about {_clock(self.left(stage))} left")
+
+    def finish(self, stage: str, skipped: bool) -> None:
+        """Close a stage; its estimate now counts as done."""
+        self._done_estimate += 0.0 if skipped else self.estimates[stage]
+        if skipped:  # a resumed audit: the skipped stage's time is not part of this run's pace
+            self.started += time.time() - self._stage_start
+        took = "already finished" if skipped else f"done in {_clock(time.time() - self._stage_start)}"
+        self._print(f"[audit] {stage}: {took} (elapsed {_clock(time.time() - self.started)})")
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)

@@ -1,0 +1,107 @@
+"""An audit from start to card: pre-flight, the pipeline's own stages, the profile, the card.
+
+The stages are the pipeline's grid → generate → judge → analyze, run through `run_pipeline` in the
+audit's run directory, one at a time so the terminal can say where the audit is; a rerun of the same
+audit skips what finished and resumes what was interrupted.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from warmray.audit.card import write_card
+from warmray.audit.experiment import AuditRequest, prompts_per_item
+from warmray.audit.preflight import preflight
+from warmray.audit.profile import build_profile
+from warmray.audit.progress import Progress, estimate_seconds
+from warmray.config import ExperimentConfig
+from warmray.pipeline import run_pipeline
+from warmray.rundir import MANIFEST, RunDir
+from warmray.stage import package_versions, read_manifest
+from warmray.stages.analyze import load_verdict_files
+
+AUDIT_STAGES = ("grid", "generate", "judge", "analyze")
+CARD_FOLDER = "audit"
+
+
+def _what(stage: str, config: ExperimentConfig, n_prompts: int) -> str:
+    arms = len(config.models) * len(config.generate.variants)
+    return {
+        "grid": f"up to {n_prompts} prompts from {', '.join(t.name for t in config.grid.tasks)}",
+        "generate": f"{n_prompts} prompts x {arms} arm(s) answered",
+        "judge": "grading by " + ("an LLM judge" if config.judge.grader == "llm" else "reference matching"),
+        "analyze": "the study's analysis report",
+    }[stage]
+
+
+def run_audit(req: AuditRequest, config: ExperimentConfig, run_dir: Path) -> dict[str, Path]:
+    """Check the targets, run the stages, write the card; returns the card's paths."""
+    preflight(list(req.targets), list(req.names), req.judge)
+    per_item = prompts_per_item(config.grid.prompt_templates, config.grid.amendment_types)
+    n_prompts = per_item * sum(t.n if isinstance(t.n, int) else 125 for t in config.grid.tasks)
+    progress = Progress(estimate_seconds(config, n_prompts))
+    started, seconds = time.time(), {}
+    for stage in AUDIT_STAGES:
+        progress.start(stage, _what(stage, config, n_prompts))
+        (result,) = run_pipeline(config, run_dir, (stage,))
+        progress.finish(stage, result.skipped)
+        seconds[stage] = read_manifest(result.out_dir).get("seconds", result.seconds)
+    rundir = RunDir(run_dir.expanduser().resolve())
+    verdicts = load_verdict_files([rundir.table("judge", "verdicts")])
+    run = run_description(req, config, rundir, verdicts)
+    run |= {
+        "seconds": seconds,
+        "total_seconds": time.time() - started,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+    }
+    return write_card(build_profile(verdicts), run, rundir.root / CARD_FOLDER)
+
+
+def run_description(
+    req: AuditRequest, config: ExperimentConfig, rundir: RunDir, verdicts: pd.DataFrame
+) -> dict[str, Any]:
+    """What was run, for the card: targets, judge, sampling, sizes, versions."""
+    judge = config.judge
+    if judge.grader == "llm":
+        judge_text = f"LLM judge {judge.model}" + (
+            f" at {judge.engine.endpoint}" if judge.engine.endpoint else ""
+        )
+    else:
+        judge_text = "reference answer matching (no LLM judge)"
+    sizes: dict[str, Any] = {
+        "items per task": verdicts.groupby("task")["item_id"].nunique().to_dict(),
+        "prompts per item": prompts_per_item(config.grid.prompt_templates, config.grid.amendment_types),
+    }
+    versions = package_versions()
+    for stage in AUDIT_STAGES[:3]:
+        if (rundir.stage(stage) / MANIFEST).is_file():
+            manifest = read_manifest(rundir.stage(stage))
+            sizes |= {f"{stage}/{k}": v for k, v in manifest.get("rows", {}).items()}
+            versions = {**manifest.get("versions", {}), **versions}
+    s = config.generate.sampling
+    targets = [
+        {
+            "name": n,
+            "target": t.text,
+            "kind": t.kind,
+            "source": t.source,
+            "endpoint": t.endpoint,
+            "adapter": t.adapter,
+        }
+        for t, n in zip(req.targets, req.names, strict=True)
+    ]
+    return {
+        "targets": targets,
+        "models": {m.name: m.source for m in config.models},
+        "builtin_sources": sorted({m.source for m in config.models if m.source.startswith("builtin:")}),
+        "judge": judge_text,
+        "system_prompt": str(req.system_prompt) if req.system_prompt else None,
+        "sampling": f"temperature {s.temperature}, top_p {s.top_p}, at most {s.max_tokens} new tokens",
+        "sizes": sizes,
+        "versions": versions,
+        "run_dir": str(rundir.root),
+    }
