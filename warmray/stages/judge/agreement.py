@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import warnings
 from dataclasses import dataclass
@@ -22,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from warmray.schema import columns
+from warmray.schema import columns, read_table, write_table
 
+log = logging.getLogger(__name__)
 ID_KEYS = (("response_id",), ("model", "variant", "item_id", "prompt_template", "amendment_type"))
 TEXT_KEYS = ("prompt", "response")
 # The study's released files: our names for their columns (task and variant names are mapped as read).
@@ -185,3 +187,21 @@ def command(args: argparse.Namespace) -> int:
         }
         (args.out / "agreement.json").write_text(json.dumps(summary, indent=2, default=float))
     return 0
+
+
+def write_run_agreement(llm_folder: Path, reference_folder: Path, path: Path) -> int:
+    """Agreement of a run's LLM-judge verdicts with its reference verdicts, as a `judge_agreement` table.
+
+    Refusals are set by the same rules on both sides; the comparison is what the two graders decided.
+    """
+    llm = Source("llm judge", read_table(llm_folder, "verdicts"), "verdict")
+    reference = Source("reference", read_table(reference_folder, "verdicts"), "verdict")
+    table, _ = compare(llm, reference)
+    overall = table.iloc[0]
+    log.info(
+        "judge: LLM judge vs reference grader: agreement %.1f%%, kappa %.3f (n=%d)",
+        100 * overall["agreement"],
+        overall["kappa"],
+        overall["n"],
+    )
+    return write_table(table, path, "judge_agreement")

@@ -3,6 +3,8 @@
 Refusal rules run first (REFUSAL). The rest are graded by `judge.grader`: `reference` (answer matching,
 no LLM) or `llm` (the judge model through warmray.infer, resumable per row). Responses the engine
 failed to produce are UNPARSEABLE with the engine's error as `judge_raw`.
+With the LLM judge and `judge.keep_reference`, the reference grader's verdicts are kept beside the
+judge's (judge/reference_verdicts/) and their agreement goes to judge/agreement.parquet.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from warmray import infer
 from warmray.rundir import table_path
 from warmray.schema import REFUSAL, UNPARSEABLE, columns, read_table, write_table
 from warmray.stage import StageContext
+from warmray.stages.judge.agreement import write_run_agreement
 from warmray.stages.judge.llm_judge import judge_messages, parse_judgement
 from warmray.stages.judge.reference import grade_reference
 from warmray.stages.judge.refusal import is_refusal
@@ -79,6 +82,10 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     """Grade every model's responses."""
     folder = table_path(out, "judge", "verdicts")
     folder.mkdir(exist_ok=True)
+    keep_reference = ctx.config.judge.grader == "llm" and ctx.config.judge.keep_reference
+    reference_folder = table_path(out, "judge", "reference_verdicts")
+    if keep_reference:
+        reference_folder.mkdir(exist_ok=True)
     counts = {}
     ctx.input_dir("generate")
     for path in sorted(ctx.rundir.table("generate", "responses").glob("*.parquet")):
@@ -89,10 +96,17 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         responses = read_table(path, "responses")
         if ctx.config.judge.grader == "llm":
             verdicts = grade_by_llm(ctx, responses, out / ".raw" / path.stem)
+            if keep_reference:  # written before the judge's file, so a resumed run never lacks it
+                reference = grade_by_reference(responses, ctx.config.judge.refusal_rule)
+                write_table(reference[columns("verdicts")], reference_folder / path.name, "verdicts")
         else:
             verdicts = grade_by_reference(responses, ctx.config.judge.refusal_rule)
         write_table(verdicts[columns("verdicts")], final, "verdicts")
         counts[path.stem] = len(verdicts)
         log.info("judge: %s %s", path.stem, verdicts["verdict"].value_counts().to_dict())
     counts["verdicts"] = sum(counts.values())
+    if keep_reference:
+        counts["agreement"] = write_run_agreement(
+            folder, reference_folder, table_path(out, "judge", "agreement")
+        )
     return counts
