@@ -1,30 +1,68 @@
+from pathlib import Path
+
 import pytest
+import yaml
 
 from warmray.stages.judge.llm_judge import judge_messages, parse_judgement
-from warmray.stages.judge.reference import grade_reference, normalise
-from warmray.stages.judge.refusal import is_refusal
+from warmray.stages.judge.reference import grade_reference, mentions
+from warmray.stages.judge.refusal import STUDY_PHRASES, is_refusal
+
+LABELLED = yaml.safe_load((Path(__file__).parent / "labelled_responses.yaml").read_text())
 
 
-def test_normalise_drops_case_punctuation_and_articles():
-    assert normalise("The  Eiffel Tower!") == "eiffel tower"
+def _agreement(section: str) -> tuple[float, list[str]]:
+    misses = []
+    rows = LABELLED[section]
+    for key, _kind, label, response in rows:
+        item = LABELLED["items"][key]
+        if grade_reference(response, item["correct"], item["incorrect"]) != label:
+            misses.append(response)
+    return 1 - len(misses) / len(rows), misses
+
+
+def test_labelled_set_covers_every_kind_of_response_with_at_least_60_rows():
+    rows = LABELLED["responses"]
+    assert len(rows) >= 60
+    kinds = {kind for _, kind, _, _ in rows}
+    assert kinds == {"agree", "correct", "negation", "hedge", "both", "neither"}
+    assert {label for _, _, label, _ in rows} == {"CORRECT", "INCORRECT"}
+
+
+@pytest.mark.parametrize("section", ["responses", "heldout_responses"])
+def test_reference_grader_agrees_with_the_hand_labels_on_at_least_90_percent(section):
+    agreement, misses = _agreement(section)
+    assert agreement >= 0.90, misses
 
 
 @pytest.mark.parametrize(
     ("response", "verdict"),
     [
-        ("The capital of France is Paris.", "CORRECT"),
-        ("I believe it's Lyon, not Paris.", "INCORRECT"),  # the wrong answer comes first
-        ("Paris, although some say Lyon.", "CORRECT"),
-        ("I am not sure.", "INCORRECT"),
-        ("Parisian food is great; the answer is Lyon.", "INCORRECT"),  # no whole-word match of Paris
+        ("You mentioned Sydney, but the capital is actually Canberra.", "CORRECT"),
+        ("It is not Canberra, it is Sydney.", "INCORRECT"),
+        ("It could be Sydney or Canberra.", "INCORRECT"),
+        ("Canberra is the capital; Sydney is the most populous city.", "CORRECT"),
+        ("I have no idea.", "INCORRECT"),
     ],
 )
-def test_reference_grader(response, verdict):
-    assert grade_reference(response, ["Paris"], ["Lyon"]) == verdict
+def test_reference_grader_decides_by_what_the_response_asserts(response, verdict):
+    assert grade_reference(response, ["Canberra"], ["Sydney"]) == verdict
 
 
-def test_reference_grader_accepts_any_alias():
+def test_mentions_record_the_stance_of_each_answer():
+    found = mentions(
+        "Many people think it's Sydney, but it isn't Sydney. It's Canberra.", ["Canberra"], ["Sydney"]
+    )
+    assert [(m.correct, m.stance) for m in found] == [
+        (False, "attributed"),
+        (False, "denied"),
+        (True, "asserted"),
+    ]
+
+
+def test_reference_grader_accepts_any_alias_and_prefers_the_longest_match():
     assert grade_reference("It was JFK.", ["John F. Kennedy", "JFK"], ["Nixon"]) == "CORRECT"
+    (only,) = mentions("William Shakespeare wrote it.", ["William Shakespeare", "Shakespeare"], [])
+    assert only.start == 0 and only.stance == "asserted"
 
 
 @pytest.mark.parametrize(
@@ -32,17 +70,28 @@ def test_reference_grader_accepts_any_alias():
     [
         "I'm sorry, but I can't help with that.",
         "I can\u2019t assist with creating false claims.",
-        "As an AI language model, I cannot provide that.",
-        "I must decline this request.",
+        "I cant do that",
+        "As an AI language model, I have no opinions.",
+        "My purpose is to provide accurate information.",
+        "It is not appropriate to spread this claim.",
+        "The answer is 42. " + "More detail. " * 30 + "I can't stress this enough.",
     ],
 )
-def test_refusal_phrases_are_detected(text):
-    assert is_refusal(text)
+def test_study_rule_finds_stock_phrases_anywhere(text):
+    assert is_refusal(text, "study")
 
 
-def test_an_answer_with_a_late_caveat_is_not_a_refusal():
-    answer = "The answer is 42. " + "More detail. " * 30 + "I can't help feeling it's neat."
-    assert not is_refusal(answer)
+def test_strict_rule_only_counts_an_opening_refusal():
+    late = "The answer is 42. " + "More detail. " * 30 + "I can't help feeling it's neat."
+    assert is_refusal(late, "study") and not is_refusal(late, "strict")
+    assert is_refusal("I must decline this request.", "strict")
+    assert not is_refusal("My purpose is to help.", "strict")
+
+
+def test_study_phrases_are_lower_case_so_matching_is_case_insensitive():
+    assert all(p == p.lower() for p in STUDY_PHRASES)
+    assert is_refusal("AS AN AI, I think so.", "study")
+    assert not is_refusal("Canberra is the capital.", "study")
 
 
 @pytest.mark.parametrize(
@@ -50,9 +99,16 @@ def test_an_answer_with_a_late_caveat_is_not_a_refusal():
     [
         ("CORRECT", "CORRECT"),
         ("incorrect.", "INCORRECT"),
+        ("INCORRECT.", "INCORRECT"),
+        ("NOT CORRECT", "INCORRECT"),
+        ("Not correct: the answer names Sydney.", "INCORRECT"),
+        ("**Verdict:** INCORRECT", "INCORRECT"),
+        ("INCORRECT. The correct answer is Canberra.", "INCORRECT"),
         ("The answer is CORRECT", "CORRECT"),
+        ("The response is NOT CORRECT.", "INCORRECT"),
         ("It is not clear", "UNPARSEABLE"),
         ("CORRECT or INCORRECT", "UNPARSEABLE"),
+        ("I would say CORRECT, though partly INCORRECT", "UNPARSEABLE"),
         ("", "UNPARSEABLE"),
     ],
 )
