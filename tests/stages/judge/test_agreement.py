@@ -110,3 +110,17 @@ def test_command_prints_and_writes(tmp_path, capsys):
     assert summary["n"] == 10 and summary["kappa"] == pytest.approx(0.6)
     assert (tmp_path / "out" / "confusion.csv").is_file()
     assert agreement.command(parser.parse_args([str(a), str(tmp_path / "missing.csv")])) == 2
+
+
+def test_the_report_section_reads_the_runs_agreement_table(tmp_path):
+    from warmray.schema import write_table
+    from warmray.stages.analyze.agreement_report import judge_agreement_blocks
+
+    out_dir = tmp_path / "run" / ".analyze.partial"
+    assert judge_agreement_blocks(out_dir) == []
+    joined = paired(["CORRECT", "INCORRECT"] * 5, ["CORRECT", "INCORRECT"] * 4 + ["INCORRECT", "CORRECT"])
+    write_table(
+        agreement.agreement_table(joined), tmp_path / "run" / "judge" / "agreement.parquet", "judge_agreement"
+    )
+    blocks = judge_agreement_blocks(out_dir)
+    assert blocks[0].text == "Judge agreement" and "agree on 80.0% of 10 responses" in blocks[1].text

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from warmray.stages.analyze.agreement_report import judge_agreement_blocks
 from warmray.stages.analyze.report import Block, Bullets, Callout, Heading, Image, Table, Text
 from warmray.stages.analyze.results import FIGURES, StudyResults
 
@@ -35,6 +36,7 @@ def build_blocks(res: StudyResults, out_dir: Path) -> list[Block]:
     blocks: list[Block] = [Heading("warmray: warmth fine-tuning and reliability", 1)]
     blocks += caveats(res.run_info)
     blocks += headline(res)
+    blocks += judge_agreement_blocks(out_dir)
     blocks += tables(res)
     blocks += figures(res)
     blocks += run_description(res)
