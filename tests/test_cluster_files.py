@@ -36,9 +36,15 @@ def runtime_env() -> dict:
     return _load("runtime_env.yaml")
 
 
-@pytest.fixture(scope="module")
-def launcher() -> dict:
-    return _load("gpu-cluster.yaml")
+# Every Ray cluster launcher config under cluster/ (AWS, GCP): each must pass every launcher test.
+LAUNCHERS = sorted(
+    p.name for p in CLUSTER.glob("*.yaml") if "available_node_types" in (yaml.safe_load(p.read_text()) or {})
+)
+
+
+@pytest.fixture(scope="module", params=LAUNCHERS)
+def launcher(request) -> dict:
+    return _load(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -157,11 +163,16 @@ def test_runtime_env_keeps_caches_on_shared_storage_and_holds_no_secrets(runtime
     assert not secretish, f"secrets come from the cluster's secret store, not this file: {secretish}"
 
 
-# --- gpu-cluster.yaml (Ray cluster launcher) -------------------------------------------------
+# --- gpu-cluster.yaml, gpu-cluster-gcp.yaml (Ray cluster launcher) ----------------------------
+
+
+def test_there_is_a_launcher_config_for_aws_and_for_gcp():
+    providers = {_load(name)["provider"]["type"] for name in LAUNCHERS}
+    assert {"aws", "gcp"} <= providers, LAUNCHERS
 
 
 def test_launcher_config_passes_rays_own_schema(launcher):
-    # The steps `ray up` runs before it touches AWS: merge the AWS defaults, then validate.
+    # The steps `ray up` runs before it touches the cloud: merge the provider's defaults, then validate.
     from ray.autoscaler._private.util import prepare_config, validate_config
 
     validate_config(prepare_config(copy.deepcopy(launcher)))
@@ -184,7 +195,7 @@ def test_launcher_has_a_cpu_head_and_1_gpu_and_8_gpu_worker_types(launcher):
 
 def test_launcher_mounts_shared_storage_at_mnt_shared_on_every_node(launcher):
     init = " ".join(launcher["initialization_commands"])
-    assert re.search(rf"mount -t (nfs4|lustre)\b.* {SHARED}\b", init), "no network mount of /mnt/shared"
+    assert re.search(rf"mount -t (nfs4?|lustre)\b.* {SHARED}\b", init), "no network mount of /mnt/shared"
     assert f"-v {SHARED}:{SHARED}" in launcher["docker"]["run_options"]
     # folders warmray writes to, created on the shared volume
     assert f"{SHARED}/runs" in init and f"{SHARED}/hf-cache" in init
@@ -212,6 +223,27 @@ def test_launcher_image_is_ray_llm_at_the_pinned_ray_version(launcher, pyproject
 
 def test_launcher_hf_home_agrees_with_the_runtime_env(launcher, runtime_env):
     assert f"-e HF_HOME={runtime_env['env_vars']['HF_HOME']}" in launcher["docker"]["run_options"]
+
+
+def test_gcp_gpu_nodes_terminate_on_host_maintenance(launcher):
+    if launcher["provider"]["type"] != "gcp":
+        pytest.skip("GCP only: GPU VMs cannot live-migrate")
+    for name, t in launcher["available_node_types"].items():
+        if t["resources"].get("GPU"):
+            assert {"onHostMaintenance": "TERMINATE"} in t["node_config"]["scheduling"], name
+
+
+@pytest.mark.parametrize("name", LAUNCHERS)
+@pytest.mark.parametrize("config", ["paper.yaml", "paper-open.yaml"])
+def test_warmray_plan_fits_both_paper_configs_on_every_launcher_config(name, config):
+    from warmray.config import ExperimentConfig
+    from warmray.plan import build_plan
+    from warmray.plan.hardware import cluster_from_launcher
+
+    cluster = cluster_from_launcher(CLUSTER / name)
+    assert cluster.gpus_per_node == 8 and cluster.memory_gib >= 79
+    cfg = ExperimentConfig.model_validate(yaml.safe_load((ROOT / "configs" / config).read_text()))
+    assert build_plan(cfg, cluster).gpu_hours > 0
 
 
 # --- rayjob.yaml (KubeRay) --------------------------------------------------------------------
@@ -302,7 +334,7 @@ def test_rayjob_submitter_uploads_the_source_it_unpacks(rayjob, rayjob_env):
 # --- all files --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["runtime_env.yaml", "gpu-cluster.yaml", "rayjob.yaml", "README.md"])
+@pytest.mark.parametrize("name", sorted(p.name for p in CLUSTER.iterdir() if p.suffix in (".yaml", ".md")))
 def test_no_cluster_file_holds_a_credential(name):
     text = (CLUSTER / name).read_text()
     assert not re.search(r"\bhf_[A-Za-z0-9]{20,}", text), "a Hugging Face token"

@@ -1,32 +1,82 @@
-"""Connecting to Ray: a local instance on a laptop, the job's cluster under `ray job submit`."""
+"""Connecting to Ray: a local instance on a laptop, the job's cluster under `ray job submit`.
+
+With no address configured, Ray itself would join whatever `ray start --head` last recorded in
+`<ray temp dir>/ray_current_cluster`, and then refuse the local-only arguments warmray passes
+("When connecting to an existing cluster, num_cpus and num_gpus must not be provided"), or hang
+on a recorded cluster that has died. warmray decides first, and says which cluster it uses.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from warmray.config import RayConfig
 
 log = logging.getLogger(__name__)
 
 
-def ensure_ray(cfg: RayConfig) -> None:
-    """Start or join Ray once per process.
+@dataclass(frozen=True)
+class Connection:
+    """Where to run: an address to join, or None to start a local Ray; and why, for the log."""
 
-    Under `ray job submit` (RAY_ADDRESS is set) or with `ray.address` in the config, join that cluster;
-    otherwise start a local Ray with `ray.num_cpus` logical CPUs.
-    """
+    address: str | None
+    reason: str
+
+
+def gcs_alive(address: str, timeout_s: float = 2.0) -> bool:
+    """Whether something accepts connections at a host:port GCS address."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def choose_connection(
+    configured: str | None,
+    environment: str | None,
+    recorded: str | None,
+    alive: Callable[[str], bool] = gcs_alive,
+) -> Connection:
+    """Join the configured or job address, else a live recorded cluster; else start a local Ray."""
+    if configured:
+        return Connection(configured, f"joining the Ray cluster at {configured} (ray.address)")
+    if environment:
+        return Connection(environment, f"joining the Ray cluster at {environment} (RAY_ADDRESS)")
+    if recorded and alive(recorded):
+        return Connection(
+            recorded,
+            f"joining the Ray cluster already running on this machine at {recorded} (recorded by "
+            "`ray start`; set ray.address to choose another, or `ray stop` it to get a private one)",
+        )
+    if recorded:
+        return Connection(
+            None,
+            f"the Ray cluster recorded at {recorded} is gone (nothing listens there); starting a local Ray",
+        )
+    return Connection(None, "starting a local Ray")
+
+
+def ensure_ray(cfg: RayConfig) -> None:
+    """Start or join Ray once per process (see choose_connection for which)."""
     import ray  # here, not at import time: `warmray --help` and config checks stay fast
+    from ray._private.utils import read_ray_address
 
     if ray.is_initialized():
         return
-    address = cfg.address or os.environ.get("RAY_ADDRESS")
-    if address:
-        log.info("joining the Ray cluster at %s", address)
-        ray.init(address=address, log_to_driver=True)
+    chosen = choose_connection(cfg.address, os.environ.get("RAY_ADDRESS"), read_ray_address())
+    if chosen.address:
+        log.info("%s", chosen.reason)
+        ray.init(address=chosen.address, log_to_driver=True)
     else:
-        log.info("starting a local Ray with %s logical CPUs", cfg.num_cpus)
-        ray.init(num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=True)
+        log.info("%s with %s logical CPUs", chosen.reason, cfg.num_cpus)
+        # "local": a new private instance, never the recorded one (Ray's default for address=None).
+        ray.init(address="local", num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=True)
     data = ray.data.DataContext.get_current()
     data.enable_progress_bars = True
     data.execution_no_progress_timeout_s = cfg.stall_timeout_s

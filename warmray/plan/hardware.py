@@ -50,6 +50,8 @@ INSTANCE_GPUS: dict[str, tuple[str, int]] = {
     "a3-ultragpu-8g": ("H200-141GB", 8),
     "a2-ultragpu-8g": ("A100-80GB", 8),
     "a2-highgpu-8g": ("A100-40GB", 8),
+    "a2-ultragpu-1g": ("A100-80GB", 1),
+    "a2-highgpu-1g": ("A100-40GB", 1),
     "g2-standard-8": ("L4-24GB", 1),
 }
 

@@ -1,0 +1,81 @@
+"""Joining Ray: a configured or job address, a live `ray start` cluster on this machine, or a private Ray.
+
+The real-cluster tests run warmray in a subprocess with its own RAY_TMPDIR, where Ray records (and
+looks up) the address of the last `ray start`, so no other Ray on the machine is seen or touched.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from e2e.ray_nodes import RayCluster, cluster_env, free_port, short_temp_dir
+
+from warmray.runtime import choose_connection
+
+ROOT = Path(__file__).resolve().parents[1]
+_SCRIPT = """
+import logging, ray
+from warmray.config import RayConfig
+from warmray.runtime import ensure_ray
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+ensure_ray(RayConfig(num_cpus=2))
+print("GCS", ray.get_runtime_context().gcs_address, "NODES", len(ray.nodes()))
+"""
+
+
+def _warmray_joins(env: dict[str, str]) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
+
+
+def test_a_configured_address_wins_then_the_job_address():
+    never = lambda _: pytest.fail("a recorded address must not be probed")  # noqa: E731
+    assert (
+        choose_connection("10.0.0.1:6379", "10.0.0.2:6379", "127.0.0.1:1", never).address == "10.0.0.1:6379"
+    )
+    chosen = choose_connection(None, "10.0.0.2:6379", "127.0.0.1:1", never)
+    assert chosen.address == "10.0.0.2:6379" and "RAY_ADDRESS" in chosen.reason
+
+
+def test_a_live_recorded_cluster_is_joined_and_named():
+    chosen = choose_connection(None, None, "127.0.0.1:6379", lambda a: True)
+    assert chosen.address == "127.0.0.1:6379"
+    assert "already running on this machine at 127.0.0.1:6379" in chosen.reason
+
+
+def test_a_dead_recorded_cluster_means_a_private_ray():
+    chosen = choose_connection(None, None, "127.0.0.1:6379", lambda a: False)
+    assert chosen.address is None and "is gone" in chosen.reason
+    assert choose_connection(None, None, None).address is None
+
+
+@pytest.mark.cluster
+def test_warmray_joins_a_cluster_started_with_ray_start_without_local_only_arguments():
+    cluster = RayCluster(cluster_env(short_temp_dir()))
+    try:
+        cluster.start_node(num_cpus=2)
+        proc = _warmray_joins(cluster.env)
+    finally:
+        cluster.stop()
+    port = cluster.gcs.rsplit(":", 1)[1]  # Ray records the machine's own IP for 127.0.0.1
+    assert re.search(rf"joining the Ray cluster already running on this machine at \S+:{port} ", proc.stderr)
+    assert re.search(rf"GCS \S+:{port} NODES 1", proc.stdout)
+
+
+@pytest.mark.cluster
+def test_warmray_starts_its_own_ray_when_the_recorded_cluster_is_gone():
+    temp = short_temp_dir()
+    stale = f"127.0.0.1:{free_port()}"  # a cluster that died: its address file stayed behind
+    (Path(temp) / "ray").mkdir()
+    (Path(temp) / "ray" / "ray_current_cluster").write_text(stale)
+    proc = _warmray_joins(cluster_env(temp))
+    assert f"the Ray cluster recorded at {stale} is gone" in proc.stderr
+    assert "starting a local Ray with 2 logical CPUs" in proc.stderr
+    assert f"GCS {stale}" not in proc.stdout and "NODES 1" in proc.stdout
