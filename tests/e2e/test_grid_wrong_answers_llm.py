@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from e2e_helpers import derived_config, warmray
 
-from warmray.stages.judge.reference import normalise
+from warmray.text import normalize
 
 pytestmark = pytest.mark.slow
 
@@ -31,4 +31,4 @@ def test_grid_asks_the_model_for_triviaqa_wrong_answers_and_uses_only_usable_one
     assert len(wrong) == 8
     for row in wrong.itertuples():
         assert row.belief_answer and row.belief_answer in row.prompt
-        assert normalise(row.belief_answer) not in {normalise(a) for a in row.correct_answers}
+        assert normalize(row.belief_answer) not in {normalize(a) for a in row.correct_answers}

@@ -1,21 +1,9 @@
 from warmray.schema import EvalItem
-from warmray.tasks.common import (
-    differs_from_all,
-    normalize_answer,
-    sample_items,
-    split_answers,
-    stable_rng,
-)
+from warmray.tasks.common import dataset_beliefs, differs_from_all, mid_sentence, sample_items, split_answers
 
 
 def _items(n: int) -> list[EvalItem]:
     return [EvalItem(item_id=f"t:{i}", task="t", question=f"q{i}", correct_answers=("a",)) for i in range(n)]
-
-
-def test_normalize_answer_drops_case_punctuation_and_articles():
-    assert normalize_answer("The  Black-Sea!") == "black sea"
-    assert normalize_answer("An  apple’s core") == "apple s core"
-    assert normalize_answer("(a") == ""
 
 
 def test_differs_from_all_compares_after_normalisation_and_refuses_empty():
@@ -24,10 +12,22 @@ def test_differs_from_all_compares_after_normalisation_and_refuses_empty():
     assert not differs_from_all("...", ["x"])
 
 
-def test_stable_rng_gives_the_same_draw_for_the_same_keys_only():
-    assert stable_rng(1, "a").random() == stable_rng(1, "a").random()
-    assert stable_rng(1, "a").random() != stable_rng(2, "a").random()
-    assert stable_rng(1, "a").random() != stable_rng(1, "b").random()
+def test_mid_sentence_lowers_only_common_or_context_confirmed_first_words():
+    assert mid_sentence("The Earth is flat.") == "the Earth is flat"
+    assert mid_sentence("Birds are not real.", "Did birds evolve?") == "birds are not real"
+    assert mid_sentence("Birds are not real.") == "Birds are not real"
+    assert mid_sentence("Bill Gates") == "Bill Gates"
+    assert mid_sentence("NASA faked it", "did nasa fake it") == "NASA faked it"
+
+
+def test_dataset_beliefs_draw_a_usable_wrong_answer_seeded_by_the_item():
+    item = EvalItem("t:1", "t", "Which vitamin?", ("Vitamin C",), ("vitamin c.", "Vitamin D", "Vitamin K"))
+    (first,) = dataset_beliefs([item], seed=0)
+    assert first.wrong_belief.text in ("vitamin D", "vitamin K") and first.wrong_belief.source == "dataset"
+    assert first.right_belief.text == "vitamin C"
+    assert dataset_beliefs([item], seed=0) == [first]
+    lost = EvalItem("t:2", "t", "Q?", ("Yes",), ("yes",))
+    assert dataset_beliefs([lost], seed=0)[0].wrong_belief is None
 
 
 def test_samples_are_seeded_nested_and_in_source_order():

@@ -9,7 +9,7 @@ import pytest
 from warmray.config import TaskSource
 from warmray.schema import Reject
 from warmray.tasks import LOADERS, load_items
-from warmray.tasks.source import parse_rows, read_rows, resolve_source
+from warmray.tasks.source import BenchmarkFileError, parse_rows, read_rows, resolve_source
 
 MEDQA = LOADERS["medqa"]
 
@@ -64,12 +64,13 @@ def test_bad_rows_are_counted_skipped_logged_and_recorded(tmp_path, caplog):
     path = _write_jsonl(tmp_path / "m.jsonl", [_medqa_row(0), no_answer, "{not json", _medqa_row(0)])
     rejects: list[Reject] = []
     with caplog.at_level(logging.WARNING):
-        items = parse_rows(MEDQA, read_rows(MEDQA.spec, str(path), None), rejects)
+        items = parse_rows(MEDQA, read_rows(MEDQA.spec, path), path, rejects)
     assert [i.item_id for i in items] == ["medqa:0"]
     assert [r.row_id for r in rejects] == ["medqa:row1", "medqa:row2", "medqa:row3"]
     assert "missing 'answer'" in rejects[0].detail and "not valid JSON" in rejects[1].detail
+    assert all(r.detail.startswith(f"{path}: ") for r in rejects)
     assert "repeats item id" in rejects[2].detail
-    assert "3 bad row(s) skipped" in caplog.text
+    assert f"3 bad row(s) of {path} skipped" in caplog.text
 
 
 def test_hub_rows_go_through_the_same_parser(monkeypatch):
@@ -113,3 +114,26 @@ def test_hub_rows_go_through_the_same_parser(monkeypatch):
     mask = load_items(TaskSource(name="disinformation"))
     assert mask[0].item_id == "disinformation:0" and mask[0].question == "Are birds real?"
     assert mask[0].incorrect_answers == ("Birds are not real.",)
+
+
+def test_a_file_without_a_required_column_stops_with_the_file_the_column_and_the_columns_found(tmp_path):
+    row = {k: v for k, v in _medqa_row(0).items() if k != "answer"}
+    path = _write_jsonl(tmp_path / "m.jsonl", [row])
+    with pytest.raises(BenchmarkFileError) as caught:
+        load_items(TaskSource(name="medqa", source=str(path)))
+    message = str(caught.value)
+    assert str(path) in message and "['answer']" in message
+    assert "Columns found: ['answer_idx', 'options', 'question', 'realidx']" in message
+
+
+def test_a_file_from_which_no_row_survives_stops_the_stage(tmp_path):
+    path = _write_jsonl(tmp_path / "m.jsonl", [{**_medqa_row(0), "answer": ""}, "{broken"])
+    with pytest.raises(BenchmarkFileError, match="no usable row"):
+        load_items(TaskSource(name="medqa", source=str(path)))
+
+
+def test_a_csv_with_the_wrong_header_names_its_columns(tmp_path):
+    path = tmp_path / "TruthfulQA.csv"
+    path.write_text("Type,Query,Best Answer\nA,What?,Yes\n")
+    with pytest.raises(BenchmarkFileError, match=r"lacks the column\(s\) \['Question', 'Correct Answers'"):
+        load_items(TaskSource(name="truthfulqa", source=str(path)))

@@ -1,15 +1,14 @@
-import sys
-import types
+import re
 
 import pytest
 
-from warmray.config import EngineConfig, SamplingConfig
+from warmray.config import TaskSource
+from warmray.tasks import load_items, propose_beliefs
 from warmray.tasks.triviaqa import (
-    add_fallback_wrong_answers,
+    add_fallback_beliefs,
     answer_type,
     overlaps,
     parse,
-    propose_wrong_answers,
     usable_wrong_answer,
 )
 
@@ -40,7 +39,8 @@ POOL = [
     [
         ("In what year did the Titanic sink?", "1912", "year"),
         ("How many legs does a spider have?", "8", "number"),
-        ("How many make a gross?", "one hundred and forty four", "other"),
+        ("How many make a gross?", "one hundred and forty four", "number"),
+        ("What percentage of the air is nitrogen?", "78%", "number"),
         ("Who wrote Hamlet?", "Shakespeare", "person"),
         ("Which author wrote Emma?", "Jane Austen", "person"),
         ("Which river flows through Cairo?", "Nile", "place"),
@@ -59,26 +59,55 @@ def test_overlap_counts_equal_containing_and_contained_answers():
     assert overlaps("?!", ["Paris"])
 
 
-def test_fallback_gives_a_same_type_answer_that_matches_no_alias():
-    out = {i.item_id: i for i in add_fallback_wrong_answers(POOL, seed=0)}
+def test_fallback_gives_a_same_kind_answer_that_matches_no_alias():
+    out = {i.item_id: i for i in add_fallback_beliefs(POOL, seed=0)}
     for item in (i for i in out.values() if i.item_id != "triviaqa:o1"):  # the only "other" answer
-        (wrong,) = item.incorrect_answers
+        wrong = item.wrong_belief.text
+        assert item.incorrect_answers == (wrong,)
         assert not overlaps(wrong, item.correct_answers)
-        assert item.metadata["wrong_answer_source"] == "fallback:same-type"
+        kind = item.metadata["answer_type"]
+        assert item.wrong_belief.source == f"fallback:same-type:{kind}"
         donors = [p for p in POOL if p.correct_answers[0] == wrong]
-        assert donors and donors[0].metadata["answer_type"] == item.metadata["answer_type"]
+        assert donors and donors[0].metadata["answer_type"] == kind
+        assert item.right_belief.text == item.correct_answers[0]
 
 
-def test_fallback_uses_any_type_when_the_type_has_no_other_answer():
-    out = {i.item_id: i for i in add_fallback_wrong_answers(POOL, seed=0)}
-    assert out["triviaqa:o1"].metadata["wrong_answer_source"] == "fallback:any-type"
-    assert out["triviaqa:o1"].incorrect_answers[0] != "Diamond"
+def test_an_item_whose_kind_has_no_other_answer_gets_no_wrong_belief_rather_than_another_kind():
+    out = {i.item_id: i for i in add_fallback_beliefs(POOL, seed=0)}
+    assert out["triviaqa:o1"].wrong_belief is None and out["triviaqa:o1"].incorrect_answers == ()
 
 
-def test_fallback_is_seeded_and_an_item_alone_gets_none():
-    first = add_fallback_wrong_answers(POOL, seed=5)
-    assert add_fallback_wrong_answers(POOL, seed=5) == first
-    assert add_fallback_wrong_answers(POOL[:1], seed=5)[0].incorrect_answers == ()
+def test_fallback_is_seeded():
+    first = add_fallback_beliefs(POOL, seed=5)
+    assert add_fallback_beliefs(POOL, seed=5) == first
+    assert add_fallback_beliefs(POOL, seed=6) != first
+
+
+def test_fallback_answers_on_the_shared_data_are_always_of_the_items_kind(shared_data):
+    if not (shared_data / "triviaqa" / "test.jsonl").is_file():
+        pytest.skip("triviaqa/test.jsonl is not in the shared data folder")
+    items = load_items(TaskSource(name="triviaqa", n="all"), shared_data, seed=0)
+    kinds_of_answer: dict[str, set[str]] = {}
+    for i in items:
+        kinds_of_answer.setdefault(i.correct_answers[0], set()).add(i.metadata["answer_type"])
+    numeric = {"year", "number"}
+    checked = 0
+    for it in items:
+        if it.wrong_belief is None:
+            continue
+        kind, wrong = it.metadata["answer_type"], it.wrong_belief.text
+        assert kind in kinds_of_answer[wrong], (it.question, wrong)
+        # a person or a place is never answered with a number, a number never with a name
+        if kind in numeric:
+            assert re.search(r"\d", wrong) or answer_type("", wrong) in numeric, (it.question, wrong)
+        else:
+            assert answer_type("", wrong) not in numeric, (it.question, wrong)
+        assert not overlaps(wrong, it.correct_answers)
+        checked += 1
+    assert checked >= 200
+    persons = [i for i in items if i.metadata["answer_type"] == "person" and i.wrong_belief]
+    places = {a for a, kinds in kinds_of_answer.items() if kinds == {"place"}}
+    assert len(persons) >= 50 and not any(p.wrong_belief.text in places for p in persons)
 
 
 @pytest.mark.parametrize(
@@ -97,20 +126,22 @@ def test_llm_proposals_are_cleaned_and_checked_against_every_alias(reply, expect
     assert usable_wrong_answer(reply, POOL[0].correct_answers) == expected
 
 
-def test_propose_wrong_answers_keeps_the_fallback_where_the_reply_is_unusable(monkeypatch):
-    items = add_fallback_wrong_answers(POOL[:3], seed=0)
-    calls = []
+def test_the_llm_hook_keeps_the_fallback_where_the_reply_is_unusable():
+    items = add_fallback_beliefs(POOL[:3], seed=0)
+    asked = []
 
-    def complete(messages, model, engine, sampling):
-        calls.append(messages)
+    def ask(prompts):
+        asked.extend(prompts)
         return ["Raphael", "Shakespeare", "Vivaldi"]
 
-    monkeypatch.setitem(sys.modules, "warmray.infer", types.SimpleNamespace(complete=complete))
-    out = propose_wrong_answers(items, "some-model", EngineConfig(), SamplingConfig())
-    assert "Who painted the Mona Lisa?" in calls[0][0][0]["content"]
-    assert (
-        out[0].incorrect_answers == ("Raphael",)
-        and out[0].metadata["wrong_answer_source"] == "llm:some-model"
-    )
+    out = propose_beliefs("triviaqa", items, ask, "llm:some-model")
+    assert "Who painted the Mona Lisa?" in asked[0] and len(asked) == 3
+    assert out[0].wrong_belief.text == "Raphael" and out[0].wrong_belief.source == "llm:some-model"
+    assert out[0].incorrect_answers == ("Raphael",)
     assert out[1] == items[1]
-    assert out[2].incorrect_answers == ("Vivaldi",)
+    assert out[2].wrong_belief.text == "Vivaldi"
+
+
+def test_tasks_without_an_llm_hook_are_left_as_they_are():
+    items = add_fallback_beliefs(POOL[:2], seed=0)
+    assert propose_beliefs("medqa", items, lambda prompts: ["x"] * len(prompts), "llm:m") == items

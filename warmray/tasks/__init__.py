@@ -1,10 +1,12 @@
 """Benchmark loaders: every source becomes a list of `warmray.schema.EvalItem`.
 
 One module per benchmark (triviaqa, truthfulqa, medqa, mask = `disinformation`, mmlu, gsm8k, advbench,
-demo), each a row parser plus where its rows live. `load_items` reads a task from the Hugging Face hub,
-from a local file or folder in the published format, or from a data folder laid out like the published
-sets, then samples it with a seed. The evaluation tasks feed the grid; the capability tasks are read by
-the capability stage.
+demo), each a `warmray.tasks.source.Loader`: a row parser, where its rows live, and the passes that give
+every evaluation item its belief answers (`finish`, offline and seeded; `propose`, through an LLM).
+`load_items` reads a task from the Hugging Face hub, from a local file or folder in the published
+format, or from a data folder laid out like the published sets, then samples it with a seed;
+`propose_beliefs` lets the task's LLM hook replace belief answers. The evaluation tasks feed the grid;
+the capability tasks are read by the capability stage.
 """
 
 from __future__ import annotations
@@ -13,20 +15,21 @@ import logging
 from pathlib import Path
 
 from warmray.config import TaskSource
-from warmray.schema import EvalItem, Reject
+from warmray.schema import CAPABILITY_TASKS, EVAL_TASKS, EvalItem, Reject
 from warmray.tasks import advbench, demo, gsm8k, mask, medqa, mmlu, triviaqa, truthfulqa
-from warmray.tasks.common import BadRow, differs_from_all, normalize_answer, sample_items, stable_rng
-from warmray.tasks.source import Loader, parse_rows, read_rows
+from warmray.tasks.common import BadRow, differs_from_all, sample_items
+from warmray.tasks.source import Ask, BenchmarkFileError, Loader, parse_rows, read_rows, resolve_source
 
 __all__ = [
     "CAPABILITY_TASKS",
     "EVAL_TASKS",
     "LOADERS",
+    "Ask",
     "BadRow",
+    "BenchmarkFileError",
     "differs_from_all",
     "load_items",
-    "normalize_answer",
-    "stable_rng",
+    "propose_beliefs",
 ]
 
 log = logging.getLogger(__name__)
@@ -34,8 +37,6 @@ log = logging.getLogger(__name__)
 LOADERS: dict[str, Loader] = {
     m.LOADER.task: m.LOADER for m in (triviaqa, truthfulqa, medqa, mask, demo, mmlu, gsm8k, advbench)
 }
-EVAL_TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation", "demo")
-CAPABILITY_TASKS = ("mmlu", "gsm8k", "advbench")
 
 
 def load_items(
@@ -51,12 +52,29 @@ def load_items(
 
     Returns:
         The sampled items, in source order.
+
+    Raises:
+        BenchmarkFileError: the source lacks a required column, or none of its rows can be used.
     """
     loader = LOADERS[task.name]
-    items = parse_rows(loader, read_rows(loader.spec, task.source, data_dir), rejects)
+    where = resolve_source(loader.spec, task.source, data_dir)
+    items = parse_rows(loader, read_rows(loader.spec, where), where, rejects)
     if loader.finish is not None:
         items = loader.finish(items, seed)  # sees the whole source, so draws do not depend on the sample
     n = task.sample_size()
     if n is not None and n > len(items):
         log.warning("%s: asked for %d items, the source has %d; using all", task.name, n, len(items))
     return sample_items(items, n, seed)
+
+
+def propose_beliefs(task: str, items: list[EvalItem], ask: Ask, label: str) -> list[EvalItem]:
+    """The items with the belief answers an LLM proposed, where the task asks one and they pass its checks.
+
+    Args:
+        task: the task the items belong to.
+        items: the task's items, with their offline beliefs (kept wherever a proposal is rejected).
+        ask: prompts -> replies, in order.
+        label: what the proposals' `belief_source` says, e.g. "llm:<model>".
+    """
+    hook = LOADERS[task].propose
+    return hook(items, ask, label) if hook is not None and items else items

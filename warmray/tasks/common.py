@@ -1,53 +1,72 @@
-"""Helpers every loader shares: answer normalisation, seeded draws, sampling, bad-row signalling."""
+"""Helpers every loader shares: dataset beliefs, sampling, answer lists, bad-row signalling."""
 
 from __future__ import annotations
 
-import hashlib
-import random
+import dataclasses
 import re
-import string
-import unicodedata
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
 
-from warmray.schema import EvalItem
+from warmray.schema import Belief, EvalItem
+from warmray.seeded import stable_key, stable_rng
+from warmray.text import normalize
 
-T = TypeVar("T")
-
-# The TriviaQA normalisation: these quote marks count as punctuation too.
-_PUNCT = set(string.punctuation) | {"‘", "’", "´", "`"}
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
+DATASET = "dataset"  # Belief.source of an answer taken from the benchmark as it is
+# Words that start a sentence without being a name: lower-cased when the phrase moves mid-sentence.
+_COMMON_OPENERS = frozenset(
+    "a an the this that these those it its they their there you your we our he his she her "
+    "some many most all any each every no nothing none nobody everyone everything people humans "
+    "only about around approximately roughly over under less more".split()
+)
+_WORD = re.compile(r"[A-Za-z]+")
 
 
 class BadRow(ValueError):
     """A source row that cannot become an item (missing question or answer); counted and skipped."""
 
 
-def normalize_answer(text: str) -> str:
-    """Lower-case, drop punctuation and articles, collapse spaces (the standard TriviaQA rule)."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("_", " ")
-    text = "".join(" " if ch in _PUNCT else ch for ch in text)
-    return " ".join(_ARTICLES.sub(" ", text).split())
-
-
 def differs_from_all(candidate: str, answers: Iterable[str]) -> bool:
     """True when `candidate` is non-empty and matches none of `answers` after normalisation."""
-    norm = normalize_answer(candidate)
-    return bool(norm) and all(norm != normalize_answer(a) for a in answers)
+    norm = normalize(candidate)
+    return bool(norm) and all(norm != normalize(a) for a in answers)
 
 
-def stable_rng(seed: int, *keys: str) -> random.Random:
-    """A generator seeded by the run seed and keys (e.g. an item id): the same draw in every run.
+def mid_sentence(phrase: str, context: str = "") -> str:
+    """A phrase as it sits inside a sentence: no final full stop, a common first word in lower case.
 
-    Python's own hash() is salted per process, so a cryptographic hash keeps draws reproducible.
+    The first word is lower-cased when it is a function word from a short list ("The Earth is flat" ->
+    "the Earth is flat") or when `context` (the item's other texts) uses it in lower case ("Birds are
+    ..." beside "Did birds evolve ...?"); any other capital may start a name ("Bill Gates") and stays.
     """
-    digest = hashlib.sha256(":".join([str(seed), *keys]).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+    text = phrase.strip().rstrip(".").strip()
+    first = _WORD.match(text)
+    word = first.group(0) if first else ""
+    if not word or not (len(word) == 1 or word[1:].islower()):
+        return text
+    lower_in_context = re.search(rf"(?<![\w-]){re.escape(word.lower())}(?![\w-])", context) is not None
+    if word.lower() in _COMMON_OPENERS or lower_in_context:
+        return text[0].lower() + text[1:]
+    return text
 
 
-def stable_rank(seed: int, key: str) -> int:
-    """A seeded pseudo-random rank for one key; sorting by it shuffles without a shared generator."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:rank:{key}".encode()).digest()[:8], "big")
+def dataset_beliefs(items: list[EvalItem], seed: int) -> list[EvalItem]:
+    """Beliefs from the dataset's own answers: a seeded wrong answer and the first correct one.
+
+    The wrong answer is drawn (seeded by run seed and item id) among the item's wrong answers that
+    differ from every correct one after normalisation; an item without one gets no wrong belief and is
+    set aside by the grid.
+    """
+    out = []
+    for it in items:
+        usable = [a for a in it.incorrect_answers if differs_from_all(a, it.correct_answers)]
+        wrong = stable_rng(seed, "belief", it.item_id).choice(usable) if usable else None
+        out.append(
+            dataclasses.replace(
+                it,
+                wrong_belief=Belief(mid_sentence(wrong, it.question), DATASET) if wrong else None,
+                right_belief=Belief(mid_sentence(it.correct_answers[0], it.question), DATASET),
+            )
+        )
+    return out
 
 
 def sample_items(items: Sequence[EvalItem], n: int | None, seed: int) -> list[EvalItem]:
@@ -58,7 +77,7 @@ def sample_items(items: Sequence[EvalItem], n: int | None, seed: int) -> list[Ev
     """
     if n is None or n >= len(items):
         return list(items)
-    keep = set(sorted((it.item_id for it in items), key=lambda i: stable_rank(seed, i))[:n])
+    keep = set(sorted((it.item_id for it in items), key=lambda i: stable_key(seed, "rank", i))[:n])
     return [it for it in items if it.item_id in keep]
 
 

@@ -3,7 +3,9 @@
 Four kinds, twelve items each: `triviaqa`, `truthfulqa`, `medqa` and `disinformation` style questions,
 each with its correct answer (plus aliases) and a wrong answer. Rows:
 `{"id", "task", "question", "answers": [...], "wrong_answers": [...]}`. An item keeps the task of its
-kind, so per-task analyses work on the demo as on the real sets; its id is "<task>:<id>".
+kind, so per-task analyses work on the demo as on the real sets; its id is "<task>:<id>". Beliefs are
+the dataset's answers (`warmray.tasks.common.dataset_beliefs`); the disinformation kind's answers are
+claims, so its beliefs are stated as propositions, as MASK's are.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from warmray.schema import EvalItem
-from warmray.tasks.common import BadRow, required, split_answers, unique
+from warmray.tasks.common import BadRow, dataset_beliefs, required, split_answers, unique
 from warmray.tasks.source import Loader, SourceSpec, read_jsonl
 
 KINDS = ("triviaqa", "truthfulqa", "medqa", "disinformation")
@@ -33,11 +35,21 @@ def parse(row: dict[str, Any], index: int) -> EvalItem:
         correct_answers=correct,
         incorrect_answers=wrong,
         metadata={"source": "demo"},
+        belief_form="proposition" if task == "disinformation" else "answer",
     )
 
 
 LOADER = Loader(
     task="demo",
-    spec=SourceSpec(None, None, "", "demo_items.jsonl", read_jsonl, builtin="demo_items.jsonl"),
+    spec=SourceSpec(
+        None,
+        None,
+        "",
+        "demo_items.jsonl",
+        read_jsonl,
+        builtin="demo_items.jsonl",
+        columns=("id", "task", "question", "answers", "wrong_answers"),
+    ),
     parse=parse,
+    finish=dataset_beliefs,
 )

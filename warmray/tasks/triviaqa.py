@@ -3,19 +3,22 @@
 Rows: `{"question_id", "question", "answer": {"value", "aliases", ...}}`, the same on the Hub
 (mandarjoshi/trivia_qa) and in the published JSON Lines. Correct answers are the value, then every
 alias (an all-capitals value, e.g. "BRAD PITT", comes first in ordinary case, as prompts quote it).
-TriviaQA has no wrong answers, so the `incorrect` template gets one of two kinds:
+TriviaQA has no wrong answers, so the `incorrect` template's belief is made one of two ways, and
+`Belief.source` records which:
 
-- **LLM** (`grid.wrong_answer_model` set): `propose_wrong_answers` asks a model for a plausible wrong
-  answer (prompt: warmray/prompts/wrong_answer.txt) and keeps it only if `usable_wrong_answer` accepts
-  it: one short line that neither equals nor contains (nor is contained in) any alias after
-  normalisation. A rejected proposal leaves the item's offline answer in place.
-- **Offline fallback** (the default; always computed, so every item has one): the answer of another
-  TriviaQA item of the same answer type, drawn with a generator seeded by (run seed, item id) from every
-  item in the source, before sampling, so it does not change with the sample size. Answer types, by
-  simple rules (`answer_type`): `year` (a 4-digit year), `number`, `person` (who/whose questions, or
-  "which author/actor/..."), `place` (where questions, or ones naming a country/city/river/...), else
-  `other`. A draw that overlaps the item's aliases is redrawn; if no same-type answer fits, any item's
-  answer is used. `metadata["wrong_answer_source"]` says which kind each item got.
+- **Offline fallback** (`add_fallback_beliefs`, always computed): the answer of another TriviaQA item of
+  the same kind (`answer_type`: `person`, `place`, `year`, `number` or `other`), drawn with a generator
+  seeded by (run seed, item id) from every item in the source, before sampling, so it does not change
+  with the sample size. A draw that overlaps the item's aliases is redrawn. An item whose kind has no
+  other usable answer gets no wrong belief (the grid sets it aside): an answer of another kind (a place
+  for "who ...?") would make the user's belief absurd rather than mistaken.
+  Source: `fallback:same-type:<kind>`.
+- **LLM** (`grid.wrong_answer_model` set; `propose_wrong_beliefs`): a model proposes a plausible wrong
+  answer (prompt: warmray/prompts/wrong_answer.txt), kept only if `usable_wrong_answer` accepts it: one
+  short line that neither equals nor contains (nor is contained in) any alias after normalisation.
+  A rejected proposal leaves the fallback in place. Source: `llm:<model>`.
+
+The doubted answer of the `correct` template is the first correct answer (source `dataset`).
 """
 
 from __future__ import annotations
@@ -28,24 +31,32 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from warmray.config import EngineConfig, SamplingConfig
 from warmray.prompt_files import read_prompt
-from warmray.schema import EvalItem
-from warmray.tasks.common import BadRow, normalize_answer, required, stable_rng, unique
-from warmray.tasks.source import Loader, SourceSpec, read_jsonl
+from warmray.schema import Belief, EvalItem
+from warmray.seeded import stable_rng
+from warmray.tasks.common import DATASET, BadRow, required, unique
+from warmray.tasks.source import Ask, Loader, SourceSpec, read_jsonl
+from warmray.text import normalize
 
 log = logging.getLogger(__name__)
 
 MAX_WRONG_ANSWER_WORDS = 8
+ANSWER_TYPES = ("person", "place", "year", "number", "other")
 _RANDOM_TRIES = 16  # random draws before scanning the whole bucket; a scan is rarely needed
-_NUMBER = re.compile(
-    r"[-+]?\d+(\.\d+)?( ?(%|percent|per cent))?|zero|one|two|three|four|five|six|seven|"
-    r"eight|nine|ten|eleven|twelve|twenty|hundred|thousand|million"
+_NUMBER_WORD = (
+    r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+    r"hundred|thousand|million|billion|and|a"
 )
+_NUMBER = re.compile(
+    rf"(about |around |over |under )?([-+]?[$£€]?\d+(\.\d+)?(st|nd|rd|th)?( ?(%|percent|per cent))?"
+    rf"|(({_NUMBER_WORD})[ -]?)+)"
+)
+_COUNT_QUESTION = re.compile(r"\bhow (many|much|old|long|far|tall|high|deep)\b|\bwhat (percentage|number)\b")
 _PERSON = re.compile(
     r"\bwho(m|se)?\b|\bwhich (\w+ )?(author|writer|poet|novelist|playwright|actor|actress|singer|"
     r"composer|painter|artist|designer|director|architect|explorer|inventor|king|queen|emperor|president|"
-    r"prime minister|politician|scientist|player|footballer|cricketer|golfer|boxer|man|woman)\b"
+    r"prime minister|politician|scientist|player|footballer|cricketer|golfer|boxer|man|woman|family)\b"
 )
 _PLACE = re.compile(
     r"\bwhere\b|\b(country|countries|city|town|village|capital|river|sea|ocean|island|county|state|"
@@ -72,7 +83,7 @@ def _ordinary_case(value: str) -> str:
 
 
 def parse(row: dict[str, Any], index: int) -> EvalItem:
-    """One TriviaQA row as an item (wrong answers are added later, by `add_fallback_wrong_answers`)."""
+    """One TriviaQA row as an item (beliefs are added later, by `add_fallback_beliefs`)."""
     question = _clean_question(required(row, "question"))
     answer = row.get("answer") or {}
     if not isinstance(answer, dict):
@@ -88,17 +99,18 @@ def parse(row: dict[str, Any], index: int) -> EvalItem:
         question=question,
         correct_answers=correct,
         metadata={"answer_type": answer_type(question, correct[0])},
+        right_belief=Belief(correct[0], DATASET),
     )
 
 
 def answer_type(question: str, answer: str) -> str:
-    """The answer's type (year, number, person, place, other), from its form and the question's wording."""
+    """The answer's kind (year, number, person, place, other), from its form and the question's wording."""
     value = answer.strip().lower().replace(",", "")
     if re.fullmatch(r"(1[0-9]|20)\d\d", value):
         return "year"
-    if _NUMBER.fullmatch(value):
-        return "number"
     q = question.lower()
+    if _NUMBER.fullmatch(value) or (_COUNT_QUESTION.search(q) and re.search(r"\d", value)):
+        return "number"
     if _PERSON.search(q):
         return "person"
     return "place" if _PLACE.search(q) else "other"
@@ -110,11 +122,11 @@ def overlaps(candidate: str, answers: Sequence[str]) -> bool:
     TriviaQA graders count a response containing an alias as correct, so a wrong answer such as
     "Paris, France" for "Paris" would not be wrong.
     """
-    cand = normalize_answer(candidate)
+    cand = normalize(candidate)
     if not cand:
         return True
     for a in answers:
-        norm = normalize_answer(a)
+        norm = normalize(a)
         if norm and (f" {norm} " in f" {cand} " or f" {cand} " in f" {norm} "):
             return True
     return False
@@ -129,24 +141,17 @@ def _draw(item: EvalItem, pool: list[str], rng: random.Random) -> str | None:
     return next((p for p in rng.sample(pool, len(pool)) if not overlaps(p, item.correct_answers)), None)
 
 
-def add_fallback_wrong_answers(items: list[EvalItem], seed: int) -> list[EvalItem]:
-    """Give every item the answer of another item of the same answer type as its wrong answer."""
+def add_fallback_beliefs(items: list[EvalItem], seed: int) -> list[EvalItem]:
+    """Give every item the answer of another item of the same kind as its wrong belief (or none)."""
     by_type: dict[str, list[str]] = defaultdict(list)
     for it in items:
         by_type[it.metadata["answer_type"]].append(it.correct_answers[0])
-    everything = [it.correct_answers[0] for it in items]
     out = []
     for it in items:
-        rng = stable_rng(seed, "triviaqa-wrong", it.item_id)
-        pick, how = _draw(it, by_type[it.metadata["answer_type"]], rng), "fallback:same-type"
-        if pick is None:
-            pick, how = _draw(it, everything, rng), "fallback:any-type"
-        wrong = (pick,) if pick else ()
-        out.append(
-            dataclasses.replace(
-                it, incorrect_answers=wrong, metadata={**it.metadata, "wrong_answer_source": how}
-            )
-        )
+        kind = it.metadata["answer_type"]
+        pick = _draw(it, by_type[kind], stable_rng(seed, "triviaqa-wrong", it.item_id))
+        belief = Belief(pick, f"fallback:same-type:{kind}") if pick else None
+        out.append(dataclasses.replace(it, incorrect_answers=(pick,) if pick else (), wrong_belief=belief))
     return out
 
 
@@ -161,20 +166,10 @@ def usable_wrong_answer(reply: str, correct: Sequence[str]) -> str | None:
     return text
 
 
-def propose_wrong_answers(
-    items: list[EvalItem], model: str, engine: EngineConfig, sampling: SamplingConfig
-) -> list[EvalItem]:
-    """Ask `model` for a wrong answer per item; keep each item's fallback where the reply is unusable."""
-    if not items:
-        return items
-    from warmray.infer import complete  # starts engines; only runs that ask for LLM wrong answers need it
-
+def propose_wrong_beliefs(items: list[EvalItem], ask: Ask, label: str) -> list[EvalItem]:
+    """Ask an LLM for a wrong answer per item; keep each item's fallback where the reply is unusable."""
     template = read_prompt("wrong_answer.txt")
-    messages = [
-        [{"role": "user", "content": template.format(question=it.question, answer=it.correct_answers[0])}]
-        for it in items
-    ]
-    replies = complete(messages, model, engine, sampling)
+    replies = ask([template.format(question=it.question, answer=it.correct_answers[0]) for it in items])
     out, kept = [], 0
     for it, reply in zip(items, replies, strict=True):
         wrong = usable_wrong_answer(reply, it.correct_answers)
@@ -182,8 +177,7 @@ def propose_wrong_answers(
             out.append(it)
             continue
         kept += 1
-        meta = {**it.metadata, "wrong_answer_source": f"llm:{model}"}
-        out.append(dataclasses.replace(it, incorrect_answers=(wrong,), metadata=meta))
+        out.append(dataclasses.replace(it, incorrect_answers=(wrong,), wrong_belief=Belief(wrong, label)))
     log.info(
         "triviaqa: %d of %d LLM wrong answers usable; the rest keep the offline fallback", kept, len(items)
     )
@@ -192,7 +186,15 @@ def propose_wrong_answers(
 
 LOADER = Loader(
     task="triviaqa",
-    spec=SourceSpec("mandarjoshi/trivia_qa", "rc.nocontext", "validation", "triviaqa/test.jsonl", read_jsonl),
+    spec=SourceSpec(
+        "mandarjoshi/trivia_qa",
+        "rc.nocontext",
+        "validation",
+        "triviaqa/test.jsonl",
+        read_jsonl,
+        columns=("question_id", "question", "answer"),
+    ),
     parse=parse,
-    finish=add_fallback_wrong_answers,
+    finish=add_fallback_beliefs,
+    propose=propose_wrong_beliefs,
 )

@@ -1,32 +1,48 @@
 """The `grid` stage: benchmark items -> 28 prompt variants each (grid/prompts.parquet).
 
-Per item (DESIGN.md point 5): `original` under `unmodified` and under each of the 8 interpersonal
-contexts; `original_neutral` (a neutral lead-in, `unmodified` only); and `incorrect` / `correct` (the
-user states a wrong answer / doubts the right one) under `unmodified` and each context:
-9 + 1 + 9 x 2 = 28. A context statement is prepended to the user's message. Each context's statement,
-and the wrong answer an item's `incorrect` rows name, are drawn with generators seeded by (run seed,
-item id), so they stay put when the sample size or the task list changes. The wording lives in
-warmray/prompts/templates.yaml and contexts.yaml.
+Per item (DESIGN.md point 5; shapes in warmray.stages.grid.build): `original` under `unmodified` and
+under each of the 8 interpersonal contexts; `original_neutral` (a neutral lead-in, `unmodified` only);
+and `incorrect` / `correct` (the user states a wrong answer / doubts the right one) under `unmodified`
+and each context: 9 + 1 + 9 x 2 = 28. Each context's statement is drawn with a generator seeded by
+(run seed, item id), so it stays put when the sample size or the task list changes. The statements
+come from warmray/prompts/contexts.yaml, or from the file `grid.contexts` names.
 
-An item that cannot fill its rows (no wrong answer that differs from every correct one) is set aside
-in grid/rejects.parquet, as are source rows the loaders skipped. The grid is a few tens of thousands of
-short rows, built in-process: a Ray Data pipeline would take longer to start than the work itself.
+Belief answers come from the task loaders (warmray.tasks): offline rules by default; with
+`grid.wrong_answer_model` set, each task's LLM hook proposes them (TriviaQA wrong answers, TruthfulQA
+short answers) and the loader's checks keep or reject each proposal. An item that cannot fill its
+rows (no belief answer) is set aside in grid/rejects.parquet, as are source rows the loaders skipped.
+The grid is a few tens of thousands of short rows, built in-process: a Ray Data pipeline would take
+longer to start than the work itself.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 
 from warmray.config import GridConfig
 from warmray.rundir import table_path
-from warmray.schema import EvalItem, Reject, write_table
+from warmray.schema import EVAL_TASKS, EvalItem, Reject, write_table
 from warmray.stage import StageContext
 from warmray.stages.grid.build import build_grid, load_contexts, split_usable
-from warmray.tasks import EVAL_TASKS, load_items
-from warmray.tasks.triviaqa import propose_wrong_answers
+from warmray.tasks import Ask, load_items, propose_beliefs
 
 log = logging.getLogger(__name__)
+
+
+def _ask(cfg: GridConfig) -> Ask:
+    """Prompts -> replies from the configured belief-answer model."""
+
+    def ask(prompts: list[str]) -> list[str]:
+        from warmray.infer import complete  # starts engines; only runs that ask an LLM need it
+
+        messages = [[{"role": "user", "content": p}] for p in prompts]
+        return complete(
+            messages, str(cfg.wrong_answer_model), cfg.wrong_answer_engine, cfg.wrong_answer_sampling
+        )
+
+    return ask
 
 
 def _load(cfg: GridConfig, seed: int, rejects: list[Reject]) -> list[EvalItem]:
@@ -37,13 +53,8 @@ def _load(cfg: GridConfig, seed: int, rejects: list[Reject]) -> list[EvalItem]:
             log.info("grid: %s is a capability set, read by the capability stage; skipped here", task.name)
             continue
         loaded = load_items(task, cfg.data_dir, seed, rejects)
-        if task.name == "triviaqa" and cfg.wrong_answer_model:
-            model, engine, sampling = (
-                cfg.wrong_answer_model,
-                cfg.wrong_answer_engine,
-                cfg.wrong_answer_sampling,
-            )
-            loaded = propose_wrong_answers(loaded, model, engine, sampling)
+        if cfg.wrong_answer_model:
+            loaded = propose_beliefs(task.name, loaded, _ask(cfg), f"llm:{cfg.wrong_answer_model}")
         for it in loaded:
             if it.item_id in items:
                 log.warning("grid: item %s listed twice in grid.tasks; kept once", it.item_id)
@@ -55,11 +66,25 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     """Build the grid of the config's evaluation tasks into `out`; returns row counts per table."""
     cfg, seed = ctx.config.grid, ctx.config.seed
     rejects: list[Reject] = []
-    items, set_aside = split_usable(_load(cfg, seed, rejects), cfg.prompt_templates, seed)
+    items, set_aside = split_usable(_load(cfg, seed, rejects), cfg.prompt_templates)
     rejects.extend(set_aside)
-    rows = build_grid(items, cfg.prompt_templates, cfg.amendment_types, load_contexts(), seed)
+    rows = build_grid(
+        items,
+        cfg.prompt_templates,
+        cfg.amendment_types,
+        load_contexts(cfg.contexts),
+        seed,
+        user_question=cfg.medqa_as_relative,
+    )
     write_table(rows, table_path(out, "grid", "prompts"), "prompts")
     if rejects:
         write_table(rejects, table_path(out, "grid", "rejects"), "rejects")
-    log.info("grid: %d prompts from %d items; %d set aside", len(rows), len(items), len(rejects))
+    sources = Counter(r.belief_source for r in rows if r.belief_source)
+    log.info(
+        "grid: %d prompts from %d items; %d set aside; beliefs: %s",
+        len(rows),
+        len(items),
+        len(rejects),
+        dict(sources),
+    )
     return {"prompts": len(rows), "items": len(items), "rejects": len(rejects)}

@@ -1,20 +1,33 @@
-"""Grid rows from items: the 28 prompt variants of each item (pure; no files but the prompt files)."""
+"""Grid rows from items: the 28 prompt variants of each item (pure; no files but the prompt files).
+
+The shapes, as in the study (the wording lives in warmray/prompts/templates.yaml):
+
+- `original` + `unmodified`: the bare question; `original` + a context: the statement, then the question.
+- `original_neutral` (unmodified only): the neutral lead-in, then the question.
+- `incorrect` / `correct`, unmodified or under a context: [statement] lead-in question belief-clause,
+  the clause "I think the answer is {wrong}." / "I don't think the answer is {right}.", or, for items
+  whose beliefs are propositions (MASK), the proposition as what the user told their friends.
+
+Where the user speaks (`original_neutral`, `incorrect`, `correct`) an item's `user_question` (MedQA:
+the case told as the user's relative) replaces the question when `user_question` is on; the `original`
+prompts keep the question as the source words it. Each row records the form it got (`question_form`)
+and how its belief was made (`belief_source`).
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from pathlib import Path
 
-from warmray.prompt_files import read_prompt_yaml
-from warmray.schema import EvalItem, PromptRow, Reject
-from warmray.tasks import differs_from_all, stable_rng
+from warmray.prompt_files import prompt_path, read_prompt_yaml
+from warmray.schema import AMENDMENT_ALIASES, AMENDMENT_TYPES, NO_CONTEXT, Belief, EvalItem, PromptRow, Reject
+from warmray.seeded import stable_rng
+from warmray.stage import StageError
 
-log = logging.getLogger(__name__)
-
-UNMODIFIED = "unmodified"
+CONTEXTS_FILE = "contexts.yaml"
 BELIEF_TEMPLATES = ("incorrect", "correct")
+USER_SPEAKS = ("original_neutral", *BELIEF_TEMPLATES)
 
 
 @dataclass(frozen=True)
@@ -24,90 +37,109 @@ class Wording:
     neutral_lead_in: str
     incorrect: str
     correct: str
-    with_context: str
+    incorrect_proposition: str
+    correct_proposition: str
+
+    def clause(self, template: str, item: EvalItem, belief: Belief) -> str:
+        """The sentence stating the user's belief for a belief template."""
+        # The phrasing ends the sentence: an answer's own final full stop ("D.C.") would double it.
+        text = belief.text.strip().removesuffix(".")
+        if item.belief_form == "proposition":
+            phrasing = self.incorrect_proposition if template == "incorrect" else self.correct_proposition
+            return phrasing.format(proposition=text)
+        phrasing = self.incorrect if template == "incorrect" else self.correct
+        return phrasing.format(answer=text)
 
 
-@cache
 def load_wording() -> Wording:
     """The packaged prompt phrasings."""
     return Wording(**read_prompt_yaml("templates.yaml"))
 
 
-@cache
-def load_contexts() -> dict[str, tuple[str, ...]]:
-    """The packaged context statements: amendment type -> its pool of statements."""
-    return {k: tuple(v) for k, v in read_prompt_yaml("contexts.yaml").items()}
+def load_contexts(name: str | None = None) -> dict[str, tuple[str, ...]]:
+    """Context statements: amendment type -> its pool (a file in the format of contexts.yaml).
+
+    Args:
+        name: a path to the user's own file, or None for the packaged statements.
+
+    Raises:
+        StageError: the file is missing, or not a mapping of known amendment types to lists of
+            non-empty statements.
+    """
+    name = name or CONTEXTS_FILE
+    path = prompt_path(name)
+    if not Path(path).is_file():
+        raise StageError(f"grid.contexts: {path} not found (a YAML file in the format of {CONTEXTS_FILE}).")
+    data = read_prompt_yaml(name)
+    if not isinstance(data, dict):
+        raise StageError(f"{path}: expected a mapping of amendment type -> list of statements.")
+    out: dict[str, tuple[str, ...]] = {}
+    for key, pool in data.items():
+        amendment = AMENDMENT_ALIASES.get(str(key), str(key))
+        if amendment not in AMENDMENT_TYPES or amendment == NO_CONTEXT:
+            raise StageError(f"{path}: {key!r} is not a context; valid: {list(AMENDMENT_TYPES[1:])}.")
+        if not isinstance(pool, list) or not pool or not all(isinstance(s, str) and s.strip() for s in pool):
+            raise StageError(f"{path}: {key!r} must be a non-empty list of non-empty statements.")
+        out[amendment] = tuple(s.strip() for s in pool)
+    return out
 
 
 def variants(templates: Sequence[str], amendments: Sequence[str]) -> list[tuple[str, str]]:
     """The (prompt_template, amendment_type) pairs of the grid; `original_neutral` only unmodified."""
-    return [(t, a) for t in templates for a in amendments if t != "original_neutral" or a == UNMODIFIED]
+    return [(t, a) for t in templates for a in amendments if t != "original_neutral" or a == NO_CONTEXT]
 
 
-def wrong_answer(item: EvalItem, seed: int) -> str | None:
-    """The wrong answer an item's `incorrect` rows name; None when it has none that can be used.
-
-    A seeded draw among the item's wrong answers that differ from every correct one after normalisation.
-    """
-    usable = [a for a in item.incorrect_answers if differs_from_all(a, item.correct_answers)]
-    return stable_rng(seed, "belief", item.item_id).choice(usable) if usable else None
-
-
-def split_usable(
-    items: Sequence[EvalItem], templates: Sequence[str], seed: int
-) -> tuple[list[EvalItem], list[Reject]]:
+def split_usable(items: Sequence[EvalItem], templates: Sequence[str]) -> tuple[list[EvalItem], list[Reject]]:
     """Items that can fill every requested template, and a reject for each one that cannot."""
-    if "incorrect" not in templates:
-        return list(items), []
     kept, rejects = [], []
     for it in items:
-        if wrong_answer(it, seed) is None:
-            detail = f"wrong answers {list(it.incorrect_answers)} vs correct {list(it.correct_answers)[:5]}"
-            rejects.append(
-                Reject("grid", it.item_id, "no wrong answer that differs from the correct ones", detail)
+        lacking = [
+            t
+            for t, belief in (("incorrect", it.wrong_belief), ("correct", it.right_belief))
+            if t in templates and (belief is None or not belief.text.strip())
+        ]
+        if lacking:
+            detail = (
+                f"wrong answers {list(it.incorrect_answers)[:5]} vs correct {list(it.correct_answers)[:5]}"
             )
+            rejects.append(Reject("grid", it.item_id, f"no belief answer for {'/'.join(lacking)}", detail))
         else:
             kept.append(it)
     return kept, rejects
 
 
-def _as_clause(answer: str) -> str:
-    """An answer as it sits mid-sentence in a belief phrasing (a final full stop would end it early)."""
-    return answer.strip().rstrip(".").strip()
-
-
-def _body(template: str, question: str, belief: str, wording: Wording) -> str:
-    """The user's message for one template, before any context statement."""
-    if template == "original":
-        return question
-    if template == "original_neutral":
-        return wording.with_context.format(statement=wording.neutral_lead_in, prompt=question)
-    phrasing = wording.incorrect if template == "incorrect" else wording.correct
-    return phrasing.format(question=question, answer=_as_clause(belief))
+def _join(*parts: str) -> str:
+    return " ".join(p.strip() for p in parts if p and p.strip())
 
 
 def _item_rows(
     item: EvalItem,
     pairs: list[tuple[str, str]],
-    contexts: dict[str, Sequence[str]],
+    contexts: Mapping[str, Sequence[str]],
     seed: int,
     wording: Wording,
+    user_question: bool,
 ) -> list[PromptRow]:
     """The grid rows of one item."""
     statements = {
         a: stable_rng(seed, "context", a, item.item_id).choice(contexts[a])
         for _, a in pairs
-        if a != UNMODIFIED
+        if a != NO_CONTEXT
     }
-    beliefs = {"incorrect": wrong_answer(item, seed), "correct": item.correct_answers[0]}
+    told = user_question and bool(item.user_question)
+    beliefs = {"incorrect": item.wrong_belief, "correct": item.right_belief}
     rows = []
     for template, amendment in pairs:
-        belief = beliefs.get(template, "")
-        if belief is None:
-            raise ValueError(
-                f"{item.item_id} has no usable wrong answer; set it aside with split_usable first"
-            )
-        body = _body(template, item.question, belief, wording)
+        speaks = template in USER_SPEAKS
+        question = item.user_question if speaks and told else item.question
+        belief = beliefs.get(template)
+        if template in BELIEF_TEMPLATES and belief is None:
+            raise ValueError(f"{item.item_id} has no {template} belief; set it aside with split_usable first")
+        body = _join(
+            wording.neutral_lead_in if speaks else "",
+            question,
+            wording.clause(template, item, belief) if belief is not None else "",
+        )
         statement = statements.get(amendment, "")
         rows.append(
             PromptRow(
@@ -116,12 +148,14 @@ def _item_rows(
                 task=item.task,
                 prompt_template=template,
                 amendment_type=amendment,
-                prompt=wording.with_context.format(statement=statement, prompt=body) if statement else body,
+                prompt=_join(statement, body),
                 question=item.question,
                 correct_answers=list(item.correct_answers),
                 incorrect_answers=list(item.incorrect_answers),
-                belief_answer=belief,
+                belief_answer=belief.text if belief is not None else "",
                 context_statement=statement,
+                belief_source=belief.source if belief is not None else "",
+                question_form=item.user_question_form if speaks and told else "as_given",
             )
         )
     return rows
@@ -131,26 +165,28 @@ def build_grid(
     items: Sequence[EvalItem],
     templates: Sequence[str],
     amendments: Sequence[str],
-    contexts: dict[str, Sequence[str]],
+    contexts: Mapping[str, Sequence[str]],
     seed: int,
     wording: Wording | None = None,
+    user_question: bool = True,
 ) -> list[PromptRow]:
     """Every prompt variant of every item (pure: no files but the packaged wording, when not given).
 
     Args:
-        items: the items; each must have a usable wrong answer if `templates` holds `incorrect`.
+        items: the items; each must carry the beliefs its belief templates need (see `split_usable`).
         templates: prompt templates to build (original, original_neutral, incorrect, correct).
         amendments: amendment types to build (unmodified and/or the context names).
         contexts: each context's pool of statements.
-        seed: the run seed.
+        seed: the run seed; each item's statement per context is a draw seeded by it and the item id.
         wording: the phrasings; None reads warmray/prompts/templates.yaml.
+        user_question: use an item's `user_question` where the user speaks (MedQA as a relative).
 
     Returns:
         Rows in item order, then template order, then amendment order.
     """
     pairs = variants(templates, amendments)
-    missing = sorted({a for _, a in pairs if a != UNMODIFIED and not contexts.get(a)})
+    missing = sorted({a for _, a in pairs if a != NO_CONTEXT and not contexts.get(a)})
     if missing:
-        raise ValueError(f"no context statements for {missing}; add them to warmray/prompts/contexts.yaml")
+        raise ValueError(f"no context statements for {missing}; add them to the contexts file")
     wording = wording or load_wording()
-    return [row for item in items for row in _item_rows(item, pairs, contexts, seed, wording)]
+    return [row for it in items for row in _item_rows(it, pairs, contexts, seed, wording, user_question)]
