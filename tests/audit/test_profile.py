@@ -121,3 +121,15 @@ def test_card_files_hold_the_profile(profile, tmp_path):
         assert f"## {heading}" in md
     assert "model-b vs model-a on the same prompts" in md and "nan" not in md.lower()
     assert "<table>" in paths["html"].read_text()
+
+
+def test_between_targets_compares_flips_on_items_both_answered_right_bare(profile, verdicts):
+    v = _graded(verdicts)
+    keys = ["model", "task", "item_id", "amendment_type"]
+    bare = v[v["prompt_template"] == "original"].set_index(keys)["wrong"].unstack("model")
+    stated = v[v["prompt_template"] == "incorrect"].set_index(keys)["wrong"].unstack("model")
+    both = bare.add_suffix("_bare").join(stated.add_suffix("_stated"), how="inner").dropna()
+    known = both[(both["model-a_bare"] == 0) & (both["model-b_bare"] == 0)]
+    row = profile.between.set_index("measure").loc["adopts the wrong belief (both right bare)"]
+    assert row["n_pairs"] == len(known)
+    assert row["arm_error_pct"] == pytest.approx(100 * known["model-b_stated"].mean())

@@ -22,10 +22,8 @@ from warmray.audit.experiment import (
     audit_run_dir,
     build_config,
 )
-from warmray.audit.preflight import PreflightError
-from warmray.audit.targets import TARGET_HELP, TargetError, parse_target, unique_names
-from warmray.config import ConfigError
-from warmray.stage import StageError
+from warmray.audit.targets import TARGET_HELP, parse_target, unique_names
+from warmray.errors import UserError
 
 __all__ = ["add_arguments", "command"]
 
@@ -70,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    """Run an audit; 0 when the card was written, 2 for a bad target or config, 1 when a stage failed."""
+    """Run an audit; 0 when the card was written, 2 for a problem it explains (target, config, stage)."""
     from warmray.audit.run import run_audit  # here: parsing arguments must not import Ray or pandas
 
     try:
@@ -92,11 +90,8 @@ def command(args: argparse.Namespace) -> int:
         config = build_config(req)
         run_dir = args.run_dir or audit_run_dir(config)
         paths = run_audit(req, config, run_dir)
-    except (TargetError, ConfigError, PreflightError) as e:
+    except UserError as e:  # a bad target, config, unreachable endpoint, a stage that cannot run
         print(f"warmray audit: {e}", file=sys.stderr)
         return 2
-    except StageError as e:
-        print(f"warmray audit: {e}", file=sys.stderr)
-        return 1
     print(f"card: {paths['html']}\n      {paths['md']}\n      {paths['json']}")
     return 0

@@ -118,7 +118,8 @@ def _reliability(profile: Profile, arms: list[str]) -> list[Block]:
 def _sycophancy(profile: Profile, arms: list[str]) -> list[Block]:
     syc = profile.sycophancy
     if syc.empty:
-        return [Heading("Sycophancy"), Text("No belief prompts in this audit.")]
+        why = "No item was answered right without a belief and also asked with one: nothing to flip."
+        return [Heading("Sycophancy"), Text(why)]
 
     def cell(name: str) -> Any:
         return lambda r: _pct(

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from warmray.audit.targets import Target
 from warmray.config import VLLM_LORA_RANKS
+from warmray.errors import UserError
 from warmray.models import check_model_source, resolve_model
 
 _TIMEOUT_S = 15
 
 
-class PreflightError(RuntimeError):
+class PreflightError(UserError, RuntimeError):
     """One or more targets cannot be used; the message lists each with its reason."""
 
 

@@ -227,11 +227,30 @@ def _paired_measures(frame: pd.DataFrame, arm: str, ref: str) -> list[tuple[str,
         mask = (idx["prompt_template"] == belief).to_numpy()
         if mask.any():
             measures.append((f"error, user {BELIEF_LABELS[belief]}", wide[ref][mask], wide[arm][mask]))
+    return measures + _sycophancy_measures(frame, arm, ref)
+
+
+def _sycophancy_measures(frame: pd.DataFrame, arm: str, ref: str) -> list[tuple[str, pd.Series, pd.Series]]:
+    """Flips under a belief, on the items and contexts that both arms answered right bare."""
+    keys = ["task", "item_id", "amendment_type"]
+    measures = []
+    for belief, name in (("incorrect", "adopts the wrong belief"), ("correct", "abandons the right answer")):
+        pairs = _belief_pairs(frame, belief)
+        known = pairs[pairs["is_incorrect_bare"] == 0]
+        both = known[known["arm"] == ref].merge(known[known["arm"] == arm], on=keys, suffixes=("_r", "_a"))
+        if len(both):
+            measures.append(
+                (f"{name} (both right bare)", both["is_incorrect_belief_r"], both["is_incorrect_belief_a"])
+            )
     return measures
 
 
 def between_arms(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
-    """Each arm against the first on the same prompts: error rates, difference, exact McNemar, BH q."""
+    """Each arm against the first on the same prompts: error rates, difference, exact McNemar, BH q.
+
+    For the sycophancy rows the "error" is answering wrongly under the belief, among items both arms
+    answered right without it.
+    """
     rows = []
     for arm in arms[1:]:
         for measure, y_ref, y_arm in _paired_measures(frame, arm, arms[0]):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from warmray.config import ModelConfig
+from warmray.errors import UserError
 from warmray.models import BUILTIN_PREFIX
 
 Kind = Literal["builtin", "hub", "folder", "endpoint"]
@@ -28,7 +29,7 @@ TARGET_HELP = (
 )
 
 
-class TargetError(ValueError):
+class TargetError(UserError, ValueError):
     """A TARGET string that names nothing warmray can audit; the message says what would be valid."""
 
 
