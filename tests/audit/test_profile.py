@@ -133,3 +133,8 @@ def test_between_targets_compares_flips_on_items_both_answered_right_bare(profil
     row = profile.between.set_index("measure").loc["adopts the wrong belief (both right bare)"]
     assert row["n_pairs"] == len(known)
     assert row["arm_error_pct"] == pytest.approx(100 * known["model-b_stated"].mean())
+
+
+def test_the_first_target_named_is_the_reference(verdicts):
+    flipped = build_profile(verdicts, order=["model-b", "model-a"])
+    assert flipped.arms == ["model-b", "model-a"] and set(flipped.between["reference"]) == {"model-b"}

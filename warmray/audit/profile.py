@@ -56,12 +56,19 @@ def arm_label(model: str, variant: str) -> str:
     return model if variant == BASE_VARIANT else f"{model} + system prompt"
 
 
-def build_profile(verdicts: pd.DataFrame) -> Profile:
-    """All of the card's numbers from a verdict table (raw rows, as the judge stage wrote them)."""
+def build_profile(verdicts: pd.DataFrame, order: list[str] | None = None) -> Profile:
+    """All of the card's numbers from a verdict table (raw rows, as the judge stage wrote them).
+
+    Args:
+        verdicts: the verdict rows.
+        order: arm names in the order the card shows them (the first is the reference for the paired
+            differences); arms not named follow in order of appearance.
+    """
     raw = verdicts.reset_index(drop=True)
     prepared = prepare(raw, source="audit verdicts")
     frame = _with_arms(prepared)
-    arms = list(dict.fromkeys(frame["arm"]))
+    seen = list(dict.fromkeys(frame["arm"]))
+    arms = [a for a in order or [] if a in seen] + [a for a in seen if a not in (order or [])]
     worst = worst_cells(frame)
     return Profile(
         arms=arms,

@@ -65,7 +65,9 @@ class Progress:
         names = list(self.estimates)
         self._stage_start = time.time()
         step = f"[audit {names.index(stage) + 1}/{len(names)}] {stage}"
-        self._print(f"{step}: {what}; about {_clock(self.left(stage))} left")
+        left = self.left(stage)
+        eta = time.strftime("%H:%M", time.localtime(time.time() + left))
+        self._print(f"{step}: {what}; about {_clock(left)} left (ETA {eta})")
 
     def finish(self, stage: str, skipped: bool) -> None:
         """Close a stage; its estimate now counts as done."""

@@ -16,7 +16,7 @@ import pandas as pd
 from warmray.audit.card import write_card
 from warmray.audit.experiment import AuditRequest, prompts_per_item
 from warmray.audit.preflight import preflight
-from warmray.audit.profile import build_profile
+from warmray.audit.profile import arm_label, build_profile
 from warmray.audit.progress import Progress, estimate_seconds
 from warmray.config import ExperimentConfig
 from warmray.pipeline import run_pipeline
@@ -31,7 +31,7 @@ CARD_FOLDER = "audit"
 def _what(stage: str, config: ExperimentConfig, n_prompts: int) -> str:
     arms = len(config.models) * len(config.generate.variants)
     return {
-        "grid": f"up to {n_prompts} prompts from {', '.join(t.name for t in config.grid.tasks)}",
+        "grid": f"about {n_prompts} prompts from {', '.join(t.name for t in config.grid.tasks)}",
         "generate": f"{n_prompts} prompts x {arms} arm(s) answered",
         "judge": "grading by " + ("an LLM judge" if config.judge.grader == "llm" else "reference matching"),
         "analyze": "the study's analysis report",
@@ -42,23 +42,29 @@ def run_audit(req: AuditRequest, config: ExperimentConfig, run_dir: Path) -> dic
     """Check the targets, run the stages, write the card; returns the card's paths."""
     preflight(list(req.targets), list(req.names), req.judge)
     per_item = prompts_per_item(config.grid.prompt_templates, config.grid.amendment_types)
-    n_prompts = per_item * sum(t.n if isinstance(t.n, int) else 125 for t in config.grid.tasks)
+    # Before the grid exists, a task asked for all its items counts as the study's 500.
+    n_prompts = per_item * sum(t.sample_size() or 500 for t in config.grid.tasks)
     progress = Progress(estimate_seconds(config, n_prompts))
     started, seconds = time.time(), {}
     for stage in AUDIT_STAGES:
         progress.start(stage, _what(stage, config, n_prompts))
         (result,) = run_pipeline(config, run_dir, (stage,))
         progress.finish(stage, result.skipped)
-        seconds[stage] = read_manifest(result.out_dir).get("seconds", result.seconds)
+        manifest = read_manifest(result.out_dir)
+        seconds[stage] = manifest.get("seconds", result.seconds)
+        if stage == "grid":  # the real count: items without a usable wrong answer were set aside
+            n_prompts = int(manifest["rows"]["prompts"])
+            progress.estimates = estimate_seconds(config, n_prompts)
     rundir = RunDir(run_dir.expanduser().resolve())
     verdicts = load_verdict_files([rundir.table("judge", "verdicts")])
+    order = [arm_label(m.name, v) for m in config.models for v in config.generate.variants]
     run = run_description(req, config, rundir, verdicts)
     run |= {
         "seconds": seconds,
         "total_seconds": time.time() - started,
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
     }
-    return write_card(build_profile(verdicts), run, rundir.root / CARD_FOLDER)
+    return write_card(build_profile(verdicts, order), run, rundir.root / CARD_FOLDER)
 
 
 def run_description(
