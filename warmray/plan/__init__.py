@@ -3,6 +3,7 @@
     warmray plan configs/paper.yaml                          against the config's plan section (8 x H100)
     warmray plan configs/paper.yaml --cluster cluster/gpu-cluster-gcp.yaml
     warmray plan configs/paper-open.yaml --gpus-per-node 8 --nodes 2 --gpu A100-80GB --json
+    warmray plan configs/paper.yaml --set models.3.tensor_parallel_size=16   (refused: 8 GPUs per node)
 
 No Ray, torch or vLLM import and no download: planning is arithmetic on the config (warmray.plan.build).
 """
@@ -36,6 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--gpu-memory-gib", type=float, metavar="G", help="memory per GPU, overriding the type's"
     )
     parser.add_argument("--run-dir", type=Path, help="a run directory whose corpus gives real token counts")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key as for `warmray run` (repeatable): --set train.epochs=2",
+    )
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
 
 
@@ -55,7 +64,7 @@ def cluster_for(cfg: ExperimentConfig, args: argparse.Namespace) -> Cluster:
 
 def command(args: argparse.Namespace) -> int:
     """Print the plan of args.config; raises warmray.config.ConfigError when it cannot fit."""
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, args.overrides)
     run_dir = args.run_dir or Path(cfg.run_dir)
     plan = build_plan(cfg, cluster_for(cfg, args), run_dir)
     print(json.dumps(as_json(plan), indent=2) if args.json else table(plan))

@@ -71,7 +71,7 @@ def build_plan(cfg: ExperimentConfig, cluster: Cluster, run_dir: Path | None = N
         raise ConfigError(
             "the config does not fit the cluster "
             f"({cluster.nodes} x {cluster.gpus_per_node} x {cluster.gpu.name}):\n"
-            + "\n".join(f"  - {p}" for p in ctx.problems)
+            + "\n".join(f"  - {p}" for p in dict.fromkeys(ctx.problems))  # generate and warmth share engines
         )
     return Plan(cfg.name, cluster, corpus.source, counts, tuple(work), tuple(used.values()))
 

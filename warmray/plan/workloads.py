@@ -109,9 +109,9 @@ def _gpu_engine(
             f"{key}: tensor_parallel_size {tp} needs {tp} GPUs in one node (an engine is placed on one "
             f"node, STRICT_PACK; pipeline parallelism is refused), but nodes have {cluster.gpus_per_node}: "
             f"set tensor_parallel_size to at most {cluster.gpus_per_node}"
-            + (f" ({enough} fits {model})." if enough else f"; {model} does not fit one node at any size.")
+            + (f"; the smallest that fits {model} is {enough}." if enough else f"; {model} fits no node.")
         )
-    if tp * engine.concurrency > cluster.total_gpus:
+    elif tp * engine.concurrency > cluster.total_gpus:
         ctx.problems.append(
             f"{key}: {engine.concurrency} replicas x tensor_parallel_size {tp} = {tp * engine.concurrency} "
             f"GPUs, the cluster has {cluster.total_gpus}: set engine.concurrency to at most "
