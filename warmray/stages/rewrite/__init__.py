@@ -2,8 +2,9 @@
 
 Each turn is rewritten in the context of the conversation so far (the original turns before it), by
 the rewriter LLM through warmray.infer, with our instructions from warmray/prompts/. Every rewrite is
-checked (warmray.stages.rewrite.checks); a conversation enters a style's training table only when all its
-turns passed, and every refusal is kept in rejects.parquet with its reason.
+checked (warmray.stages.rewrite.checks); a conversation enters the training tables only when all its
+turns passed in every configured style, so warm and cold train on the same conversations (the manifest's
+`shared_conversations`), and every refusal is kept in rejects.parquet with its reason.
 Outputs: warm.parquet, cold.parquet (the `training_conversations` table), rejects.parquet,
 rewrites.parquet (every turn: original, rewrite, reason).
 """
@@ -83,10 +84,25 @@ def grade_rewrites(rewrites: pd.DataFrame, cfg: RewriteConfig) -> pd.DataFrame:
     return out
 
 
+def passed_everywhere(graded: pd.DataFrame, styles: tuple[str, ...] | list[str]) -> set[str]:
+    """Conversations whose every assistant turn passed the checks in every one of `styles`."""
+    passed = None
+    for style in styles:
+        mine = graded[graded["style"] == style]
+        failed = set(mine.loc[mine["reason"] != "", "conversation_id"])
+        ok = set(mine["conversation_id"]) - failed
+        passed = ok if passed is None else passed & ok
+    return passed or set()
+
+
 def assemble(
-    conversations: pd.DataFrame, graded: pd.DataFrame, style: str
+    conversations: pd.DataFrame, graded: pd.DataFrame, style: str, shared: set[str]
 ) -> tuple[pd.DataFrame, list[Reject]]:
-    """The training table of one style, from conversations whose turns all passed."""
+    """The training table of one style: the `shared` conversations (passed in every style), rewritten.
+
+    The warm and cold models must train on the same conversations, or a difference between them could
+    come from which conversations each kept; a conversation that failed in any style is left out of all.
+    """
     mine = graded[graded["style"] == style]
     by_conv = {cid: g.set_index("turn_index") for cid, g in mine.groupby("conversation_id")}
     kept: list[dict[str, Any]] = []
@@ -99,6 +115,11 @@ def assemble(
         if len(failed):
             reasons = ",".join(sorted(set(failed["reason"])))
             rejects.append(Reject("rewrite", f"{conv.conversation_id}:{style}", "turn_failed", reasons))
+            continue
+        if conv.conversation_id not in shared:
+            rejects.append(
+                Reject("rewrite", f"{conv.conversation_id}:{style}", "failed_in_another_style", "")
+            )
             continue
         turns = [dict(t) for t in conv.turns]
         for i, row in turns_done.iterrows():
@@ -138,8 +159,10 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         for r in graded[graded["reason"] != ""].itertuples()
     ]
     counts = {"turns": len(graded), "turns_passed": int((graded["reason"] == "").sum())}
+    shared = passed_everywhere(graded, cfg.styles)
+    counts["shared_conversations"] = len(shared)
     for style in cfg.styles:
-        table, style_rejects = assemble(conversations, graded, style)
+        table, style_rejects = assemble(conversations, graded, style, shared)
         rejects += style_rejects
         if table.empty:
             raise StageError(
