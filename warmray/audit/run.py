@@ -46,16 +46,17 @@ def run_audit(req: AuditRequest, config: ExperimentConfig, run_dir: Path) -> dic
     n_prompts = per_item * sum(t.sample_size() or 500 for t in config.grid.tasks)
     progress = Progress(estimate_seconds(config, n_prompts))
     started, seconds = time.time(), {}
-    for stage in AUDIT_STAGES:
-        progress.start(stage, _what(stage, config, n_prompts))
-        (result,) = run_pipeline(config, run_dir, (stage,))
-        progress.finish(stage, result.skipped)
-        manifest = read_manifest(result.out_dir)
-        seconds[stage] = manifest.get("seconds", result.seconds)
-        if stage == "grid":  # the real count: items without a usable wrong answer were set aside
-            n_prompts = int(manifest["rows"]["prompts"])
-            progress.estimates = estimate_seconds(config, n_prompts)
     rundir = RunDir(run_dir.expanduser().resolve())
+    with rundir.locked():  # one command per run directory, as for `warmray run`
+        for stage in AUDIT_STAGES:
+            progress.start(stage, _what(stage, config, n_prompts))
+            (result,) = run_pipeline(config, rundir.root, (stage,))
+            progress.finish(stage, result.skipped)
+            manifest = read_manifest(result.out_dir)
+            seconds[stage] = manifest.get("seconds", result.seconds)
+            if stage == "grid":  # the real count: items without a usable wrong answer were set aside
+                n_prompts = int(manifest["rows"]["prompts"])
+                progress.estimates = estimate_seconds(config, n_prompts)
     verdicts = load_verdict_files([rundir.table("judge", "verdicts")])
     order = [arm_label(m.name, v) for m in config.models for v in config.generate.variants]
     run = run_description(req, config, rundir, verdicts)
