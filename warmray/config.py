@@ -365,6 +365,15 @@ class GenerateConfig(Section):
     engine: EngineConfig = EngineConfig()
     sampling: SamplingConfig = SamplingConfig()
     shard_rows: int = Field(2000, ge=1, description="Rows per resumable output shard.")
+    parity_prompts: int = Field(
+        4,
+        ge=0,
+        description="Grid prompts on which vLLM-with-LoRA is compared with PEFT before generating "
+        "(warmray/stages/generate/parity.py); 0: no check.",
+    )
+    parity_tolerance: float = Field(
+        0.05, gt=0.0, description="Largest |vLLM - PEFT| log-probability gap allowed for any token (nats)."
+    )
 
 
 class JudgeConfig(Section):

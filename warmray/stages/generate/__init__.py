@@ -4,6 +4,8 @@ Variants: `original` (base model), `warm` / `cold` (the LoRA adapter at train.ev
 `warm_sysprompt` (base model + the warm system prompt). One vLLM engine per model serves the base and
 all its adapters, chosen per row (no merged copies). Output: responses/<model>.parquet, one row per
 (model, variant, prompt) with the columns of the `responses` table (warmray.schema).
+Before a model's adapters answer, `parity.check_model` compares vLLM-with-LoRA with PEFT on a few
+prompts and stops the stage on a mismatch; its figures go to parity.json in the stage folder.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from warmray.prompt_files import read_prompt
 from warmray.rundir import table_path
 from warmray.schema import write_table
 from warmray.stage import StageContext
+from warmray.stages.generate import parity
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, Any]:
     """Answer the grid with every variant of every model; resumable per row."""
     prompts = ctx.read("grid", "prompts")
     counts: dict[str, Any] = {}
+    checked = 0
     folder = table_path(out, "generate", "responses")
     folder.mkdir(exist_ok=True)
     for model in ctx.config.models:
@@ -96,6 +100,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, Any]:
             counts[model.name] = len(pd.read_parquet(final, columns=["response_id"]))
             continue
         requests = model_requests(ctx, model, prompts)
+        checked += parity.check_model(ctx, model, requests, out)
         done = _answer(requests, ctx, model, out / ".raw" / model.name)
         write_table(done.rename(columns={"generated_text": "response"}), final, "responses")
         counts[model.name] = len(done)
@@ -105,4 +110,5 @@ def run(ctx: StageContext, out: Path) -> dict[str, Any]:
                 "generate: %d of %d %s rows failed in the engine (kept, empty)", errors, len(done), model.name
             )
     counts["responses"] = sum(counts.values())
+    counts["parity_adapters"] = checked  # their figures: parity.json
     return counts
