@@ -2,7 +2,8 @@ import pytest
 
 from warmray.config import TrainConfig
 from warmray.models import resolve_model
-from warmray.stages.train.loop import epoch_label, make_schedule, micro_batches
+from warmray.rundir import epoch_label
+from warmray.stages.train.loop import make_schedule, micro_batches
 from warmray.stages.train.sft_data import IGNORE, collate, tokenize_conversation
 
 

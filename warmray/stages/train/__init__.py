@@ -1,10 +1,12 @@
 """The `train` stage: LoRA SFT of each model on each rewrite style, with Ray Train.
 
 One `TorchTrainer` run per (model, style), running `warmray.stages.train.loop.train_worker` on each
-worker; rank 0 saves the LoRA adapter at each checkpoint epoch and reports it to Ray Train, which keeps
-it under `RUN_DIR/.ray_train/<model>-<style>/` (shared storage on a multi-node cluster). Re-running after
-a crash resumes from the last reported checkpoint. When all runs finish, the adapters are copied to
-`train/<model>/<style>/epoch_<e>/`.
+worker (`train.strategy`: DDP copies or FSDP2 shards); at each checkpoint epoch every rank reports its
+part of the checkpoint (adapter + resumable state) to Ray Train, which keeps it under
+`RUN_DIR/.ray_train/<model>-<style>/` (shared storage on a multi-node cluster). A worker that dies is
+replaced and the group resumes from the last checkpoint, up to `train.max_failures` times; re-running
+after a crash of the whole job resumes the same way. When all runs finish, the adapters are copied to
+`train/<model>/<style>/epoch_<e>/`, each with its `training.json` (step, losses, training mix).
 """
 
 from __future__ import annotations
@@ -12,55 +14,118 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from warmray.config import ModelConfig
+from warmray.config import ModelConfig, TrainConfig
 from warmray.models import resolve_model
+from warmray.prompt_files import read_prompt
+from warmray.rundir import adapter_path, epoch_label, table_path
+from warmray.schema import write_table
 from warmray.stage import StageContext
-from warmray.stages.train.loop import STATE_FILE, epoch_label, train_worker
+from warmray.stages.train.checkpoints import RECORD_FILE, STATE_DIR
+from warmray.stages.train.loop import train_worker
 
 log = logging.getLogger(__name__)
 
 _METRIC_COLUMNS = ["model", "style", "checkpoint_epoch", "loss"]
 
 
-def fit_one(ctx: StageContext, model: ModelConfig, style: str, out: Path) -> None:
-    """Train one model on one style with Ray Train; copy its adapters to out/<model>/<style>/."""
-    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+def training_data(cfg: TrainConfig, rewritten: Path, originals: Path | None) -> dict[str, Any]:
+    """What a worker needs to build the training mix (paths absolute: workers run elsewhere)."""
+    return {
+        "path": str(rewritten.resolve()),
+        "originals": str(originals.resolve()) if originals and cfg.warm_fraction < 1 else None,
+        "warm_fraction": cfg.warm_fraction,
+        "system_prompt": cfg.system_prompt,
+        "system_prompt_text": read_prompt(cfg.system_prompt) if cfg.system_prompt else "",
+    }
+
+
+def fit(
+    cfg: TrainConfig,
+    model_path: str,
+    data: dict[str, Any],
+    storage: Path,
+    name: str,
+    workers: int,
+    callbacks: Sequence[Any] = (),
+) -> Any:
+    """One Ray Train run; returns its `ray.train.Result`.
+
+    Args:
+        cfg: training settings (strategy, failures, ...).
+        model_path: the resolved base model.
+        data: from `training_data`.
+        storage: Ray Train's storage folder; with `name`, a rerun resumes the run found there.
+        name: the run's stable name (no timestamps, so a rerun finds it).
+        workers: Ray Train workers.
+        callbacks: Ray Train callbacks (a Tune trial passes TuneReportCallback).
+    """
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    cfg = ctx.config.train
-    if model.train_strategy:
-        cfg = cfg.model_copy(update={"strategy": model.train_strategy})
+    cfg.accumulation(workers)  # a per-model worker count must divide the batch too: fail before Ray
     trainer = TorchTrainer(
         train_worker,
-        train_loop_config={
-            "train": cfg.model_dump(),
-            "model_path": resolve_model(model.source),
-            "data_path": str(ctx.input_dir("rewrite") / f"{style}.parquet"),
-        },
-        scaling_config=ScalingConfig(num_workers=model.train_workers or cfg.num_workers, use_gpu=cfg.use_gpu),
+        train_loop_config={"train": cfg.model_dump(), "model_path": model_path, "data": data},
+        # GPU workers pack onto few nodes (NCCL over NVLink); CPU workers spread, each to its own cores.
+        scaling_config=ScalingConfig(
+            num_workers=workers,
+            use_gpu=cfg.use_gpu,
+            placement_strategy="PACK" if cfg.use_gpu else "SPREAD",
+        ),
         run_config=RunConfig(
-            name=f"{model.name}-{style}",  # stable name: a rerun resumes this run
-            storage_path=str((ctx.run_dir / ".ray_train").resolve()),
+            name=name,
+            storage_path=str(storage.resolve()),
             checkpoint_config=CheckpointConfig(num_to_keep=None),
+            failure_config=FailureConfig(max_failures=cfg.max_failures),
+            callbacks=list(callbacks),
         ),
     )
-    result = trainer.fit()
-    staging = out / model.name / f".{style}.partial"
+    return trainer.fit()
+
+
+def export_adapters(result: Any, final: Path, model: str, style: str) -> pd.DataFrame:
+    """Copy a run's checkpoints to final/epoch_<e>/ as servable adapters; returns their loss rows."""
+    staging = final.with_name(f".{final.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     rows = []
     for checkpoint, metrics in result.best_checkpoints:
         for e in metrics["epochs"]:
             dest = staging / epoch_label(e)
             checkpoint.to_directory(str(dest))
-            (dest / STATE_FILE).unlink(missing_ok=True)  # optimizer state is for resuming, not for serving
-            losses = json.loads((dest / "losses.json").read_text())
-            rows += [{"model": model.name, "style": style, "checkpoint_epoch": e, "loss": v} for v in losses]
-    pd.DataFrame(rows, columns=_METRIC_COLUMNS).to_parquet(staging / "losses.parquet", index=False)
-    staging.rename(out / model.name / style)
+            shutil.rmtree(dest / STATE_DIR)  # optimizer state is for resuming, not for serving
+            losses = json.loads((dest / RECORD_FILE).read_text())["losses"]
+            rows += [{"model": model, "style": style, "checkpoint_epoch": e, "loss": v} for v in losses]
+    metrics = pd.DataFrame(rows, columns=_METRIC_COLUMNS)
+    metrics.to_parquet(staging / "losses.parquet", index=False)
+    shutil.rmtree(final, ignore_errors=True)
+    staging.rename(final)
+    return metrics
+
+
+def fit_one(
+    ctx: StageContext, model: ModelConfig, style: str, out: Path, callbacks: Sequence[Any] = ()
+) -> None:
+    """Train one model on one style with Ray Train; copy its adapters to out/<model>/<style>/."""
+    cfg = ctx.config.train
+    if model.train_strategy:
+        cfg = cfg.model_copy(update={"strategy": model.train_strategy})
+    originals = ctx.rundir.table("corpus", "conversations")
+    result = fit(
+        cfg,
+        resolve_model(model.source),
+        training_data(cfg, ctx.rundir.table("rewrite", style), originals),
+        ctx.rundir.ray_train,
+        f"{model.name}-{style}",  # stable name: a rerun resumes this run
+        model.train_workers or cfg.num_workers,
+        callbacks,
+    )
+    export_adapters(result, adapter_path(out, model.name, style, 0).parent, model.name, style)
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
@@ -74,7 +139,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     metrics = pd.concat(
         [pd.read_parquet(p) for p in sorted(out.glob("*/*/losses.parquet"))], ignore_index=True
     )
-    metrics.to_parquet(out / "metrics.parquet", index=False)
+    write_table(metrics, table_path(out, "train", "metrics"), "train_metrics")
     adapters = sorted(p.parent for p in out.glob("*/*/epoch_*/adapter_config.json"))
-    shutil.rmtree(ctx.run_dir / ".ray_train", ignore_errors=True)
+    shutil.rmtree(ctx.rundir.ray_train, ignore_errors=True)
     return {"adapters": len(adapters), "metrics": len(metrics)}

@@ -1,39 +1,28 @@
 """The training loop of one Ray Train worker: tokenized shard, LoRA model, steps, checkpoints.
 
-Each worker tokenizes the rewritten training conversations, takes its shard, and runs the loop;
-rank 0 saves the LoRA adapter at each checkpoint epoch and reports it to Ray Train.
+Each worker tokenizes the training conversations, takes its shard, places the model (DDP or FSDP2, see
+warmray.stages.train.sharding) and runs the loop; at each checkpoint epoch every rank saves its part and
+reports it to Ray Train (warmray.stages.train.checkpoints).
 
-`load_lora_model` and `train_step` need no Ray: benchmarks/bench_train_step.py runs them on a bare GPU.
+`train_step` and `make_schedule` need no Ray: benchmarks/bench_train_step.py runs the step on a bare GPU.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import random
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 import torch
 
 from warmray.config import TrainConfig
-from warmray.stages.train.sft_data import Example, collate, tokenize_conversation
-
-log = logging.getLogger(__name__)
-
-STATE_FILE = "trainer_state.pt"
-
-
-def epoch_label(epoch: float) -> str:
-    """Folder name of a checkpoint: epoch_0.5, epoch_2."""
-    return f"epoch_{epoch:g}"
+from warmray.stages.train import checkpoints
+from warmray.stages.train.sft_data import Example, collate, load_examples
+from warmray.stages.train.sharding import place_model
 
 
 @dataclass(frozen=True)
@@ -42,7 +31,8 @@ class Schedule:
 
     micro_per_step: int  # gradient accumulation
     steps_per_epoch: int
-    total_steps: int
+    total_steps: int  # where training stops: the last checkpoint
+    horizon: int  # the steps of `epochs`, over which the learning rate decays
     checkpoints: dict[int, tuple[float, ...]]  # optimizer step -> checkpoint epochs saved there
 
 
@@ -50,13 +40,27 @@ def make_schedule(n_examples: int, world: int, cfg: TrainConfig) -> Schedule:
     """Gradient accumulation and checkpoint steps from data size and the effective batch."""
     per_worker = math.ceil(n_examples / world)
     micro_per_epoch = math.ceil(per_worker / cfg.per_device_batch_size)
-    accum = max(1, cfg.effective_batch_size // (cfg.per_device_batch_size * world))
+    accum = cfg.accumulation(world)
     steps_per_epoch = max(1, math.ceil(micro_per_epoch / accum))
     points: dict[int, list[float]] = {}
     for e in sorted(cfg.checkpoint_epochs):
         points.setdefault(max(1, round(e * steps_per_epoch)), []).append(e)
     total = max(points)
-    return Schedule(accum, steps_per_epoch, total, {k: tuple(v) for k, v in points.items()})
+    horizon = max(total, round(cfg.epochs * steps_per_epoch))
+    return Schedule(accum, steps_per_epoch, total, horizon, {k: tuple(v) for k, v in points.items()})
+
+
+def lr_factor(done: int, schedule: Schedule, cfg: TrainConfig) -> float:
+    """Learning-rate multiplier for the step after `done` optimizer steps (Hugging Face's schedules)."""
+    warmup = round(cfg.warmup_fraction * schedule.horizon)
+    if done < warmup:
+        return (done + 1) / (warmup + 1)
+    if cfg.lr_schedule == "constant":
+        return 1.0
+    progress = (done - warmup) / max(1, schedule.horizon - warmup)
+    if cfg.lr_schedule == "linear":
+        return max(0.0, 1.0 - progress)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def micro_batches(shard: Sequence[Example], batch_size: int, seed: int) -> Iterator[list[Example]]:
@@ -70,126 +74,135 @@ def micro_batches(shard: Sequence[Example], batch_size: int, seed: int) -> Itera
         epoch += 1
 
 
-def load_lora_model(model_path: str, cfg: TrainConfig, device: torch.device) -> tuple[Any, Any]:
-    """Tokenizer and base model with fresh LoRA adapters (trainable adapters only)."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    dtype = torch.bfloat16 if cfg.dtype == "bfloat16" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device)
-    lora = LoraConfig(
-        r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=cfg.target_modules
-        if isinstance(cfg.target_modules, str)
-        else list(cfg.target_modules),
-        task_type="CAUSAL_LM",
-    )
-    return tokenizer, get_peft_model(model, lora)
+def _gradient_sync(model: Any, sync: bool) -> Any:
+    """Skip the gradient reduction of a micro-batch that is not the last of its step."""
+    if hasattr(model, "set_requires_gradient_sync"):  # FSDP2: a flag, not a context
+        model.set_requires_gradient_sync(sync)
+        return nullcontext()
+    return model.no_sync() if not sync and hasattr(model, "no_sync") else nullcontext()
 
 
 def train_step(
-    model: Any, batches: Sequence[dict[str, torch.Tensor]], optimizer: torch.optim.Optimizer, dtype: str
+    model: Any,
+    batches: Sequence[dict[str, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    dtype: str,
+    max_grad_norm: float | None = None,
 ) -> float:
-    """One optimizer step over accumulated micro-batches; returns the mean loss."""
+    """One optimizer step over accumulated micro-batches; returns the mean loss.
+
+    Args:
+        model: a PEFT model, bare, in DDP or sharded with FSDP2.
+        batches: the micro-batches of this step (gradient accumulation).
+        optimizer: over the trainable parameters, its lr already set for this step.
+        dtype: "bfloat16" computes under autocast; "float32" does not.
+        max_grad_norm: clip the gradient norm (across all ranks) to this; None: no clipping.
+    """
     device = next(model.parameters()).device
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if dtype == "bfloat16" else nullcontext()
     total = 0.0
-    for batch in batches:
+    for i, batch in enumerate(batches):
         batch = {k: v.to(device) for k, v in batch.items()}
-        with autocast:
-            loss = model(**batch).loss / len(batches)
-        loss.backward()
+        with _gradient_sync(model, i == len(batches) - 1):
+            with autocast:
+                loss = model(**batch).loss / len(batches)
+            loss.backward()
         total += loss.item()
+    if max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], max_grad_norm)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return total
 
 
-def _save_checkpoint(model: Any, optimizer: Any, step: int, losses: list[float], folder: Path) -> None:
-    unwrapped = model.module if hasattr(model, "module") else model
-    unwrapped.save_pretrained(folder)
-    torch.save({"optimizer": optimizer.state_dict(), "step": step}, folder / STATE_FILE)
-    (folder / "losses.json").write_text(json.dumps(losses))
+def _shard(examples: list[Example], rank: int, world: int) -> list[Example]:
+    """This rank's examples; the tail wraps around so every rank gets as many."""
+    return [examples[i % len(examples)] for i in range(rank, math.ceil(len(examples) / world) * world, world)]
 
 
-def _restore(model: Any, optimizer: Any, checkpoint: Any) -> int:
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
+@dataclass
+class Interval:
+    """What the run did since its last checkpoint: losses per step, tokens learned, step seconds."""
 
-    with checkpoint.as_directory() as d:
-        unwrapped = model.module if hasattr(model, "module") else model
-        set_peft_model_state_dict(unwrapped, load_file(str(Path(d) / "adapter_model.safetensors")))
-        state = torch.load(Path(d) / STATE_FILE, weights_only=False)
-    optimizer.load_state_dict(state["optimizer"])
-    return int(state["step"])
+    losses: list[float] = field(default_factory=list)
+    tokens: int = 0
+    seconds: float = 0.0
+
+    def metrics(self) -> dict[str, float]:
+        """Mean loss and throughput (tokens over all ranks per second of stepping, checkpoints excluded)."""
+        return {
+            "loss": sum(self.losses) / max(1, len(self.losses)),
+            "tokens": self.tokens,
+            "step_seconds": self.seconds,
+            "tokens_per_s": self.tokens / self.seconds if self.seconds else 0.0,
+        }
+
+
+def _sum_over_ranks(loss: float, tokens: int, device: torch.device) -> tuple[float, int]:
+    """The run's mean loss and token count, not rank 0's: each rank saw different examples."""
+    import torch.distributed as dist
+
+    t = torch.tensor([loss, tokens], dtype=torch.float64, device=device)  # NCCL reduces device tensors only
+    dist.all_reduce(t)
+    return float(t[0]) / dist.get_world_size(), int(t[1])
 
 
 def train_worker(loop: dict[str, Any]) -> None:
-    """The per-worker training function Ray Train runs (rank 0 saves and reports checkpoints)."""
+    """The per-worker training function Ray Train runs (all ranks save and report checkpoints)."""
     import ray.train
     import ray.train.torch
 
     cfg = TrainConfig(**loop["train"])
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
-    torch.manual_seed(cfg.seed)
-    tokenizer, model = load_lora_model(loop["model_path"], cfg, ray.train.torch.get_device())
-    examples = load_examples(loop["data_path"], tokenizer, cfg.max_length)
-    shard = [
-        examples[i % len(examples)] for i in range(rank, math.ceil(len(examples) / world) * world, world)
-    ]
+    torch.manual_seed(cfg.seed)  # the same LoRA initialisation on every rank and strategy
+    device = ray.train.torch.get_device()
+    tokenizer, model = place_model(loop["model_path"], cfg, device, rank)
+    examples = load_examples(loop["data"], tokenizer, cfg)
     schedule = make_schedule(len(examples), world, cfg)
-    model = ray.train.torch.prepare_model(model, parallel_strategy=cfg.strategy)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
-    start = _restore(model, optimizer, ckpt) if (ckpt := ray.train.get_checkpoint()) else 0
-    stream = micro_batches(shard, cfg.per_device_batch_size, cfg.seed)
+    start = checkpoints.restore(model, optimizer, ckpt) if (ckpt := ray.train.get_checkpoint()) else 0
+    stream = micro_batches(_shard(examples, rank, world), cfg.per_device_batch_size, cfg.seed)
     for _ in range(start * schedule.micro_per_step):  # a resumed run skips what it already learned
         next(stream)
-    losses: list[float] = []
-    began = time.time()
+    interval = Interval()
     for step in range(start + 1, schedule.total_steps + 1):
+        began = time.perf_counter()
+        # Dropout masks depend on the step only, so a resumed run trains exactly as an uninterrupted one.
+        torch.manual_seed(cfg.seed * 1_000_003 + step * 1009 + rank)
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.learning_rate * lr_factor(step - 1, schedule, cfg)
         batches = [collate(next(stream), tokenizer.pad_token_id) for _ in range(schedule.micro_per_step)]
-        losses.append(train_step(model, batches, optimizer, cfg.dtype))
+        loss = train_step(model, batches, optimizer, cfg.dtype, cfg.max_grad_norm)
+        tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+        loss, tokens = _sum_over_ranks(loss, tokens, device)
+        interval.losses.append(loss)
+        interval.tokens += tokens
+        interval.seconds += time.perf_counter() - began
         if rank == 0:
-            eta = (time.time() - began) / (step - start) * (schedule.total_steps - step)
-            print(
-                f"train step {step}/{schedule.total_steps} loss {losses[-1]:.4f} eta {eta:.0f}s", flush=True
-            )
+            print(f"train step {step}/{schedule.total_steps} loss {loss:.4f}", flush=True)
         if step in schedule.checkpoints:
-            _report_checkpoint(model, optimizer, step, losses, schedule, rank)
-            losses = []
+            _report(model, optimizer, step, interval, schedule, rank, loop["data"])
+            interval = Interval()
 
 
-def _report_checkpoint(
-    model: Any, optimizer: Any, step: int, losses: list[float], schedule: Schedule, rank: int
+def _report(
+    model: Any,
+    optimizer: Any,
+    step: int,
+    interval: Interval,
+    schedule: Schedule,
+    rank: int,
+    data: dict[str, Any],
 ) -> None:
-    import ray.train
-
-    metrics = {
+    epochs = list(schedule.checkpoints[step])
+    metrics = {"step": step, "epochs": epochs, "epoch": step / schedule.steps_per_epoch, **interval.metrics()}
+    record = {
         "step": step,
-        "epochs": list(schedule.checkpoints[step]),
-        "epoch": step / schedule.steps_per_epoch,
-        "loss": sum(losses) / max(1, len(losses)),
+        "epochs": epochs,
+        "losses": interval.losses,
+        "warm_fraction": data["warm_fraction"],
+        "system_prompt": data["system_prompt"],
+        "system_prompt_text": data["system_prompt_text"],
     }
-    with tempfile.TemporaryDirectory() as d:
-        checkpoint = None
-        if rank == 0:
-            _save_checkpoint(model, optimizer, step, losses, Path(d))
-            checkpoint = ray.train.Checkpoint.from_directory(d)
-        ray.train.report(metrics, checkpoint=checkpoint)
-
-
-def load_examples(data_path: str, tokenizer: Any, max_length: int) -> list[Example]:
-    """Tokenized training conversations of a rewrite table (split == train)."""
-    frame = pd.read_parquet(data_path)
-    frame = frame[frame["split"] == "train"]
-    examples = [tokenize_conversation(tokenizer, list(t), max_length) for t in frame["turns"]]
-    kept = [e for e in examples if e is not None]
-    if not kept:
-        raise ValueError(f"{data_path}: no training conversation has an assistant token within max_length")
-    return kept
+    checkpoints.report(model, optimizer, rank, metrics, record)
