@@ -4,9 +4,18 @@ import numpy as np
 import pytest
 from analysis_helpers import verdict_rows
 from statsmodels.stats.contingency_tables import mcnemar
-from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.multitest import fdrcorrection, multipletests
 
-from warmray.stages.analyze.paired import bh_fdr, cohens_g, mcnemar_exact, paired_cells, paired_odds_ratio
+from warmray.stages.analyze.paired import (
+    STUDY_COLUMNS,
+    bh_fdr,
+    cohens_g,
+    g_authors,
+    mcnemar_exact,
+    paired_cells,
+    paired_odds_ratio,
+    template_cells,
+)
 from warmray.stages.analyze.verdicts import prepare
 
 
@@ -51,7 +60,7 @@ def test_cells_pair_the_same_prompt_across_variants_and_count_discordance():
     rows.append(
         ("m", "triviaqa", "original", "q0", "incorrect", "emotion:sad", "CORRECT")
     )  # other cell, no pair
-    cells = paired_cells(prepare(verdict_rows(rows)).frame, ["warm"])
+    cells = template_cells(prepare(verdict_rows(rows)).frame, ["warm"])
     assert len(cells) == 1
     cell = cells.iloc[0]
     assert (cell["n_pairs"], cell["b_variant_only"], cell["c_original_only"]) == (6, 3, 1)
@@ -66,8 +75,63 @@ def test_fdr_is_applied_within_each_comparison(demo_verdicts):
     from warmray.stages.analyze.synthetic import synthetic_verdicts
 
     frame = synthetic_verdicts(("m",), ("demo",), 40, variants=("original", "warm", "cold"), seed=5)
-    cells = paired_cells(prepare(frame).frame, ["warm", "cold"], alpha=0.05)
+    cells = template_cells(prepare(frame).frame, ["warm", "cold"], alpha=0.05)
     assert set(cells["comparison"]) == {"warm", "cold"}
     for _, group in cells.groupby("comparison"):
         np.testing.assert_allclose(group["q_value"], multipletests(group["mcnemar_p"], method="fdr_bh")[1])
         assert (group["significant"] == (group["q_value"] < 0.05)).all()
+
+
+def test_study_cells_are_9_context_and_9_belief_cells_per_model_task_and_variant():
+    from warmray.stages.analyze.synthetic import synthetic_verdicts
+
+    frame = synthetic_verdicts(("m1", "m2"), ("triviaqa", "medqa"), 30, variants=("original", "warm", "cold"))
+    cells = paired_cells(prepare(frame).frame, ["warm", "cold"])
+    assert list(cells.columns) == STUDY_COLUMNS
+    per = cells.groupby(["model", "task", "variant", "test_type"]).size()
+    assert set(per.to_numpy()) == {9} and len(per) == 2 * 2 * 2 * 2
+    # 30 items per cell; the belief cells pool two templates, so twice the pairs
+    assert set(cells.loc[cells["test_type"] == "context", "n_pairs"]) == {30}
+    assert set(cells.loc[cells["test_type"] == "belief", "n_pairs"]) == {60}
+    assert cells["amendment_type"].iloc[0] == "unmodified"
+
+
+def test_study_cells_match_statsmodels_mcnemar_and_fdr_per_family():
+    from warmray.stages.analyze.synthetic import synthetic_verdicts
+
+    frame = prepare(synthetic_verdicts(("m1", "m2"), ("triviaqa", "truthfulqa"), 40, seed=11)).frame
+    cells = paired_cells(frame, ["warm"])
+    original, warm = frame[frame["variant"] == "original"], frame[frame["variant"] == "warm"]
+    key = ["model", "task", "item_id", "prompt_template", "amendment_type"]
+    pairs = original[[*key, "is_incorrect"]].merge(
+        warm[[*key, "is_incorrect"]], on=key, suffixes=("_o", "_w")
+    )
+    for (model, task, test_type), family in cells.groupby(["model", "task", "test_type"]):
+        templates = ["original"] if test_type == "context" else ["incorrect", "correct"]
+        expected_p = []
+        for row in family.itertuples():
+            mine = pairs[
+                (pairs["model"] == model)
+                & (pairs["task"] == task)
+                & (pairs["amendment_type"] == row.amendment_type)
+                & pairs["prompt_template"].isin(templates)
+            ]
+            yo, yw = mine["is_incorrect_o"].to_numpy(), mine["is_incorrect_w"].to_numpy()
+            table = [
+                [((yo == 0) & (yw == 0)).sum(), ((yo == 0) & (yw == 1)).sum()],
+                [((yo == 1) & (yw == 0)).sum(), ((yo == 1) & (yw == 1)).sum()],
+            ]
+            assert (row.b, row.c) == (table[0][1], table[1][0])
+            assert row.n_pairs == len(mine)
+            assert row.diff_pp == pytest.approx(100 * (yo.mean() - yw.mean()))  # accuracy: warm - original
+            expected_p.append(mcnemar(np.array(table), exact=True).pvalue)
+        np.testing.assert_allclose(family["p_value"], expected_p, rtol=1e-10)
+        np.testing.assert_allclose(family["p_fdr"], fdrcorrection(expected_p)[1], rtol=1e-10)
+        assert (family["significant_fdr"] == (family["p_fdr"] < 0.05)).all()
+
+
+def test_g_authors_is_the_absolute_difference_over_the_root_of_discordant_pairs():
+    np.testing.assert_allclose(
+        g_authors(np.array([30, 10, 5]), np.array([10, 30, 5])), [20 / np.sqrt(40), 20 / np.sqrt(40), 0.0]
+    )
+    assert np.isnan(g_authors(np.array([0]), np.array([0]))[0])

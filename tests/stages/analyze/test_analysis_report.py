@@ -58,8 +58,11 @@ def test_analyze_writes_every_table_and_returns_its_row_count(full_report):
         "glm_effects",
         "glm_fits",
         "paired_cells",
+        "paired_cells_by_template",
         "error_no_context",
         "error_summary",
+        "dropped_rows",
+        "belief_sources",
         "capability",
         "warmth_by_checkpoint",
     }
@@ -67,6 +70,21 @@ def test_analyze_writes_every_table_and_returns_its_row_count(full_report):
         assert len(pd.read_csv(full_report / "tables" / f"{name}.csv")) == n
     fits = pd.read_csv(full_report / "tables" / "glm_fits.csv")
     assert set(fits["comparison"]) == {"warm", "cold", "warm_sysprompt"} and fits["fitted"].all()
+    assert set(fits["models"]) == {"model-a, model-b"}
+    cells = pd.read_csv(full_report / "tables" / "paired_cells.csv")
+    assert len(cells) == 2 * 2 * 3 * 18  # models x tasks x variants x (9 context + 9 belief)
+    dropped = pd.read_csv(full_report / "tables" / "dropped_rows.csv")
+    assert len(dropped) == 2 * 2 * 4 and (dropped["dropped"] > 0).all()
+
+
+def test_report_gives_the_studys_cell_sentence_the_dropped_rows_and_the_p_value_note(full_report):
+    md = (full_report / "report.md").read_text()
+    assert re.search(
+        r"warm: less accurate than the original in \d+% of 72 cells; \d+% of cells significant", md
+    )
+    assert "### Rows dropped, by variant" in md and "### Belief answers: how they were made" in md
+    assert "GLMs for warm vs original fitted on the models with both arms: model-a, model-b." in md
+    assert "sum of the logit coefficients" in md
 
 
 def test_all_five_figures_are_drawn(full_report):

@@ -5,9 +5,19 @@ counts per cell (task x model x factor x arm), which gives the same likelihood a
 makes 500,000 answers a fit over a few hundred rows. With the response-length covariate the rows cannot be
 pooled, and the fit runs on one row per answer.
 
+Each contrast (warm, cold, warm_sysprompt, each against original) is fitted only on the models that have
+both arms: a model evaluated only as `original` would otherwise shift the intercept and task effects
+without adding anything to the contrast. The table of fits lists the models in each fit.
+
 Effects are average marginal effects by counterfactual prediction: every answer in a subset is predicted
 with finetuned=1 and finetuned=0, and the differences averaged. Standard errors come from the delta method
 on the fitted covariance, computed here (statsmodels' `get_margeff` does not know interaction terms).
+
+Where the p-values differ from the study's: warmray tests each average marginal effect (in probability
+points) with a delta-method z-test. The study's code tests, for its models 2-4, the sum of logit
+coefficients (finetuned + finetuned x level) with a Wald test on the log-odds scale. Both test "no
+effect of fine-tuning at this level", so they agree on the direction and roughly on significance, but
+not digit for digit: the AME depends on the baseline error rate, the logit sum does not.
 """
 
 from __future__ import annotations
@@ -77,6 +87,7 @@ class GlmOutcome:
     reason: str = ""
     notes: list[str] = field(default_factory=list)
     effects: pd.DataFrame | None = None
+    models: tuple[str, ...] = ()  # the models in the fit: those with both arms
 
     def summary_row(self) -> dict[str, object]:
         """One row for the table of fits."""
@@ -86,6 +97,7 @@ class GlmOutcome:
             "glm_name": self.spec.name,
             "fitted": self.fitted,
             "n": self.n,
+            "models": ", ".join(self.models),
             "reason": self.reason,
             "notes": " ".join(self.notes),
         }
@@ -99,7 +111,7 @@ def fit_all(frame: pd.DataFrame, comparisons: list[str], length_covariate: bool 
 def fit_one(frame: pd.DataFrame, comparison: str, spec: GlmSpec, length_covariate: bool) -> GlmOutcome:
     """Fit one model; a model that cannot be fitted comes back skipped with the reason."""
     data = _rows_for(frame, comparison, spec)
-    outcome = GlmOutcome(comparison, spec, False, len(data))
+    outcome = GlmOutcome(comparison, spec, False, len(data), models=_models(data))
     reason = _why_not_fittable(data, spec)
     if reason:
         outcome.reason = reason
@@ -136,12 +148,17 @@ def _rows_for(frame: pd.DataFrame, comparison: str, spec: GlmSpec) -> pd.DataFra
     data = frame.loc[mask, ["model", "task", "variant", "context_group", "amendment_type", "belief"]]
     data = data.assign(y=frame.loc[mask, "is_incorrect"], length=frame.loc[mask, "length"])
     data["ft"] = (data["variant"] == comparison).to_numpy(dtype=np.int64)
-    return data
+    arms = data.groupby("model", observed=True)["ft"].nunique()
+    return data[data["model"].isin(arms[arms == 2].index)]
+
+
+def _models(data: pd.DataFrame) -> tuple[str, ...]:
+    return tuple(sorted(str(m) for m in pd.unique(data["model"].astype(str))))
 
 
 def _why_not_fittable(data: pd.DataFrame, spec: GlmSpec) -> str:
     if data.empty:
-        return "no rows match this model (" + spec.rows.replace("_", " ") + ")."
+        return "no rows of a model with both arms match this GLM (" + spec.rows.replace("_", " ") + ")."
     arms = set(data["ft"].unique())
     if arms != {0, 1}:
         side = "fine-tuned" if 0 in arms else "original"

@@ -1,9 +1,24 @@
 """Paired tests per cell: the same prompt answered by the original and by a fine-tuned variant.
 
-A cell is model x task x context x prompt template. Within a cell each item gives one pair; `b` counts
-pairs where only the variant erred, `c` pairs where only the original erred. From these: the exact
-McNemar test, Cohen's g, the paired odds ratio, and Benjamini–Hochberg q-values, all vectorised over cells
-(statsmodels' `mcnemar` and `multipletests` give the same numbers one call at a time; the tests check).
+Rows are paired across the two variants on (model, task, item, amendment type, prompt template). In a
+cell, `b` counts pairs where only the variant erred, `c` pairs where only the original erred. From
+these: the exact McNemar test, Cohen's g, the paired odds ratio, and Benjamini–Hochberg q-values, all
+vectorised over cells (statsmodels' `mcnemar` and `fdrcorrection` give the same numbers one call at a
+time; the tests check).
+
+`paired_cells` builds the study's cells, per model x task x compared variant (tables/paired_cells.csv):
+
+- test type `context`: the `original` template under `unmodified` and under each of the 8 contexts
+  (9 cells);
+- test type `belief`: each amendment type (unmodified and the 8 contexts), pooling the `incorrect` and
+  `correct` templates (9 cells);
+
+with BH FDR within each model x task x variant x test type; `diff_pp` is the variant's accuracy minus the
+original's (negative: the variant is worse). Beside the textbook Cohen's g
+(max(b, c) / (b + c) - 1/2), `g_authors` is the statistic the study's code reports under that name,
+|b - c| / sqrt(b + c) (the square root of McNemar's chi-squared statistic without continuity correction).
+`template_cells` is an extra: one cell per model x task x context x template, BH within a comparison
+(tables/paired_cells_by_template.csv).
 """
 
 from __future__ import annotations
@@ -12,10 +27,30 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
-from warmray.stages.analyze.verdicts import BASE_VARIANT
+from warmray.schema import AMENDMENT_TYPES
+from warmray.stages.analyze.verdicts import BASE_VARIANT, BELIEF_TEMPLATES
 
 PAIR_KEY = ["model", "task", "item_id", "prompt_template", "amendment_type"]
 CELL = ["model", "task", "amendment_type", "prompt_template"]
+STUDY_COLUMNS = [
+    "model",
+    "task",
+    "variant",
+    "test_type",
+    "amendment_type",
+    "n_pairs",
+    "original_correct_pct",
+    "variant_correct_pct",
+    "diff_pp",
+    "b",
+    "c",
+    "p_value",
+    "p_fdr",
+    "significant_fdr",
+    "odds_ratio",
+    "cohens_g",
+    "g_authors",
+]
 
 
 def mcnemar_exact(b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -41,6 +76,13 @@ def paired_odds_ratio(b: np.ndarray, c: np.ndarray) -> np.ndarray:
         return np.where(b + c > 0, b / c, np.nan)
 
 
+def g_authors(b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """|b - c| / sqrt(b + c): what the study's code reports as Cohen's g (NaN without discordant pairs)."""
+    b, c = np.asarray(b, dtype=np.float64), np.asarray(c, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(b + c > 0, np.abs(b - c) / np.sqrt(b + c), np.nan)
+
+
 def bh_fdr(p: np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (q-values), in the input order; NaN stays NaN."""
     p = np.asarray(p, dtype=np.float64)
@@ -57,6 +99,54 @@ def bh_fdr(p: np.ndarray) -> np.ndarray:
 
 
 def paired_cells(frame: pd.DataFrame, comparisons: list[str], alpha: float = 0.05) -> pd.DataFrame:
+    """The study's cells (see the module docstring) for every compared variant; STUDY_COLUMNS."""
+    tables = []
+    for variant in comparisons:
+        pairs = _pairs(frame, variant)
+        context = pairs[(pairs["prompt_template"] == "original")].assign(test_type="context")
+        belief = pairs[pairs["prompt_template"].isin(BELIEF_TEMPLATES)].assign(test_type="belief")
+        for part in (context, belief):
+            if not part.empty:
+                tables.append(_study_cells(part, variant, alpha))
+    if not tables:
+        return pd.DataFrame(columns=STUDY_COLUMNS)
+    return pd.concat(tables, ignore_index=True)
+
+
+def _study_cells(pairs: pd.DataFrame, variant: str, alpha: float) -> pd.DataFrame:
+    """Cells of one test type: per model x task x amendment type, BH within model x task."""
+    yo, yv = pairs["is_incorrect_o"].to_numpy(), pairs["is_incorrect_v"].to_numpy()
+    stats = pd.DataFrame(
+        {"yo": yo, "yv": yv, "b": (yv > yo).astype(np.int64), "c": (yo > yv).astype(np.int64)},
+        index=pairs.index,
+    )
+    keys = [pairs[k].astype(str) for k in ("model", "task", "amendment_type")]
+    agg = stats.groupby(keys, sort=True).agg(
+        n_pairs=("yo", "size"), eo=("yo", "mean"), ev=("yv", "mean"), b=("b", "sum"), c=("c", "sum")
+    )
+    out = agg.reset_index()
+    b, c = out["b"].to_numpy(), out["c"].to_numpy()
+    out["p_value"] = mcnemar_exact(b, c)
+    out["p_fdr"] = out.groupby(["model", "task"])["p_value"].transform(lambda p: bh_fdr(p.to_numpy()))
+    out = out.assign(
+        variant=variant,
+        test_type=pairs["test_type"].iloc[0],
+        original_correct_pct=100 * (1 - out["eo"]),
+        variant_correct_pct=100 * (1 - out["ev"]),
+        diff_pp=100 * (out["eo"] - out["ev"]),
+        significant_fdr=out["p_fdr"] < alpha,
+        odds_ratio=paired_odds_ratio(b, c),
+        cohens_g=cohens_g(b, c),
+        g_authors=g_authors(b, c),
+    )
+    rank = (
+        out["amendment_type"].map({a: i for i, a in enumerate(AMENDMENT_TYPES)}).fillna(len(AMENDMENT_TYPES))
+    )
+    out = out.assign(_rank=rank).sort_values(["model", "task", "_rank", "amendment_type"], kind="stable")
+    return out[STUDY_COLUMNS].reset_index(drop=True)
+
+
+def template_cells(frame: pd.DataFrame, comparisons: list[str], alpha: float = 0.05) -> pd.DataFrame:
     """Per comparison and cell: paired error rates, McNemar p, Cohen's g, OR, and BH q within comparison."""
     tables = [_cells_for(frame, comp, alpha) for comp in comparisons]
     tables = [t for t in tables if not t.empty]

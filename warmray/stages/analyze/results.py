@@ -49,9 +49,11 @@ class StudyResults:
     run_info: dict[str, Any]
     effects: pd.DataFrame
     fits: pd.DataFrame
-    cells: pd.DataFrame
+    cells: pd.DataFrame  # the study's paired cells
+    cells_by_template: pd.DataFrame
     errors: pd.DataFrame
     summary: pd.DataFrame
+    belief_sources: pd.DataFrame
     capability: pd.DataFrame | None = None
     warmth: pd.DataFrame | None = None
     figures: dict[str, Path | None] = field(default_factory=dict)
@@ -68,8 +70,11 @@ class StudyResults:
             "glm_effects": self.effects,
             "glm_fits": self.fits,
             "paired_cells": self.cells,
+            "paired_cells_by_template": self.cells_by_template,
             "error_no_context": self.errors,
             "error_summary": self.summary,
+            "dropped_rows": self.prepared.dropped,
+            "belief_sources": self.belief_sources,
         }
         if self.capability is not None:
             out["capability"] = self.capability

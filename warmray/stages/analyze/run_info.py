@@ -43,7 +43,7 @@ def run_info(ctx: StageContext) -> dict[str, Any]:
     )
     sizes: dict[str, Any] = {}
     versions = package_versions()
-    for stage in ("grid", "generate", "judge", "warmth", "capability"):
+    for stage in ("rewrite", "grid", "generate", "judge", "warmth", "capability"):
         folder = ctx.run_dir / stage
         if (folder / MANIFEST).is_file():
             manifest = read_manifest(folder)
@@ -53,6 +53,7 @@ def run_info(ctx: StageContext) -> dict[str, Any]:
     return {
         "models": {m.name: m.source for m in cfg.models},
         "judge": judge,
+        "refusal_rule": cfg.judge.refusal_rule,
         "builtin_model": bool(builtin),
         "builtin_sources": builtin,
         "data_sizes": sizes,

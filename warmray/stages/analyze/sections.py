@@ -11,6 +11,12 @@ import pandas as pd
 from warmray.stages.analyze.agreement_report import judge_agreement_blocks
 from warmray.stages.analyze.report import Block, Bullets, Callout, Heading, Image, Table, Text
 from warmray.stages.analyze.results import FIGURES, StudyResults
+from warmray.stages.analyze.study_sections import (
+    belief_blocks,
+    dropped_blocks,
+    paired_blocks,
+    procedure_items,
+)
 
 # (label, GLM, level, the study's estimate in pp) — DESIGN.md point 8.
 HEADLINES = (
@@ -149,7 +155,9 @@ def tables(res: StudyResults) -> list[Block]:
     out += _glm_tables(res)
     out.append(Heading("Error rate per model and task, no context", 3))
     out.append(Table(res.errors, "Original prompts without context; 95% Wilson CIs."))
-    out += _cell_table(res)
+    out += paired_blocks(res)
+    out += dropped_blocks(res)
+    out += belief_blocks(res)
     out.append(Heading("Capabilities", 3))
     out.append(
         Table(res.capability, "Score per model, task and variant; 95% Wilson CIs.")
@@ -182,30 +190,8 @@ def _glm_tables(res: StudyResults) -> list[Block]:
                 "row the GLM used. error_*_pct are the raw rates in those rows.",
             )
         )
-    fits = res.fits[["comparison", "glm", "glm_name", "fitted", "n", "reason", "notes"]]
+    fits = res.fits[["comparison", "glm", "glm_name", "fitted", "n", "models", "reason", "notes"]]
     out.append(Table(fits, "The GLMs: fitted or skipped, and why."))
-    return out
-
-
-def _cell_table(res: StudyResults) -> list[Block]:
-    out: list[Block] = [Heading("Paired tests per cell", 3)]
-    cells = res.cells
-    if cells.empty:
-        return out + [Text("No paired prompts (the same prompt answered by the original and a variant).")]
-    alpha = res.config.fdr_alpha
-    n_sig = int(cells["significant"].sum())
-    out.append(
-        Text(
-            f"{len(cells):,} cells (model x task x context x prompt template) per comparison; exact McNemar "
-            f"test on paired items, Benjamini-Hochberg within each comparison: {n_sig:,} cell(s) with "
-            f"q < {alpha}. b = pairs where only the variant erred, c = only the original; odds ratio = b/c."
-        )
-    )
-    top = cells.sort_values(["q_value", "mcnemar_p"]).head(res.config.report_cells)
-    if len(top):
-        out.append(
-            Table(top, f"The {len(top)} cells with the smallest q-values (all in tables/paired_cells.csv).")
-        )
     return out
 
 
@@ -225,7 +211,8 @@ def run_description(res: StudyResults) -> list[Block]:
     items.append(f"Judge: {info.get('judge') or 'not recorded'}")
     items.append(
         f"Verdict rows read: {counts.get('rows_in', 0):,}; analysed: {counts.get('rows_used', 0):,}; "
-        f"unparseable verdicts dropped: {counts.get('unparseable_dropped', 0):,}; refusals dropped (not "
+        f"unparseable verdicts dropped: {counts.get('unparseable_dropped', 0):,}; failed generations "
+        f"dropped: {counts.get('failed_generations_dropped', 0):,}; refusals dropped (not "
         f"disinformation): {counts.get('refusals_dropped', 0):,}; refusals counted correct (disinformation): "
         f"{counts.get('refusals_counted_correct', 0):,}."
     )
@@ -241,6 +228,7 @@ def run_description(res: StudyResults) -> list[Block]:
     if info.get("versions"):
         items.append(f"Versions: {_pairs(info['versions'])}")
     items.append(f"Analysed: {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    items += procedure_items(res)
     items += res.prepared.notes
     frame = res.prepared.frame
     sizes = frame.groupby(["model", "variant", "task"], observed=True).size().rename("rows").reset_index()

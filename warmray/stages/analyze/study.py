@@ -11,11 +11,17 @@ from matplotlib.figure import Figure
 from warmray.config import AnalyzeConfig
 from warmray.stages.analyze import figures as fig
 from warmray.stages.analyze.glm import EFFECT_COLUMNS, fit_all
-from warmray.stages.analyze.paired import paired_cells
+from warmray.stages.analyze.paired import paired_cells, template_cells
 from warmray.stages.analyze.report import write_report
 from warmray.stages.analyze.results import StudyResults
 from warmray.stages.analyze.sections import build_blocks
-from warmray.stages.analyze.tables import capability_table, error_table, summary_from, warmth_table
+from warmray.stages.analyze.tables import (
+    belief_source_table,
+    capability_table,
+    error_table,
+    summary_from,
+    warmth_table,
+)
 from warmray.stages.analyze.verdicts import prepare
 
 TITLE = "warmray report"
@@ -68,11 +74,13 @@ def compute(
         else pd.DataFrame(columns=list(EFFECT_COLUMNS)),
         fits=pd.DataFrame(
             [o.summary_row() for o in outcomes],
-            columns=["comparison", "glm", "glm_name", "fitted", "n", "reason", "notes"],
+            columns=["comparison", "glm", "glm_name", "fitted", "n", "models", "reason", "notes"],
         ),
         cells=paired_cells(prepared.frame, prepared.comparisons, config.fdr_alpha),
+        cells_by_template=template_cells(prepared.frame, prepared.comparisons, config.fdr_alpha),
         errors=error_table(prepared),
         summary=summary_from(prepared),
+        belief_sources=belief_source_table(verdicts),
         capability=capability_table(capability) if _given(capability) else None,
         warmth=warmth_table(warmth) if _given(warmth) else None,
     )

@@ -153,7 +153,11 @@ def synthetic_warmth(
     frame["prompt_id"] = [f"val:{i % per_checkpoint}" for i in range(len(frame))]
     frame["response"], frame["warm_score"] = "", -3.0 + frame["warmth"] / 2
     frame["cold_score"] = frame["warm_score"] - frame["warmth"]
-    return frame[columns("warmth_scores")]
+    frame["checkpoint"] = [
+        "original" if e == 0 else f"{style}/epoch_{e:g}"
+        for style, e in zip(frame["style"], frame["epoch"], strict=True)
+    ]
+    return _with_text_columns(frame, "warmth_scores")
 
 
 def synthetic_capability(
@@ -173,5 +177,12 @@ def synthetic_capability(
         {"score": float}
     )
     frame["checkpoint"] = np.where(frame["variant"] == "original", "", "epoch_2")
-    frame["response"] = ""
-    return frame[columns("capability_scores")]
+    return _with_text_columns(frame, "capability_scores")
+
+
+def _with_text_columns(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The table's columns in order; any text column the synthetic rows do not model is left empty."""
+    for name in columns(table):
+        if name not in frame.columns:
+            frame[name] = ""
+    return frame[columns(table)]

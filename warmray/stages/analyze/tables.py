@@ -87,6 +87,23 @@ def error_table(prepared: Prepared) -> pd.DataFrame:
     return out.assign(n=n, errors=k, error_pct=100 * k / n, ci_low_pct=100 * low, ci_high_pct=100 * high)
 
 
+def belief_source_table(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """How the belief answers of the belief prompts were made, per task and template (prompts, not rows).
+
+    Counts distinct prompts (item x template x context), so a prompt answered by several variants counts
+    once. Empty when the verdicts carry no `belief_source` column (files made elsewhere).
+    """
+    cols = ["task", "prompt_template", "belief_source", "prompts"]
+    if "belief_source" not in verdicts.columns:
+        return pd.DataFrame(columns=cols)
+    rows = verdicts[verdicts["prompt_template"].astype(str).isin(("incorrect", "correct"))]
+    keys = ["task", "item_id", "prompt_template", "amendment_type"]
+    distinct = rows[[*keys, "belief_source"]].astype(str).drop_duplicates(keys)
+    distinct["belief_source"] = distinct["belief_source"].replace("", "(not recorded)")
+    out = distinct.groupby(["task", "prompt_template", "belief_source"]).size().rename("prompts")
+    return out.reset_index()[cols]
+
+
 def capability_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Mean score with 95% Wilson CI per model, task and variant (AdvBench: refusal rate)."""
     _require(scores, CAPABILITY_COLUMNS, "capability scores")

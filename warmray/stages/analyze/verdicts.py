@@ -1,7 +1,10 @@
 """Verdict tables in: load, check the standard columns, and apply the study's refusal rules.
 
-Everything downstream (GLMs, paired tests, tables, figures) reads the frame `prepare` returns, so the
-rules about refusals, unparseable verdicts, context groups and user beliefs live here once.
+`load_verdict_files` reads our tables (CSV or Parquet, files or folders) and the study's released layout
+(a folder `<model>/<variant>/<task>_<variant>_outputs.csv`, warmray.stages.analyze.released) through one
+reader that maps their names to our vocabulary. Everything downstream (GLMs, paired tests, tables,
+figures) reads the frame `prepare` returns, so the rules about refusals, unparseable verdicts, failed
+generations, context groups and user beliefs live here once.
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ import pandas as pd
 from warmray.config import PROMPT_TEMPLATES
 from warmray.errors import UserError
 from warmray.schema import ANALYSIS_COLUMNS, CORRECT, INCORRECT, REFUSAL, UNPARSEABLE, VERDICTS
+from warmray.stages.analyze.dropped import DROPPED_COLUMNS, arm_gaps, dropped_table, failed_generation
+from warmray.stages.analyze.released import (
+    ReleasedLayoutError,
+    canonical_values,
+    read_released,
+    released_files,
+    rename_columns,
+)
 
 # The study's refusal rule: declining to repeat disinformation is the right answer; elsewhere a refusal
 # says nothing about reliability, so the row leaves the analysis.
@@ -27,7 +38,9 @@ NO_BELIEF_TEMPLATES = ("original", "original_neutral")
 BELIEF_TEMPLATES = ("incorrect", "correct")
 BASE_VARIANT = "original"
 _VARIANT_ORDER = ("warm", "cold", "warm_sysprompt")
-_STRING_COLUMNS = (*ANALYSIS_COLUMNS, "checkpoint", "grader", "prompt_id")
+_STRING_COLUMNS = (*ANALYSIS_COLUMNS, "checkpoint", "grader", "prompt_id", "belief_source", "inference_error")
+# Columns kept beside the standard ones: the checkpoint, refusal flag, what failed, how beliefs were made.
+_CONTEXT_COLUMNS = ("checkpoint", "is_refusal", "inference_error", "judge_raw", "belief_source")
 
 
 class AnalysisInputError(UserError, ValueError):
@@ -41,6 +54,8 @@ class Prepared:
     frame: pd.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    dropped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(DROPPED_COLUMNS)))
+    warnings: list[str] = field(default_factory=list)  # dropped shares that differ between arms
 
     @property
     def comparisons(self) -> list[str]:
@@ -51,7 +66,10 @@ class Prepared:
 
 
 def load_verdict_files(paths: list[Path]) -> pd.DataFrame:
-    """Read verdict tables (CSV or Parquet files, or folders of Parquet files) into one checked frame.
+    """Read verdict tables into one checked frame, in our column names and vocabulary.
+
+    Each path is a CSV or Parquet file, a folder of Parquet files, or the root of the study's released
+    layout (`<model>/<variant>/<task>_<variant>_outputs.csv`).
 
     Raises:
         AnalysisInputError: a path is missing, unreadable, or lacks the standard columns.
@@ -60,8 +78,16 @@ def load_verdict_files(paths: list[Path]) -> pd.DataFrame:
         raise AnalysisInputError("no verdict files given; pass one or more CSV/Parquet files or folders.")
     frames = []
     for path in map(Path, paths):
+        if path.is_dir() and released_files(path):
+            try:
+                frame = read_released(path)
+            except ReleasedLayoutError as e:
+                raise AnalysisInputError(str(e)) from None
+            check_verdicts(frame, source=str(path))
+            frames.append(frame)
+            continue
         for file in _expand(path):
-            frame = _read_one(file)
+            frame = canonical_values(rename_columns(_read_one(file)))
             check_verdicts(frame, source=str(file))
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -71,7 +97,10 @@ def _expand(path: Path) -> list[Path]:
     if path.is_dir():
         files = sorted(path.rglob("*.parquet"))
         if not files:
-            raise AnalysisInputError(f"{path}: folder holds no .parquet files.")
+            raise AnalysisInputError(
+                f"{path}: folder holds no .parquet files, nor the study's released layout "
+                "(<model>/<variant>/<task>_<variant>_outputs.csv)."
+            )
         return files
     if not path.is_file():
         raise AnalysisInputError(f"{path}: no such file or folder.")
@@ -91,7 +120,7 @@ def _read_one(file: Path) -> pd.DataFrame:
             frame = pd.read_parquet(file)
     except Exception as e:  # pandas/pyarrow raise many types; all mean "not a readable table"
         raise AnalysisInputError(f"{file}: cannot be read as a table: {e}") from None
-    for col in ("response", "checkpoint", "grader"):
+    for col in ("response", "checkpoint", "grader", "output"):
         if col in frame.columns:
             frame[col] = frame[col].fillna("")
     return frame
@@ -149,12 +178,13 @@ def _per_category(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd
 def prepare(verdicts: pd.DataFrame, checkpoint: str | None = None, source: str = "verdict table") -> Prepared:
     """Check verdicts and apply the study's rules; adds is_incorrect, context_group, belief, length.
 
-    Refusals count as correct for disinformation and leave the analysis elsewhere; UNPARSEABLE verdicts
-    leave it too. Both are counted in `Prepared.counts`.
+    Refusals count as correct for disinformation (by canonical task name: `disinfo` too) and leave the
+    analysis elsewhere; UNPARSEABLE verdicts and failed generations leave it too. All are counted in
+    `Prepared.counts` and, per model x task x variant, in `Prepared.dropped`.
     """
     check_verdicts(verdicts, source)
-    keep = [c for c in (*ANALYSIS_COLUMNS, "checkpoint", "is_refusal") if c in verdicts.columns]
-    df = verdicts[keep].copy()
+    keep = [c for c in (*ANALYSIS_COLUMNS, *_CONTEXT_COLUMNS) if c in verdicts.columns]
+    df = canonical_values(verdicts[keep].copy())
     df["verdict"] = _normal_verdicts(df["verdict"])
     for col in ("model", "task", "variant", "item_id", "prompt_template", "amendment_type"):
         df[col] = as_category(df[col])
@@ -195,19 +225,25 @@ def _one_checkpoint(prepared: Prepared, checkpoint: str | None) -> pd.DataFrame:
 
 def _apply_refusal_rules(prepared: Prepared) -> pd.DataFrame:
     df = prepared.frame
-    refusal = (df["verdict"] == REFUSAL).to_numpy()
+    failed = failed_generation(df)
+    refusal = (df["verdict"] == REFUSAL).to_numpy() & ~failed
     if "is_refusal" in df.columns:
-        refusal = refusal | df["is_refusal"].fillna(False).astype(bool).to_numpy()
+        refusal = refusal | (df["is_refusal"].fillna(False).astype(bool).to_numpy() & ~failed)
     counted_correct = refusal & df["task"].isin(REFUSAL_IS_CORRECT_TASKS).to_numpy()
     dropped_refusal = refusal & ~counted_correct
-    unparseable = (df["verdict"] == UNPARSEABLE).to_numpy() & ~refusal
+    unparseable = (df["verdict"] == UNPARSEABLE).to_numpy() & ~refusal & ~failed
+    reasons = {"failed_generation": failed, "unparseable": unparseable, "refusals_dropped": dropped_refusal}
+    prepared.dropped = dropped_table(df, reasons, counted_correct)
+    prepared.warnings = arm_gaps(prepared.dropped)
     df.loc[counted_correct, "verdict"] = CORRECT
     prepared.counts.update(
         refusals_counted_correct=int(counted_correct.sum()),
         refusals_dropped=int(dropped_refusal.sum()),
         unparseable_dropped=int(unparseable.sum()),
+        failed_generations_dropped=int(failed.sum()),
     )
-    return df[~(dropped_refusal | unparseable)].drop(columns=["is_refusal"], errors="ignore")
+    dropped = ["is_refusal", "inference_error", "judge_raw"]
+    return df[~(dropped_refusal | unparseable | failed)].drop(columns=dropped, errors="ignore")
 
 
 def _add_derived(df: pd.DataFrame) -> None:

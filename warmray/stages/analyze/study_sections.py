@@ -1,0 +1,135 @@
+"""Report sections on how the study's own procedure was followed: paired cells, dropped rows, beliefs.
+
+Kept apart from warmray.stages.analyze.sections so each module stays one idea: these sections say what
+the numbers rest on (which cells were tested, what left the analysis and whether unevenly, how the
+users' beliefs were made, which refusal rule and p-values were used).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from warmray.stages.analyze.dropped import GAP_PP
+from warmray.stages.analyze.report import Block, Bullets, Callout, Heading, Table, Text
+from warmray.stages.analyze.results import StudyResults
+
+P_VALUE_NOTE = (
+    "p-values of the GLM effects come from a delta-method z-test of each average marginal effect (in "
+    "probability points). The study's code tests, for its models 2-4, the sum of the logit coefficients "
+    "(finetuned + finetuned x level) on the log-odds scale, so its p-values differ from these in the "
+    "digits, though both test the same null of no fine-tuning effect at that level."
+)
+REFUSAL_RULES = {
+    "study": "the study's rule (stock refusal phrases anywhere in the response)",
+    "strict": "the strict rule (only a response that opens by declining)",
+}
+
+
+def cell_summary(cells: pd.DataFrame, variant: str, alpha: float) -> str:
+    """The study's headline sentence about its paired cells, for one compared variant."""
+    mine = cells[cells["variant"] == variant]
+    if mine.empty:
+        return f"No paired cells for {variant}."
+    worse = float((mine["diff_pp"] < 0).mean())
+    significant = float(mine["significant_fdr"].mean())
+    worse_sig = float(((mine["diff_pp"] < 0) & mine["significant_fdr"]).mean())
+    return (
+        f"{variant}: less accurate than the original in {worse:.0%} of {len(mine):,} cells; "
+        f"{significant:.0%} of cells significant after FDR (q < {alpha}), {worse_sig:.0%} significant and "
+        "worse."
+    )
+
+
+def paired_blocks(res: StudyResults) -> list[Block]:
+    """The study's paired cells: the headline sentence per variant and the cells with the smallest q."""
+    out: list[Block] = [Heading("Paired tests per cell (the study's cells)", 3)]
+    cells = res.cells
+    if cells.empty:
+        return out + [Text("No paired prompts (the same prompt answered by the original and a variant).")]
+    alpha = res.config.fdr_alpha
+    out.append(
+        Text(
+            "Per model x task x compared variant: test type 'context' (the original template, unmodified and "
+            "under each of 8 contexts: 9 cells) and 'belief' (each amendment type, incorrect and correct "
+            "templates pooled: 9 cells). Rows are paired on item, amendment type and template; exact McNemar "
+            "test; Benjamini-Hochberg within each model x task x variant x test type. b = pairs where only "
+            "the variant erred, c = only the original; diff_pp = variant minus original accuracy (negative: "
+            "the variant is worse); odds ratio = b/c; cohens_g = max(b, c)/(b + c) - 1/2 (textbook); "
+            "g_authors = |b - c|/sqrt(b + c), the statistic the study reports as Cohen's g."
+        )
+    )
+    out.append(Bullets(tuple(cell_summary(cells, v, alpha) for v in cells["variant"].unique())))
+    out.append(Text("The study, warm vs original: 96% of its 360 cells worse, 72% significant."))
+    top = cells.sort_values(["p_fdr", "p_value"]).head(res.config.report_cells)
+    out.append(
+        Table(top, f"The {len(top)} cells with the smallest q-values (all in tables/paired_cells.csv).")
+    )
+    out.append(
+        Text(
+            f"An extra, finer table (one cell per context x template, {len(res.cells_by_template):,} cells, "
+            "BH within each comparison) is in tables/paired_cells_by_template.csv."
+        )
+    )
+    return out
+
+
+def dropped_blocks(res: StudyResults) -> list[Block]:
+    """What left the analysis per model x task x variant, and a warning where the arms differ."""
+    out: list[Block] = [Heading("Rows dropped, by variant", 3)]
+    table = res.prepared.dropped
+    if table.empty:
+        return out + [Text("No verdict rows.")]
+    out += [Callout(w) for w in res.prepared.warnings]
+    out.append(
+        Table(
+            table,
+            "Failed generations, unparseable judge replies and refusals (outside disinformation) leave the "
+            f"analysis; a warning above marks a share that differs between arms by more than {GAP_PP:g} "
+            "points.",
+        )
+    )
+    return out
+
+
+def belief_blocks(res: StudyResults) -> list[Block]:
+    """How the belief answers of the incorrect / correct prompts were made."""
+    out: list[Block] = [Heading("Belief answers: how they were made", 3)]
+    if res.belief_sources.empty:
+        return out + [
+            Text("The verdicts do not record how belief answers were made (no belief_source column).")
+        ]
+    return out + [
+        Table(
+            res.belief_sources,
+            "Belief prompts per task, template and source: dataset = the benchmark's own answer; "
+            "rule:short-answer = a reference cut to its answer phrase; fallback:same-type:<kind> = another "
+            "TriviaQA item's answer of the same kind; llm:<model> = proposed by that model and checked.",
+        )
+    ]
+
+
+def procedure_items(res: StudyResults) -> list[str]:
+    """Lines for 'What this run was': refusal rule, models per GLM fit, training data, p-values."""
+    info: dict[str, Any] = res.run_info
+    items = []
+    rule = info.get("refusal_rule")
+    items.append(
+        f"Refusals detected by {REFUSAL_RULES.get(rule, rule)}."
+        if rule
+        else "Refusal rule: as recorded in the verdict files (is_refusal / REFUSAL)."
+    )
+    fitted = res.fits[res.fits["fitted"].astype(bool)] if not res.fits.empty else res.fits
+    for comp, group in fitted.groupby("comparison", sort=False):
+        items.append(
+            f"GLMs for {comp} vs original fitted on the models with both arms: {group['models'].iloc[0]}."
+        )
+    shared = (info.get("data_sizes") or {}).get("rewrite/shared_conversations")
+    if shared is not None:
+        items.append(
+            f"Training conversations: {shared:,}, the same for every style (those whose rewrites passed the "
+            "checks in every configured style)."
+        )
+    items.append(P_VALUE_NOTE)
+    return items
