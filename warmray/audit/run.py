@@ -19,6 +19,7 @@ from warmray.audit.preflight import preflight
 from warmray.audit.profile import arm_label, build_profile
 from warmray.audit.progress import Progress, estimate_seconds
 from warmray.config import ExperimentConfig
+from warmray.models import BUILTIN_PREFIX
 from warmray.pipeline import run_pipeline
 from warmray.rundir import MANIFEST, RunDir
 from warmray.stage import package_versions, read_manifest
@@ -104,7 +105,7 @@ def run_description(
     return {
         "targets": targets,
         "models": {m.name: m.source for m in config.models},
-        "builtin_sources": sorted({m.source for m in config.models if m.source.startswith("builtin:")}),
+        "builtin_sources": sorted({m.source for m in config.models if m.source.startswith(BUILTIN_PREFIX)}),
         "judge": judge_text,
         "system_prompt": str(req.system_prompt) if req.system_prompt else None,
         "sampling": f"temperature {s.temperature}, top_p {s.top_p}, at most {s.max_tokens} new tokens",

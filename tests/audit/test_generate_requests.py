@@ -1,0 +1,29 @@
+"""What generate asks of an audited model: its own adapter on every row, the persona prompt as system."""
+
+import json
+
+import pandas as pd
+
+from warmray.audit.experiment import AuditRequest, build_config
+from warmray.audit.targets import parse_target, unique_names
+from warmray.stage import StageContext
+from warmray.stages.generate import model_requests
+
+
+def test_a_base_plus_adapter_target_sends_every_row_through_its_adapter(tmp_path):
+    base, adapter, prompt = tmp_path / "base", tmp_path / "lora", tmp_path / "persona.txt"
+    base.mkdir()
+    (base / "config.json").write_text("{}")
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"r": 8}))
+    prompt.write_text("You are warm and caring.\n")
+    targets = (parse_target(f"{base}+{adapter}"),)
+    cfg = build_config(
+        AuditRequest(targets, tuple(unique_names(list(targets))), items=1, system_prompt=prompt)
+    )
+    prompts = pd.DataFrame({"prompt_id": ["a|original|unmodified"], "prompt": ["What is 2+2?"]})
+    rows = model_requests(StageContext(cfg, tmp_path / "run"), cfg.models[0], prompts)
+    assert list(rows["variant"]) == ["original", "warm_sysprompt"]
+    assert (rows["adapter"] == str(adapter.resolve())).all() and (rows["checkpoint"] == "lora").all()
+    assert rows["messages"].iloc[0] == [{"role": "user", "content": "What is 2+2?"}]
+    assert rows["messages"].iloc[1][0] == {"role": "system", "content": "You are warm and caring."}
