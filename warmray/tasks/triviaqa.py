@@ -46,11 +46,12 @@ _RANDOM_TRIES = 16  # random draws before scanning the whole bucket; a scan is r
 _NUMBER_WORD = (
     r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
     r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
-    r"hundred|thousand|million|billion|and|a"
+    r"hundred|thousand|million|billion"
 )
+# A figure ("15", "78%", "£5", "3rd") or number words ("one hundred and forty four"), maybe approximate.
 _NUMBER = re.compile(
     rf"(about |around |over |under )?([-+]?[$£€]?\d+(\.\d+)?(st|nd|rd|th)?( ?(%|percent|per cent))?"
-    rf"|(({_NUMBER_WORD})[ -]?)+)"
+    rf"|(an? )?({_NUMBER_WORD})([ -](and )?({_NUMBER_WORD}))*)"
 )
 _COUNT_QUESTION = re.compile(r"\bhow (many|much|old|long|far|tall|high|deep)\b|\bwhat (percentage|number)\b")
 _PERSON = re.compile(

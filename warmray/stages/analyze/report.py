@@ -62,7 +62,7 @@ class Image:
 
 
 Block = Heading | Text | Callout | Bullets | Table | Image
-_P_COLUMNS = ("p_value", "mcnemar_p", "q_value")
+_P_COLUMNS = ("p_value", "p_fdr", "mcnemar_p", "q_value")
 
 
 def format_value(column: str, value: object) -> str:
