@@ -16,9 +16,3 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower().replace("_", " ")
     text = "".join(" " if ch in _PUNCT else ch for ch in text)
     return " ".join(_ARTICLES.sub(" ", text).split())
-
-
-def contains_phrase(text: str, phrase: str) -> bool:
-    """True when `phrase`, normalised and non-empty, is a whole-word span of `text`, normalised."""
-    norm = normalize(phrase)
-    return bool(norm) and f" {norm} " in f" {normalize(text)} "

@@ -52,3 +52,20 @@ def test_split_answers_reads_lists_and_separated_strings():
     assert split_answers(["a", " ", "b "]) == ["a", "b"]
     assert split_answers("x; y", sep=None) == ["x; y"]
     assert split_answers(None) == []
+
+
+def test_the_one_normaliser_drops_case_punctuation_and_articles():
+    from warmray.text import normalize
+
+    assert normalize("The  Black-Sea!") == "black sea"
+    assert normalize("An  apple’s core") == "apple s core"
+    assert normalize("(a") == ""
+
+
+def test_seeded_draws_depend_only_on_the_seed_and_the_keys():
+    from warmray.seeded import stable_key, stable_rng
+
+    assert stable_rng(1, "a").random() == stable_rng(1, "a").random()
+    assert stable_rng(1, "a").random() != stable_rng(2, "a").random()
+    assert stable_rng(1, "a").random() != stable_rng(1, "b").random()
+    assert stable_key(0, "sample", "x") != stable_key(0, "split", "x")
