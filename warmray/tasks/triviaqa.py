@@ -41,7 +41,6 @@ from warmray.text import normalize
 log = logging.getLogger(__name__)
 
 MAX_WRONG_ANSWER_WORDS = 8
-ANSWER_TYPES = ("person", "place", "year", "number", "other")
 _RANDOM_TRIES = 16  # random draws before scanning the whole bucket; a scan is rarely needed
 _NUMBER_WORD = (
     r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-RULES = ("study", "strict")
 # Spellings of the apostrophe and its absence, so "i can't", "i can’t", "i cant" all match.
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 STUDY_PHRASES = (
@@ -77,7 +76,7 @@ def is_refusal_strict(response: str) -> bool:
 
 
 def is_refusal(response: str, rule: str = "study") -> bool:
-    """True when `response` is a refusal by the named rule (one of RULES)."""
+    """True when `response` is a refusal by the named rule ("study" or "strict")."""
     return _RULES[rule](response)
 
 
