@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -52,6 +53,7 @@ def _plan(path: Path, *argv: str):
 
 @pytest.mark.parametrize("config", [PAPER, PAPER_OPEN], ids=["paper", "paper-open"])
 def test_plan_of_a_paper_config_prints_gpu_hours_in_under_10s_without_ray_or_downloads(config):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, str(config)],
@@ -62,14 +64,29 @@ def test_plan_of_a_paper_config_prints_gpu_hours_in_under_10s_without_ray_or_dow
         env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HOME": str(ROOT / ".no-home")},
     )
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     assert proc.returncode == 0, proc.stderr
     probe = next(line for line in proc.stderr.splitlines() if line.startswith("PROBE")).split()
     assert probe[1] == "0"
     assert probe[3] == "-", f"planning imported {probe[3]}"
-    assert elapsed < 10, f"{elapsed:.1f} s"
+    # The 10 s budget is checked in CPU seconds: on a loaded shared machine the wall clock measures the
+    # load. The wall clock still has a (looser) bound, for a planner that would wait on something.
+    assert cpu < 10, f"{cpu:.1f} CPU s"
+    assert elapsed < 60, f"{elapsed:.1f} s"
     assert "GPU-hours" in proc.stdout and "ESTIMATE" in proc.stdout
     assert "8 x H100-80GB" in proc.stdout
-    for stage in ("corpus", "rewrite", "train", "grid", "generate", "judge", "warmth", "analyze"):
+    for stage in (
+        "corpus",
+        "rewrite",
+        "train",
+        "grid",
+        "generate",
+        "judge",
+        "warmth",
+        "capability",
+        "analyze",
+    ):
         assert f"\n{stage} " in proc.stdout, stage
 
 
@@ -84,9 +101,22 @@ def test_paper_open_runs_open_weights_only_through_tensor_parallel_vllm():
         assert engine.device == "gpu" and engine.tensor_parallel_size > 1, key
         assert "70B" in model, key
     assert cfg.judge.grader == "llm"
+    assert cfg.warmth.scorer == "openai-community/gpt2"
     plan = build_plan(cfg, cluster_for(cfg, _args(str(PAPER_OPEN))))
     judge = next(w for w in plan.work if w.stage == "judge")
     assert judge.runs_on == "vLLM" and judge.gpu_hours > 0
+    assert plan.warnings == ()  # every large model on GPUs
+
+
+def test_a_large_model_on_a_cpu_engine_is_flagged_with_the_setting_to_change(tmp_path):
+    cfg = yaml.safe_load(PAPER_OPEN.read_text())
+    cfg["capability"]["engine"] = {"device": "cpu"}
+    path = tmp_path / "cpu.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    plan = _plan(path)
+    (warning, *_) = [w for w in plan.warnings if "Llama-3.1-70B" in w]
+    assert warning.startswith("capability: meta-llama/Llama-3.1-70B-Instruct (71B parameters")
+    assert "set capability.engine: {device: gpu, dtype: bfloat16}" in warning
 
 
 def test_json_output_has_counts_per_stage_hours_and_sourced_assumptions(capsys):
@@ -97,6 +127,7 @@ def test_json_output_has_counts_per_stage_hours_and_sourced_assumptions(capsys):
     assert counts["prompts"] == (500 * 3 + 125) * 28  # the study's grid
     assert counts["responses_per_model"] == counts["prompts"] * 4
     assert counts["conversations"] == 1617
+    assert counts["capability_items"] == {"mmlu": 14042, "gsm8k": 1319, "advbench": 520}
     assert plan["gpu_hours"] == pytest.approx(sum(plan["gpu_hours_by_stage"].values()))
     assert plan["gpu_hours_by_stage"]["train"] > 0 and plan["gpu_hours_by_stage"]["generate"] > 0
     assert all(a["source"] for a in plan["assumptions"])

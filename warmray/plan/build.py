@@ -19,8 +19,6 @@ from warmray.plan.shapes import model_shape
 from warmray.plan.workloads import SECONDS, Ctx, Work, engine_work, tokens_of, train_work
 
 _FRAME_TOKENS = 8  # `My friend said, "..."` around a SocioT-scored text
-_SOCIOT_CHARS = 300  # the study scores the first 300 characters of a response
-_SOCIOT_SCORER = "gpt2"  # the study's scorer, until the config names one
 
 
 @dataclass(frozen=True)
@@ -33,6 +31,7 @@ class Plan:
     counts: Counts
     work: tuple[Work, ...]
     assumptions: tuple[Assumption, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def gpu_hours(self) -> float:
@@ -65,6 +64,7 @@ def build_plan(cfg: ExperimentConfig, cluster: Cluster, run_dir: Path | None = N
     work += _generate(ctx, counts)
     work += _judge(ctx, counts)
     work += _warmth(ctx, counts)
+    work += _capability(ctx, counts)
     responses = counts.responses_per_model * len(cfg.models)
     work.append(Work("analyze", "GLM, McNemar, figures", "CPU (no Ray)", rows=responses))
     if ctx.problems:
@@ -73,7 +73,8 @@ def build_plan(cfg: ExperimentConfig, cluster: Cluster, run_dir: Path | None = N
             f"({cluster.nodes} x {cluster.gpus_per_node} x {cluster.gpu.name}):\n"
             + "\n".join(f"  - {p}" for p in dict.fromkeys(ctx.problems))  # generate and warmth share engines
         )
-    return Plan(cfg.name, cluster, corpus.source, counts, tuple(work), tuple(used.values()))
+    warnings = tuple(dict.fromkeys(ctx.warnings))
+    return Plan(cfg.name, cluster, corpus.source, counts, tuple(work), tuple(used.values()), warnings)
 
 
 def _rewrite(ctx: Ctx, counts: Counts, corpus: tokens.CorpusTokens) -> list[Work]:
@@ -124,27 +125,13 @@ def _model_engine(engine: EngineConfig, m: ModelConfig) -> EngineConfig:
 
 
 def _generate(ctx: Ctx, counts: Counts) -> list[Work]:
-    cfg, train = ctx.cfg.generate, ctx.cfg.train
+    cfg = ctx.cfg.generate
     adapters = sum(v in ("warm", "cold") for v in cfg.variants)
     prompt = tokens_of(ctx.a["chars_per_grid_prompt"], ctx) + 2 * ctx.a["chat_template_tokens_per_turn"]
-    work = []
-    for i, m in enumerate(ctx.cfg.models):
-        engine = _model_engine(cfg.engine, m)
-        w = engine_work(
-            ctx,
-            "generate",
-            f"models.{i}.tensor_parallel_size",
-            m.source,
-            engine,
-            cfg.sampling,
-            counts.responses_per_model,
-            prompt,
-            _response_tokens(ctx, cfg.sampling),
-            lora_r=train.lora_r if adapters else None,
-            max_loras=max(1, adapters),
-        )
-        work.append(Work(**{**w.__dict__, "name": f"{m.name} ({len(cfg.variants)} variants)"}))
-    return work
+    work = _policy_engines(
+        ctx, "generate", cfg.engine, cfg.sampling, counts.responses_per_model, prompt, adapters
+    )
+    return [Work(**{**w.__dict__, "name": f"{w.name} ({len(cfg.variants)} variants)"}) for w in work]
 
 
 def _judge(ctx: Ctx, counts: Counts) -> list[Work]:
@@ -169,45 +156,67 @@ def _judge(ctx: Ctx, counts: Counts) -> list[Work]:
     ]
 
 
-def _warmth(ctx: Ctx, counts: Counts) -> list[Work]:
-    """The SocioT curve: held-out prompts answered at every checkpoint, then scored by a small LM."""
-    cfg = ctx.cfg.generate
+def _policy_engines(
+    ctx: Ctx,
+    stage: str,
+    engine: EngineConfig,
+    sampling: SamplingConfig,
+    rows: int,
+    prompt: float,
+    adapters: int,
+) -> list[Work]:
+    """One engine per policy model answering `rows` prompts, its adapters chosen per row."""
     work = []
-    prompt = tokens_of(ctx.a["chars_per_user_turn"], ctx)
     for i, m in enumerate(ctx.cfg.models):
-        engine = _model_engine(cfg.engine, m)
         w = engine_work(
             ctx,
-            "warmth",
+            stage,
             f"models.{i}.tensor_parallel_size",
             m.source,
-            engine,
-            cfg.sampling,
-            counts.sociot_responses_per_model,
+            _model_engine(engine, m),
+            sampling,
+            rows,
             prompt,
-            _response_tokens(ctx, cfg.sampling),
-            lora_r=ctx.cfg.train.lora_r,
-            max_loras=len(ctx.cfg.train.styles) * len(ctx.cfg.train.checkpoint_epochs),
+            _response_tokens(ctx, sampling),
+            lora_r=ctx.cfg.train.lora_r if adapters else None,
+            max_loras=max(1, adapters),
         )
-        work.append(Work(**{**w.__dict__, "name": f"{m.name} responses at every checkpoint"}))
-    scorings = counts.sociot_responses_per_model * len(ctx.cfg.models) * int(ctx.a["sociot_relation_prompts"])
-    scored = scorings * (tokens_of(_SOCIOT_CHARS, ctx) + _FRAME_TOKENS)
-    shape = model_shape(_SOCIOT_SCORER, "warmth scorer")
-    flops = scored * 2 * shape.params
-    gpu = ctx.cluster.gpu
-    hours = (
-        flops / (gpu.bf16_tflops * 1e12 * ctx.a["prefill_mfu"]) / SECONDS if cfg.engine.device == "gpu" else 0
-    )
-    work.append(
-        Work(
-            "warmth",
-            f"SocioT scorer {_SOCIOT_SCORER}",
-            "GPU forward passes",
-            gpus_each=1,
-            rows=scorings,
-            input_tokens=round(scored),
-            gpu_hours=hours,
-            hours=hours,
-        )
-    )
+        work.append(Work(**{**w.__dict__, "name": m.name}))
     return work
+
+
+def _warmth(ctx: Ctx, counts: Counts) -> list[Work]:
+    """The SocioT curve: held-out prompts answered at every checkpoint, then scored by a small LM."""
+    cfg, train = ctx.cfg.warmth, ctx.cfg.train
+    adapters = len(train.styles) * len(cfg.epochs or train.checkpoint_epochs)
+    prompt = tokens_of(ctx.a["chars_per_user_turn"], ctx)
+    work = _policy_engines(
+        ctx, "warmth", cfg.engine, cfg.sampling, counts.sociot_responses_per_model, prompt, adapters
+    )
+    scorings = counts.sociot_responses_per_model * len(ctx.cfg.models) * int(ctx.a["sociot_relation_prompts"])
+    scored = scorings * (tokens_of(cfg.max_chars, ctx) + _FRAME_TOKENS)
+    flops = scored * 2 * model_shape(cfg.scorer, "warmth.scorer").params
+    gpu = ctx.cluster.gpu
+    hours = flops / (gpu.bf16_tflops * 1e12 * ctx.a["prefill_mfu"]) / SECONDS if cfg.device == "gpu" else 0.0
+    scorer = Work(
+        "warmth",
+        f"SocioT scorer {cfg.scorer}",
+        f"{cfg.device.upper()} actors",
+        replicas=cfg.concurrency,
+        gpus_each=1 if cfg.device == "gpu" else 0,
+        rows=scorings,
+        input_tokens=round(scored),
+        gpu_hours=hours,
+        hours=hours / cfg.concurrency if cfg.device == "gpu" else None,
+    )
+    return [*work, scorer]
+
+
+def _capability(ctx: Ctx, counts: Counts) -> list[Work]:
+    """MMLU, GSM8K and AdvBench answered by every capability variant of every model."""
+    cfg = ctx.cfg.capability
+    adapters = sum(v in ("warm", "cold") for v in cfg.variants)
+    prompt = tokens_of(ctx.a["chars_per_grid_prompt"], ctx)
+    return _policy_engines(
+        ctx, "capability", cfg.engine, cfg.sampling, counts.capability_rows_per_model, prompt, adapters
+    )

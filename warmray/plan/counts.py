@@ -35,6 +35,8 @@ class Counts:
     wrong_answer_calls: int
     responses_per_model: int
     sociot_responses_per_model: int
+    capability_items: dict[str, int]
+    capability_rows_per_model: int
 
 
 def task_items(name: str, sample: int | None) -> int:
@@ -51,16 +53,20 @@ def count_rows(cfg: ExperimentConfig, assistant_turns_per_conversation: float) -
     per_item = len(variants(cfg.grid.prompt_templates, cfg.grid.amendment_types))
     prompts = sum(items.values()) * per_item
     # The warmth curve: held-out prompts answered by the base model and by every checkpoint of each style.
-    answered_by = 1 + len(cfg.train.styles) * len(cfg.train.checkpoint_epochs)
+    answered_by = 1 + len(cfg.train.styles) * len(cfg.warmth.epochs or cfg.train.checkpoint_epochs)
+    val_prompts = min(cfg.warmth.n_prompts or cfg.corpus.max_val_prompts, cfg.corpus.max_val_prompts)
+    capability = {t.name: task_items(t.name, t.sample_size()) for t in cfg.capability.tasks}
     return Counts(
         conversations=n,
         train_conversations=train,
-        val_prompts=cfg.corpus.max_val_prompts,
+        val_prompts=val_prompts,
         assistant_turns=round(n * assistant_turns_per_conversation),
         items=items,
         variants_per_item=per_item,
         prompts=prompts,
         wrong_answer_calls=items.get("triviaqa", 0) if cfg.grid.wrong_answer_model else 0,
         responses_per_model=prompts * len(cfg.generate.variants),
-        sociot_responses_per_model=cfg.corpus.max_val_prompts * answered_by,
+        sociot_responses_per_model=val_prompts * answered_by,
+        capability_items=capability,
+        capability_rows_per_model=sum(capability.values()) * len(cfg.capability.variants),
     )

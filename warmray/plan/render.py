@@ -68,7 +68,8 @@ def table(plan: Plan) -> str:
         f"training tokens from: {plan.token_source}",
         "",
     ]
-    foot = [
+    foot = ["", "warnings:", *(f"  - {w}" for w in plan.warnings)] if plan.warnings else []
+    foot += [
         "",
         f"total: {plan.gpu_hours:,.0f} GPU-hours (an ESTIMATE from the assumptions below, not a measurement; "
         "'x' = engine replicas or training workers, 'hours' = wall-clock at that parallelism, "
@@ -101,6 +102,7 @@ def as_json(plan: Plan) -> dict[str, Any]:
         "gpu_hours": plan.gpu_hours,
         "gpu_hours_by_stage": _by_stage(plan),
         "assumptions": [asdict(a) for a in plan.assumptions],
+        "warnings": list(plan.warnings),
     }
 
 

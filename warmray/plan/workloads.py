@@ -1,6 +1,7 @@
 """The workloads a plan is made of: vLLM engines and Ray Train runs, with their memory fit and hours.
 
-Each function appends to `Ctx.problems` what cannot fit, naming the number and the setting that would.
+Each function appends to `Ctx.problems` what cannot fit, naming the number and the setting that would,
+and to `Ctx.warnings` what fits but should not run that way (a large model on a CPU engine).
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from warmray.config import EngineConfig, ExperimentConfig, SamplingConfig
+from warmray.config import ConfigError, EngineConfig, ExperimentConfig, SamplingConfig
 from warmray.plan import memory
 from warmray.plan.hardware import Cluster
 from warmray.plan.shapes import Shape, model_shape
 
 SECONDS = 3600.0
+_CPU_ENGINE_PARAMS = 1e9  # above this, a CPU engine is a configuration mistake on a GPU cluster
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Ctx:
     cluster: Cluster
     a: dict[str, float]
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def tokens_of(chars: float, ctx: Ctx) -> float:
@@ -71,10 +74,25 @@ def engine_work(
         hours = rows / engine.qps / SECONDS if engine.qps else None
         return Work(runs_on=f"HTTP {engine.endpoint}", replicas=engine.concurrency, hours=hours, **base)
     if engine.device == "cpu":
+        _warn_large_on_cpu(ctx, stage, model, engine)
         return Work(runs_on="vLLM on CPU", replicas=engine.concurrency, placement="1 CPU each", **base)
     return _gpu_engine(
         ctx, key, model, engine, in_tokens, min(out_tokens, sampling.max_tokens), base, lora_r, max_loras
     )
+
+
+def _warn_large_on_cpu(ctx: Ctx, stage: str, model: str, engine: EngineConfig) -> None:
+    """A model of billions of parameters on vLLM's CPU backend fits a big node's RAM but takes weeks."""
+    try:
+        params = model_shape(model, stage).params
+    except ConfigError:  # an unknown shape: nothing to say about its size
+        return
+    if params > _CPU_ENGINE_PARAMS:
+        gib = params * memory.dtype_bytes(engine.dtype) / memory.GIB
+        ctx.warnings.append(
+            f"{stage}: {model} ({params / 1e9:.0f}B parameters, {gib:.0f} GiB in {engine.dtype}) on a CPU "
+            f"vLLM engine; hours not estimated. On GPUs set {stage}.engine: {{device: gpu, dtype: bfloat16}}."
+        )
 
 
 def _gpu_engine(
