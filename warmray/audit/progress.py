@@ -17,6 +17,7 @@ from warmray.config import ExperimentConfig
 
 _JUDGE_RESPONSE_S = 0.25  # an LLM judge's short verdict per response, amortised (same engine class)
 _FIXED_S = {"grid": 10.0, "analyze": 40.0}
+_SCALE_FROM_S = 60.0  # stages estimated shorter than this do not rescale the ETA
 
 
 def estimate_seconds(config: ExperimentConfig, n_prompts: int) -> dict[str, float]:
@@ -46,14 +47,19 @@ class Progress:
     estimates: dict[str, float]
     out: TextIO = field(default=sys.stderr)
     started: float = field(default_factory=time.time)
-    _done_estimate: float = 0.0
+    _observed: float = 0.0
+    _expected: float = 0.0
     _stage_start: float = 0.0
 
     def _scale(self) -> float:
-        """Observed over estimated time for the finished stages (1 before any), kept within 0.3-5x."""
-        if self._done_estimate <= 0:
+        """Observed over estimated time of the long stages run so far (1 before any), within 0.3-5x.
+
+        Short stages are left out: Ray's start-up alone can make a 10-second grid take a minute, which
+        says nothing about how fast the engine will answer.
+        """
+        if self._expected <= 0:
             return 1.0
-        return min(5.0, max(0.3, (time.time() - self.started) / self._done_estimate))
+        return min(5.0, max(0.3, self._observed / self._expected))
 
     def left(self, stage: str) -> float:
         """Estimated seconds left from the start of `stage` to the end of the audit."""
@@ -70,12 +76,13 @@ class Progress:
         self._print(f"{step}: {what}; about {_clock(left)} left (ETA {eta})")
 
     def finish(self, stage: str, skipped: bool) -> None:
-        """Close a stage; its estimate now counts as done."""
-        self._done_estimate += 0.0 if skipped else self.estimates[stage]
-        if skipped:  # a resumed audit: the skipped stage's time is not part of this run's pace
-            self.started += time.time() - self._stage_start
-        took = "already finished" if skipped else f"done in {_clock(time.time() - self._stage_start)}"
-        self._print(f"[audit] {stage}: {took} (elapsed {_clock(time.time() - self.started)})")
+        """Close a stage; a long one that ran now sets the pace for the estimates that follow."""
+        took = time.time() - self._stage_start
+        if not skipped and self.estimates[stage] >= _SCALE_FROM_S:
+            self._observed += took
+            self._expected += self.estimates[stage]
+        said = "already finished" if skipped else f"done in {_clock(took)}"
+        self._print(f"[audit] {stage}: {said} (elapsed {_clock(time.time() - self.started)})")
 
     def _print(self, line: str) -> None:
         print(line, file=self.out, flush=True)
