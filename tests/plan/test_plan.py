@@ -166,8 +166,8 @@ def test_a_kv_cache_too_small_for_max_model_len_is_refused_with_what_would_fit(t
     with pytest.raises(ConfigError) as err:
         _plan(_derived(tmp_path, edit))
     msg = str(err.value)
-    assert "fewer than engine.max_model_len 1000000" in msg
-    assert "engine.max_model_len:" in msg  # the largest that fits, per model
+    assert "fewer than generate.engine.max_model_len 1000000" in msg
+    assert "generate.engine.max_model_len:" in msg  # the largest that fits, per model
 
 
 def test_a_40gb_gpu_needs_more_tensor_parallelism_for_70b(tmp_path):

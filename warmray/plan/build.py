@@ -8,6 +8,7 @@ problem found, each naming the number that does not fit and the setting that wou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from warmray.config import ConfigError, EngineConfig, ExperimentConfig, ModelConfig, SamplingConfig
@@ -19,6 +20,7 @@ from warmray.plan.shapes import model_shape
 from warmray.plan.workloads import SECONDS, Ctx, Work, engine_work, tokens_of, train_work
 
 _FRAME_TOKENS = 8  # `My friend said, "..."` around a SocioT-scored text
+_REWRITE_CONTEXT_CHARS = 3000  # the conversation tail the rewrite stage shows (its _CONTEXT_CHARS)
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,11 @@ def build_plan(cfg: ExperimentConfig, cluster: Cluster, run_dir: Path | None = N
 
 def _rewrite(ctx: Ctx, counts: Counts, corpus: tokens.CorpusTokens) -> list[Work]:
     cfg = ctx.cfg.rewrite
-    # Each turn is rewritten with the conversation so far as context (at most 3,000 characters).
-    context = min(tokens_of(3000, ctx), corpus.per_conversation / 2)
+    # Each turn is rewritten after the instructions, with the conversation so far as context.
+    context = min(tokens_of(_REWRITE_CONTEXT_CHARS, ctx), corpus.per_conversation / 2)
     rows = counts.assistant_turns * len(cfg.styles)
     out = corpus.per_assistant_turn * ctx.a["rewrite_length_ratio"]
-    in_tokens = context + corpus.per_assistant_turn
+    in_tokens = _instruction_tokens("rewrite_warm.txt", ctx) + context + corpus.per_assistant_turn
     return [
         engine_work(
             ctx, "rewrite", "rewrite.model", cfg.model, cfg.engine, cfg.sampling, rows, in_tokens, out
@@ -106,11 +108,17 @@ def _grid(ctx: Ctx, counts: Counts) -> list[Work]:
                 cfg.wrong_answer_engine,
                 cfg.wrong_answer_sampling,
                 counts.wrong_answer_calls,
-                tokens_of(ctx.a["chars_per_grid_prompt"], ctx) + 60,
+                _instruction_tokens("wrong_answer.txt", ctx) + tokens_of(ctx.a["chars_per_grid_prompt"], ctx),
                 cfg.wrong_answer_sampling.max_tokens,
             )
         )
     return work
+
+
+def _instruction_tokens(prompt_file: str, ctx: Ctx) -> float:
+    """Tokens of one of warmray's packaged prompt files (the instructions sent with every row)."""
+    text = resources.files("warmray").joinpath("prompts", prompt_file).read_text(encoding="utf-8")
+    return tokens_of(len(text), ctx)
 
 
 def _response_tokens(ctx: Ctx, sampling: SamplingConfig) -> float:
@@ -139,8 +147,9 @@ def _judge(ctx: Ctx, counts: Counts) -> list[Work]:
     rows = counts.responses_per_model * len(ctx.cfg.models)
     if cfg.grader != "llm":
         return [Work("judge", f"{cfg.grader} grader + refusal rules", "CPU tasks", rows=rows)]
-    judge_prompt = 400 + ctx.a["chars_per_grid_prompt"]  # instructions + question + reference
-    in_tokens = tokens_of(judge_prompt, ctx) + _response_tokens(ctx, ctx.cfg.generate.sampling)
+    # the judge's instructions, the question and reference, the response
+    in_tokens = _instruction_tokens("judge.txt", ctx) + tokens_of(ctx.a["chars_per_grid_prompt"], ctx)
+    in_tokens += _response_tokens(ctx, ctx.cfg.generate.sampling)
     return [
         engine_work(
             ctx,

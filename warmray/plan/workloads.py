@@ -132,18 +132,18 @@ def _gpu_engine(
     elif tp * engine.concurrency > cluster.total_gpus:
         ctx.problems.append(
             f"{key}: {engine.concurrency} replicas x tensor_parallel_size {tp} = {tp * engine.concurrency} "
-            f"GPUs, the cluster has {cluster.total_gpus}: set engine.concurrency to at most "
+            f"GPUs, the cluster has {cluster.total_gpus}: set {base['stage']}.engine.concurrency to at most "
             f"{max(1, cluster.total_gpus // tp)}."
         )
     f = fit(tp)
     if f.kv_tokens < engine.max_model_len:
         advice = [f"tensor_parallel_size: {enough}"] if enough and enough > tp else []
         if f.kv_tokens >= 128:
-            advice.append(f"engine.max_model_len: {f.kv_tokens} or less")
+            advice.append(f"{base['stage']}.engine.max_model_len: {f.kv_tokens} or less")
         ctx.problems.append(
             f"{key}: {model} at tensor_parallel_size {tp} on {cluster.gpu.name}: {f.weights_gib:.1f} GiB of "
             f"weights per GPU leave {max(0.0, f.kv_gib):.1f} GiB of KV cache = {f.kv_tokens} tokens, fewer "
-            f"than engine.max_model_len {engine.max_model_len}: set "
+            f"than {base['stage']}.engine.max_model_len {engine.max_model_len}: set "
             + (" or ".join(advice) if advice else "a GPU with more memory")
             + "."
         )
