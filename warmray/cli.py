@@ -40,6 +40,16 @@ exit codes: 0 done; 2 a problem warmray explains (config, input data, busy run d
 # Commands beside the pipeline: name -> (module with add_arguments(parser) and command(args), help).
 TOOLS = {
     "plan": ("warmray.plan", "resources, token counts and GPU-hours of a config, without running it"),
+    "sweep": ("warmray.sweep", "Ray Tune over warmth strength: the warmth-reliability frontier"),
+    "audit": (
+        "warmray.audit",
+        "a sycophancy and reliability profile card of models or endpoints, no training",
+    ),
+    "sociot": ("warmray.stages.warmth.command", 'SocioT warmth of arbitrary texts ({"text": ...} per line)'),
+    "judge-agreement": (
+        "warmray.stages.judge.agreement",
+        "agreement, Cohen's kappa and confusion of two verdict sources",
+    ),
 }
 
 
@@ -64,7 +74,9 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
             description=f"The {stage.name} stage: {stage.help}. "
             f"Reads: {_reads(stage)}. Writes RUN_DIR/{stage.name}/.",
         )
-        _add_stage_args(p, config_required=stage.name != "analyze")
+        _add_stage_args(p, config_required=stage.name not in ("analyze", "judge"))
+        if stage.name == "judge" == command:  # `judge --from FILE --out DIR`: grade responses made elsewhere
+            importlib.import_module("warmray.stages.judge.from_files").add_arguments(p)
         if stage.name == "analyze":
             p.add_argument(
                 "--from",
@@ -143,6 +155,8 @@ class Session:
 def _run_stages(args: argparse.Namespace, session: Session) -> int:
     if args.command == "analyze" and args.sources:
         return _analyze_files(args, session)
+    if args.command == "judge" and args.sources:
+        return int(importlib.import_module("warmray.stages.judge.from_files").command(args))
     if not args.config:
         raise ConfigError("give a CONFIG file (or --from FILE... --out DIR to analyse verdict tables).")
     config = load_config(args.config, args.overrides)
@@ -232,7 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         log_hint = f"\n  (log: {session.console.log_file})" if session.console.log_file else ""
         session.console.say(f"warmray: {e}{log_hint}")
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit) as e:
+        # Ray's own SIGTERM handler (re-installed by some of its code paths) exits with the signal number;
+        # the `finally` blocks have stopped the engines and Ray either way.
+        if isinstance(e, SystemExit) and e.code != signal.SIGTERM:
+            raise
         session.console.say(
             "warmray: interrupted; engines and Ray were stopped. Run the same command again to resume "
             "from the rows already written."

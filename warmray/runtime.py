@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +71,9 @@ def ensure_ray(cfg: RayConfig) -> None:
     if ray.is_initialized():
         return
     chosen = choose_connection(cfg.address, os.environ.get("RAY_ADDRESS"), read_ray_address())
+    # ray.init replaces the driver's SIGTERM handler with one that exits at once; warmray's own (the
+    # command line's) stops the engines and Ray first, so it is put back.
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     if chosen.address:
         log.info("%s", chosen.reason)
         ray.init(address=chosen.address, log_to_driver=True)
@@ -77,6 +81,8 @@ def ensure_ray(cfg: RayConfig) -> None:
         log.info("%s with %s logical CPUs", chosen.reason, cfg.num_cpus)
         # "local": a new private instance, never the recorded one (Ray's default for address=None).
         ray.init(address="local", num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=True)
+    if callable(on_sigterm):
+        signal.signal(signal.SIGTERM, on_sigterm)
     data = ray.data.DataContext.get_current()
     data.enable_progress_bars = True
     data.execution_no_progress_timeout_s = cfg.stall_timeout_s

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from warmray.pipeline import STAGE_NAMES
 from warmray.schema import ANALYSIS_COLUMNS, VERDICTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,9 +47,21 @@ def warmray(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
+def warmray_process(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The warmray command line started in the background (stdout and stderr captured as text)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "warmray", *args],
+        env=os.environ | (env or {}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+
+
 def check_run_dir(run_dir: Path, variants: set[str]) -> pd.DataFrame:
     """Assert the stage outputs are complete and consistent; return the verdicts."""
-    for stage in ("corpus", "rewrite", "train", "grid", "generate", "judge", "analyze"):
+    for stage in STAGE_NAMES:
         assert (run_dir / stage / "manifest.json").is_file(), f"{stage} did not finish"
     prompts = pd.read_parquet(run_dir / "grid" / "prompts.parquet")
     assert prompts["prompt_id"].is_unique

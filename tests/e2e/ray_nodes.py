@@ -51,13 +51,23 @@ class RayCluster:
     procs: list[subprocess.Popen] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
-    def start_node(self, num_cpus: int, resources: dict[str, float] | None = None) -> None:
-        """Start the head (first call) or a worker node joining it, and wait until it is up."""
+    def start_node(self, num_cpus: int, attempts: int = 3) -> None:
+        """Start the head (first call) or a worker node joining it, and wait until it is up.
+
+        `ray start` gives a raylet 30 s to register (fixed in Ray): on a loaded machine it can miss
+        that, so a node that exits while starting is started again, on fresh ports.
+        """
+        for attempt in range(1, attempts + 1):
+            proc, log = self._launch(num_cpus, head=not self.procs)
+            if self._wait_until_up(proc, log, len(self.procs) + 1):
+                self.procs.append(proc)
+                self.logs.append(log)
+                return
+            assert attempt < attempts, f"`ray start` exited {attempts} times:\n{log.read_text()[-4000:]}"
+
+    def _launch(self, num_cpus: int, head: bool) -> tuple[subprocess.Popen, Path]:
         args = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", f"--num-cpus={num_cpus}"]
         args += [f"--{flag}={free_port()}" for flag in _PORT_FLAGS]
-        if resources:
-            args.append("--resources=" + json.dumps(resources))
-        head = not self.procs
         if head:
             self.gcs = f"127.0.0.1:{free_port()}"
             self.dashboard = f"http://127.0.0.1:{free_port()}"
@@ -65,26 +75,29 @@ class RayCluster:
             args += ["--head", f"--port={port}", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}"]
             args += ["--disable-usage-stats"]
         else:
-            args.append(f"--address={self.gcs}")
-        log = Path(self.env["RAY_TMPDIR"]) / f"ray-start-{len(self.procs)}.log"
-        out = log.open("w")
-        self.procs.append(
-            subprocess.Popen(args, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        )
-        self.logs.append(log)
-        self._wait_for_nodes(len(self.procs))
+            # Its own temp dir, as on a real second machine: nodes sharing one would share (and garbage-
+            # collect) each other's runtime_resources, such as the job's unpacked working dir.
+            args += [f"--address={self.gcs}", f"--temp-dir={short_temp_dir()}"]
+        log = Path(tempfile.mkstemp(prefix="ray-start-", suffix=".log", dir=self.env["RAY_TMPDIR"])[1])
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                args, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        return proc, log
 
-    def _wait_for_nodes(self, n: int, timeout_s: float = 180) -> None:
+    def _wait_until_up(self, proc: subprocess.Popen, log: Path, n: int, timeout_s: float = 240) -> bool:
+        """True once n nodes are alive; False if this `ray start` exited first."""
         deadline = time.time() + timeout_s
         while time.time() < deadline:
-            for proc, log in zip(self.procs, self.logs, strict=True):
-                assert proc.poll() is None, f"`ray start` exited:\n{log.read_text()[-4000:]}"
+            for other, other_log in zip(self.procs, self.logs, strict=True):
+                assert other.poll() is None, f"a running node exited:\n{other_log.read_text()[-4000:]}"
+            if proc.poll() is not None:
+                _signal_group(proc, signal.SIGKILL)  # what it started before it gave up
+                return False
             if len(self.alive_nodes()) >= n:
-                return
+                return True
             time.sleep(2)
-        raise AssertionError(
-            f"{n} Ray node(s) not up after {timeout_s} s:\n{self.logs[-1].read_text()[-4000:]}"
-        )
+        raise AssertionError(f"{n} Ray node(s) not up after {timeout_s} s:\n{log.read_text()[-4000:]}")
 
     def state(self, kind: str, *extra: str) -> list[dict]:
         """`ray list <kind>` from Ray's state API, as JSON rows ([] while the dashboard is not up)."""

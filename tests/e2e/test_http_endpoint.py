@@ -8,7 +8,7 @@ import urllib.request
 
 import pandas as pd
 import pytest
-from e2e_helpers import derived_config, free_port, warmray
+from e2e_helpers import free_port
 
 from warmray.models import resolve_model
 
@@ -70,23 +70,44 @@ def vllm_server(tmp_path):
         proc.wait(timeout=60)
 
 
-def test_rewrite_through_an_openai_compatible_endpoint_sends_the_key_but_never_writes_it(
-    tmp_path, vllm_server
-):
-    def edit(cfg):
-        cfg["rewrite"] |= {
-            "model": "tiny",
-            "engine": {"endpoint": vllm_server, "api_key_env": "WARMRAY_TEST_KEY"},
-        }
+ANSWER_THREE = """
+import sys
+from pathlib import Path
+import pandas as pd
+from warmray import infer
+from warmray.config import EngineConfig, RayConfig, SamplingConfig
+from warmray.runtime import ensure_ray
 
-    run_dir = tmp_path / "run"
-    config = derived_config("tiny", tmp_path, edit)
-    proc = warmray(
-        "run", str(config), "--run-dir", str(run_dir), "--until", "rewrite", env={"WARMRAY_TEST_KEY": SECRET}
+if __name__ == "__main__":
+    endpoint, folder = sys.argv[1], Path(sys.argv[2])
+    ensure_ray(RayConfig())
+    asks = pd.DataFrame({
+        "row_id": ["a", "b", "c"],
+        "messages": [[{"role": "user", "content": q}] for q in ("Hello?", "What is 2+2?", "Name a colour.")],
+    })
+    engine = EngineConfig(endpoint=endpoint, api_key_env="WARMRAY_TEST_KEY")
+    sampling = SamplingConfig(max_tokens=8)
+    done = infer.answer(asks, "row_id", folder / "raw", "tiny", engine, sampling, label="http")
+    done.to_parquet(folder / "answers.parquet")
+"""
+
+
+def test_the_inference_path_through_an_endpoint_sends_the_key_but_never_writes_it(tmp_path, vllm_server):
+    script = tmp_path / "answer_three.py"
+    script.write_text(ANSWER_THREE)
+    proc = subprocess.run(
+        [sys.executable, str(script), vllm_server, str(tmp_path / "out")],
+        env=os.environ | {"WARMRAY_TEST_KEY": SECRET},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    turns = pd.read_parquet(run_dir / "rewrite" / "rewrites.parquet")
-    assert len(turns) > 0 and (turns["num_generated_tokens"] > 0).all()  # the server accepted the key
-    written = [p.read_bytes() for p in run_dir.rglob("*") if p.is_file()]
+    answers = pd.read_parquet(tmp_path / "out" / "answers.parquet")
+    assert list(answers["row_id"]) == ["a", "b", "c"]
+    assert (answers["num_generated_tokens"] > 0).all() and (
+        answers["inference_error"] == ""
+    ).all()  # key accepted
+    written = [p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()]
     assert not any(SECRET.encode() in blob for blob in written)
     assert SECRET not in proc.stdout + proc.stderr
