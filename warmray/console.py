@@ -27,8 +27,11 @@ class Console:
 
     def __init__(self, verbose: bool = False) -> None:
         """Keep a copy of the terminal (stdout) to write to whatever fds 1 and 2 point at later."""
+        try:
+            self._out: IO[str] = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+        except (OSError, ValueError):  # stdout is no file (an embedding program, a test's capture)
+            self._out, verbose = sys.stdout, True
         self.verbose = verbose
-        self._out: IO[str] = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
         self._tty = self._out.isatty()
         self._open_line = False
         self._last_line = 0.0
