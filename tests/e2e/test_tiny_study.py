@@ -27,6 +27,11 @@ def decisions(stdout: str) -> dict[str, str]:
     return found
 
 
+def run_args(study) -> list[str]:
+    """CONFIG --run-dir DIR --set ...: the shared run's own arguments, for the commands run on it again."""
+    return [str(study.config), "--run-dir", str(study.run_dir), "--set", "generate.sampling.max_tokens=12"]
+
+
 def test_the_tiny_study_writes_every_stage_completely(tiny_study):
     verdicts = check_run_dir(tiny_study.run_dir, VARIANTS)
     assert set(verdicts["model"]) == {"tiny"}
@@ -78,27 +83,14 @@ def test_the_terminal_shows_stage_lines_and_no_traceback_and_the_logs_hold_the_e
 
 
 def test_a_rerun_does_nothing_and_starts_no_ray(tiny_study):
-    again = warmray(
-        "run",
-        str(tiny_study.config),
-        "--run-dir",
-        str(tiny_study.run_dir),
-        "--set",
-        "generate.sampling.max_tokens=12",
-    )
+    again = warmray("run", *run_args(tiny_study))
     assert again.returncode == 0, again.stdout + again.stderr
     assert set(decisions(again.stdout).values()) == {"skip"}, again.stdout
     assert " done " not in again.stdout  # no stage ran, so no Ray and no engine was started
 
 
 def test_forced_generate_then_run_redoes_judge_and_what_follows(tiny_study):
-    args = [
-        str(tiny_study.config),
-        "--run-dir",
-        str(tiny_study.run_dir),
-        "--set",
-        "generate.sampling.max_tokens=12",
-    ]
+    args = run_args(tiny_study)
     forced = warmray("generate", *args, "--force")
     assert forced.returncode == 0, forced.stdout + forced.stderr
     after = warmray("run", *args)
@@ -109,13 +101,7 @@ def test_forced_generate_then_run_redoes_judge_and_what_follows(tiny_study):
 
 
 def test_editing_a_prompt_file_redoes_the_stages_that_read_it_and_no_others(tiny_study):
-    args = [
-        str(tiny_study.config),
-        "--run-dir",
-        str(tiny_study.run_dir),
-        "--set",
-        "generate.sampling.max_tokens=12",
-    ]
+    args = run_args(tiny_study)
     tiny_study.system_prompt.write_text("You are a warm and gentle assistant; answer kindly.")
     after = warmray("run", *args)
     assert after.returncode == 0, after.stdout + after.stderr
