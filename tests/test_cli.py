@@ -43,7 +43,7 @@ def test_set_overrides_nested_keys_and_list_items_and_validates_them():
 def test_a_bad_override_exits_2_naming_the_key_without_a_traceback():
     proc = run_cli("grid", str(TINY), "--set", "grid.tasks=nonsense")
     assert proc.returncode == 2
-    assert "grid.tasks" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    assert "grid.tasks" in proc.stderr and "Traceback" not in proc.stdout + proc.stderr
 
 
 def test_bad_analysis_input_exits_2_with_one_paragraph(tmp_path):
@@ -51,8 +51,8 @@ def test_bad_analysis_input_exits_2_with_one_paragraph(tmp_path):
     pd.DataFrame({"model": ["m"], "verdict": ["MAYBE"]}).to_csv(bad, index=False)
     proc = run_cli("analyze", "--from", str(bad), "--out", str(tmp_path / "out"))
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert str(bad) in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
-    assert len(proc.stdout.strip().splitlines()) <= 3
+    assert str(bad) in proc.stderr and "Traceback" not in proc.stdout + proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 3
 
 
 def test_a_bug_shows_its_traceback_and_asks_for_a_report(monkeypatch, capsys):
@@ -61,7 +61,7 @@ def test_a_bug_shows_its_traceback_and_asks_for_a_report(monkeypatch, capsys):
 
     monkeypatch.setattr(cli, "_run_stages", broken)
     assert cli.main(["grid", str(TINY)]) == 1
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "ZeroDivisionError" in out and "please report it" in out
 
 

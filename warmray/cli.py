@@ -244,20 +244,20 @@ def main(argv: list[str] | None = None) -> int:
         return _run_stages(args, session)
     except UserError as e:
         log_hint = f"\n  (log: {session.console.log_file})" if session.console.log_file else ""
-        session.console.say(f"warmray: {e}{log_hint}")
+        session.console.error(f"warmray: {e}{log_hint}")
         return 2
     except (KeyboardInterrupt, SystemExit) as e:
         # Ray's own SIGTERM handler (re-installed by some of its code paths) exits with the signal number;
         # the `finally` blocks have stopped the engines and Ray either way.
         if isinstance(e, SystemExit) and e.code != signal.SIGTERM:
             raise
-        session.console.say(
+        session.console.error(
             "warmray: interrupted; engines and Ray were stopped. Run the same command again to resume "
             "from the rows already written."
         )
         return 130
     except Exception:  # a bug: show everything, so it can be reported
-        session.console.say(traceback.format_exc())
+        session.console.error(traceback.format_exc())
         where = f" with the log {session.console.log_file}" if session.console.log_file else ""
-        session.console.say(f"warmray: this is a bug in warmray; please report it{where}.")
+        session.console.error(f"warmray: this is a bug in warmray; please report it{where}.")
         return 1

@@ -29,8 +29,9 @@ class Console:
         """Keep a copy of the terminal (stdout) to write to whatever fds 1 and 2 point at later."""
         try:
             self._out: IO[str] = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
-        except (OSError, ValueError):  # stdout is no file (an embedding program, a test's capture)
-            self._out, verbose = sys.stdout, True
+            self._err: IO[str] = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+        except (OSError, ValueError):  # no real files (an embedding program, a test's capture)
+            self._out, self._err, verbose = sys.stdout, sys.stderr, True
         self.verbose = verbose
         self._tty = self._out.isatty()
         self._open_line = False
@@ -42,6 +43,11 @@ class Console:
         """A line on the terminal."""
         self._end_progress()
         print(text, file=self._out, flush=True)
+
+    def error(self, text: str) -> None:
+        """A problem, on the terminal's stderr."""
+        self._end_progress()
+        print(text, file=self._err, flush=True)
 
     def show(self, update: progress.Update) -> None:
         """A progress reading: redrawn in place on a terminal, a line now and then otherwise."""
