@@ -116,7 +116,7 @@ def test_audit_of_a_local_model_and_an_endpoint_side_by_side(tmp_path, tiny_serv
     args += ["--config", str(config), "--run-dir", str(run_dir)]
     first = audit(*args)
     assert first.returncode == 0, first.stderr[-5000:]
-    assert "[audit 2/4] generate" in first.stderr and "left" in first.stderr
+    assert "[audit 2/4] generate" in first.stdout and "left" in first.stdout
 
     raw = pd.read_parquet(run_dir / "judge" / "verdicts")
     assert raw.groupby("model")["prompt_id"].nunique().to_dict() == {"smollm2-135m": 40, "tiny": 40}

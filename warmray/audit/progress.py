@@ -45,7 +45,8 @@ class Progress:
     """Prints one line as each stage starts and ends, with the time left."""
 
     estimates: dict[str, float]
-    out: TextIO = field(default=sys.stderr)
+    # Stage lines on stdout and errors on stderr, as the CLI; looked up late, so captured output sees it.
+    out: TextIO = field(default_factory=lambda: sys.stdout)
     started: float = field(default_factory=time.time)
     _observed: float = 0.0
     _expected: float = 0.0
