@@ -51,7 +51,7 @@ class RayCluster:
     procs: list[subprocess.Popen] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
-    def start_node(self, num_cpus: int, attempts: int = 3) -> None:
+    def start_node(self, num_cpus: int, attempts: int = 5) -> None:
         """Start the head (first call) or a worker node joining it, and wait until it is up.
 
         `ray start` gives a raylet 30 s to register (fixed in Ray): on a loaded machine it can miss
@@ -139,4 +139,7 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 def cluster_env(temp_dir: str, **extra: str) -> dict[str, str]:
     """The environment for nodes and clients: token auth, a private Ray temp dir, no inherited address."""
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    return env | {"RAY_AUTH_MODE": "token", "RAY_TMPDIR": temp_dir} | extra
+    # Ray's memory monitor reads the whole machine's memory: on a shared test machine other people's
+    # processes would get this cluster's workers killed. Off here; the kernel's OOM killer stays.
+    quiet = {"RAY_memory_monitor_refresh_ms": "0"}
+    return env | {"RAY_AUTH_MODE": "token", "RAY_TMPDIR": temp_dir} | quiet | extra

@@ -11,6 +11,7 @@ Running the engines a second time would double the test's minutes for the same i
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 import sys
@@ -46,10 +47,12 @@ def _ids(path: Path, key: str) -> list[str]:
     return sorted(pd.read_parquet(path, columns=[key])[key])
 
 
-def _created(tasks: list[dict], class_part: str) -> list[tuple[int, str]]:
-    """(creation time, node id) of each actor of a class, from its actor-creation task."""
+def _created(tasks: list[dict], actors: list[dict], class_part: str) -> list[tuple[int, str]]:
+    """(creation time, node id) of each actor of a class: the time from its actor-creation task, the node
+    from the actor table (the task table leaves node_id empty for some creation tasks)."""
+    node_of = {a["actor_id"]: a["node_id"] for a in actors}
     return sorted(
-        (t["creation_time_ms"] or 0, t["node_id"])
+        (t["creation_time_ms"] or 0, t["node_id"] or node_of.get(t["actor_id"]) or "?")
         for t in tasks
         if t["type"] == "ACTOR_CREATION_TASK" and class_part in t["func_or_class_name"]
     )
@@ -98,15 +101,17 @@ def test_tiny_study_on_two_nodes_spreads_training_and_generation_and_matches_one
             submit.stdout[-6000:] + submit.stderr[-3000:] + status.stderr[-2000:]
         )
         tasks = cluster.state("tasks", "--detail")
+        actors = cluster.state("actors", "--detail")
     finally:
         cluster.stop()
 
     stage_logs = "".join(p.read_text(errors="replace") for p in (run_dir / "logs").glob("*.log"))
     assert "joining the Ray cluster at" in logs.stdout + stage_logs  # the job's cluster, not a private Ray
-    train = _created(tasks, _TRAIN_WORKER)
+    (tmp_path / "state.json").write_text(json.dumps({"tasks": tasks, "actors": actors}))  # for a failure
+    train = _created(tasks, actors, _TRAIN_WORKER)
     assert sorted(node for _, node in train) == sorted(nodes), f"training workers per node: {train}"
     # rewrite's engine comes before training; generate's two replicas after it
-    generate = [node for created, node in _created(tasks, _ENGINE) if created > train[-1][0]]
+    generate = [node for created, node in _created(tasks, actors, _ENGINE) if created > train[-1][0]]
     assert len(generate) == 2 and set(generate) == nodes, f"generation engines on {generate}, nodes {nodes}"
 
     leaks = _grep_secrets(values, run_dir, logs.stdout + logs.stderr + submit.stdout + submit.stderr)
