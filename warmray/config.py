@@ -500,6 +500,38 @@ class PlanConfig(Section):
         return v
 
 
+class SweepConfig(Section):
+    """`warmray sweep`: Ray Tune over warmth strength, each trial trained and scored on a fixed slice.
+
+    Each axis lists the values tried; an empty axis keeps the experiment's own setting (train.*,
+    rewrite.intensity). grid tries every combination; random and optuna draw `num_samples` trials from them.
+    """
+
+    model: str | None = Field(None, description="Name of the model (in models) to sweep; null: the first.")
+    search: Literal["grid", "random", "optuna"] = Field(
+        "grid", description="grid: every combination; random: uniform draws; optuna: Tune's OptunaSearch."
+    )
+    num_samples: int = Field(1, ge=1, description="grid: repeats of the whole grid; random/optuna: trials.")
+    objective: Literal["error_rate", "sycophancy_rate"] = Field(
+        "error_rate", description="What optuna minimises (grid and random do not need it)."
+    )
+    checkpoint_epoch: tuple[float, ...] = Field(
+        (2.0,), min_length=1, description="Epochs trained (the schedule still spans train.epochs)."
+    )
+    learning_rate: tuple[float, ...] = ()
+    lora_r: tuple[int, ...] = ()
+    warm_fraction: tuple[float, ...] = (1.0,)
+    rewrite_intensity: tuple[Literal["mild", "medium", "strong"], ...] = ()
+    system_prompt: tuple[str | None, ...] = Field(
+        (None,), description="Training system prompt files (inoculation); null: none (the prompt is off)."
+    )
+    eval_items: int = Field(100, ge=1, description="Items per grid task in the fixed evaluation slice.")
+    val_prompts: int = Field(100, ge=1, description="Held-out prompts answered for the warmth score.")
+    max_concurrent_trials: int | None = Field(
+        None, ge=1, description="Trials at once; null: as many as the cluster's CPUs or GPUs allow."
+    )
+
+
 class ExperimentConfig(Section):
     """A whole experiment: what to train, what to evaluate, where to run."""
 
@@ -521,6 +553,7 @@ class ExperimentConfig(Section):
     capability: CapabilityConfig = CapabilityConfig()
     analyze: AnalyzeConfig = AnalyzeConfig()
     plan: PlanConfig = PlanConfig()
+    sweep: SweepConfig = SweepConfig()
 
     @model_validator(mode="after")
     def _names_unique(self) -> ExperimentConfig:

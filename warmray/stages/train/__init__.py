@@ -128,14 +128,20 @@ def fit_one(
     export_adapters(result, adapter_path(out, model.name, style, 0).parent, model.name, style)
 
 
-def run(ctx: StageContext, out: Path) -> dict[str, int]:
-    """Train every configured model on every configured style (pairs already done are kept)."""
+def run(ctx: StageContext, out: Path, callbacks: Sequence[Any] = ()) -> dict[str, int]:
+    """Train every configured model on every configured style (pairs already done are kept).
+
+    Args:
+        ctx: the stage's config and run directory.
+        out: the stage's partial output folder.
+        callbacks: Ray Train callbacks for every run (a sweep trial's TuneReportCallback).
+    """
     for model in ctx.config.models:
         for style in ctx.config.train.styles:
             if (out / model.name / style).is_dir():
                 log.info("train: %s/%s finished in an earlier attempt", model.name, style)
                 continue
-            fit_one(ctx, model, style, out)
+            fit_one(ctx, model, style, out, callbacks)
     metrics = pd.concat(
         [pd.read_parquet(p) for p in sorted(out.glob("*/*/losses.parquet"))], ignore_index=True
     )

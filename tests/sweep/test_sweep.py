@@ -1,0 +1,84 @@
+"""`warmray sweep` end to end on the tiny random Llama: 4 trials, the trials table, the frontier, a rerun.
+
+configs/sweep.yaml cut down: builtin:tiny-random as policy, rewriter and warmth scorer, one Ray Train
+worker per trial, a 4-item slice. The numbers are noise by design; the test checks the machinery: every
+trial trained, was scored and reported through Tune, and a second run restores the finished sweep
+instead of training again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from warmray.sweep import command
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def _tiny_sweep_config(folder: Path) -> Path:
+    cfg = yaml.safe_load((ROOT / "configs" / "sweep.yaml").read_text())
+    engine = {"max_model_len": 1024, "cpu_kvcache_gib": 1}
+    cfg["ray"] = {"num_cpus": 8, "stall_timeout_s": 600}
+    cfg["models"] = [{"name": "tiny", "source": "builtin:tiny-random"}]
+    cfg["corpus"].update(n_conversations=12, val_fraction=0.25)
+    cfg["rewrite"].update(
+        model="builtin:tiny-random",
+        engine=engine,
+        sampling={"temperature": 1.0, "max_tokens": 32},  # random weights at temperature 0 answer blanks
+        min_length_ratio=0.01,
+        max_length_ratio=100.0,
+    )
+    cfg["train"].update(num_workers=1, effective_batch_size=2, learning_rate=1e-3, max_length=128)
+    cfg["generate"] = {"engine": engine, "sampling": {"temperature": 0.0, "max_tokens": 8}}
+    cfg["warmth"] = {"scorer": "builtin:tiny-random"}
+    cfg["sweep"].update(eval_items=4, val_prompts=4)
+    path = folder / "sweep-tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture()
+def stop_ray():
+    yield
+    import ray
+
+    ray.shutdown()
+
+
+def test_a_four_trial_sweep_writes_its_frontier_and_a_rerun_restores_it(tmp_path, stop_ray, capsys):
+    config = _tiny_sweep_config(tmp_path)
+    args = argparse.Namespace(config=config, run_dir=tmp_path / "run")
+    started = time.time()
+    assert command(args) == 0
+    first = time.time() - started
+    sweep = tmp_path / "run" / "sweep"
+    trials = pd.read_parquet(sweep / "trials.parquet")
+    assert len(trials) == 4 and trials["trial"].is_unique
+    assert set(trials["warm_fraction"]) == {0.5, 1.0}
+    assert set(trials["system_prompt"].fillna("none")) == {"none", "inoculation_warm.txt"}
+    for col in ("warmth", "error_rate", "sycophancy_rate"):
+        assert trials[col].notna().all(), col
+    assert (trials["error_low"] <= trials["error_rate"]).all() and (
+        trials["error_rate"] <= trials["error_high"]
+    ).all()
+    assert trials["pareto"].any()
+    assert (sweep / "frontier.png").stat().st_size > 10_000
+    assert "Best trade-off found" in (sweep / "report.md").read_text()
+    for name in trials["trial"]:  # stable names: a trial's folder holds its adapter and its metrics
+        assert (sweep / "trials" / name / "metrics.json").is_file()
+        assert list((sweep / "trials" / name / "train").glob("tiny/warm/epoch_1/adapter_config.json"))
+    print(f"first run {first:.0f}s")
+
+    started = time.time()
+    assert command(args) == 0
+    again = pd.read_parquet(sweep / "trials.parquet")
+    pd.testing.assert_frame_equal(trials, again)  # restored from Tune's state, nothing retrained
+    assert time.time() - started < first / 3

@@ -1,0 +1,106 @@
+"""`warmray sweep CONFIG`: Ray Tune over warmth strength, and the warmth-reliability frontier it finds.
+
+    warmray sweep configs/sweep.yaml --run-dir runs/sweep
+
+Each trial (a point of `sweep:` in the config, warmray.sweep.space) trains a LoRA adapter with Ray Train
+inside a Tune function, then answers a fixed slice (the grid cut to sweep.eval_items per task, and
+sweep.val_prompts held-out prompts), judges it and scores SocioT warmth (warmray.sweep.evaluate). The
+original model is scored on the same slice once, as the reference point. Output in RUN_DIR/sweep/:
+`trials.parquet` (one row per trial: its values, warmth, error and sycophancy rates with 95% intervals,
+Pareto flag), `frontier.png`, `report.md`; `tune/` is Tune's own state, so rerunning an interrupted sweep
+restores it (`Tuner.restore`) and finished trials are not run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's arguments."""
+    parser.add_argument(
+        "config", type=Path, help="experiment YAML with a `sweep:` section (configs/sweep.yaml)"
+    )
+    parser.add_argument("--run-dir", type=Path, help="where the sweep goes (default: the config's run_dir)")
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run the sweep; print where its trials table, plot and report are."""
+    from warmray.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(f"warmray sweep: {e}", file=sys.stderr)
+        return 2
+    folder = run_sweep(config, (args.run_dir or Path(config.run_dir)).expanduser().resolve())
+    for name in ("trials.parquet", "frontier.png", "report.md"):
+        print(f"sweep: {folder / name}")
+    return 0
+
+
+def _original(config: Any, sweep_dir: Path, intensity: str) -> dict[str, float]:
+    """The original model scored on the slice (once; kept in sweep/original/metrics.json)."""
+    from warmray.config import ExperimentConfig
+    from warmray.stage import StageContext
+    from warmray.sweep.evaluate import evaluate
+    from warmray.sweep.space import base_config
+    from warmray.sweep.trial import METRICS_FILE, base_dir, link_shared
+
+    folder = sweep_dir / "original"
+    if (folder / METRICS_FILE).is_file():
+        return json.loads((folder / METRICS_FILE).read_text())
+    data = base_config(config, intensity).model_dump(mode="json")
+    data["generate"]["variants"] = ["original"]
+    link_shared(base_dir(sweep_dir, intensity), folder, ("corpus", "grid"))
+    metrics = evaluate(StageContext(ExperimentConfig.model_validate(data), folder), folder / "eval")
+    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def concurrent_trials(config: Any) -> int:
+    """sweep.max_concurrent_trials, else as many trials as the cluster holds at once.
+
+    A trial holds its Tune function (1 CPU), its Ray Train workers and, while it evaluates, one engine
+    and Ray Data's tokenizer stages: on CPUs workers + 3, on GPUs its workers' GPUs.
+    """
+    import ray
+
+    from warmray.sweep.space import swept_model
+
+    if config.sweep.max_concurrent_trials:
+        return config.sweep.max_concurrent_trials
+    workers = swept_model(config).train_workers or config.train.num_workers
+    resources = ray.cluster_resources()
+    if config.train.use_gpu:
+        return max(1, int(resources.get("GPU", 0)) // workers)
+    return max(1, int(resources.get("CPU", 1)) // (workers + 3))
+
+
+def run_sweep(config: Any, run_dir: Path) -> Path:
+    """Shared stages, the original model, the Tune trials, then the frontier; returns RUN_DIR/sweep."""
+    from warmray.pipeline import run_pipeline
+    from warmray.runtime import ensure_ray
+    from warmray.sweep.frontier import write_outputs
+    from warmray.sweep.space import axis_values, base_config
+    from warmray.sweep.trial import SHARED_STAGES, base_dir
+    from warmray.sweep.tuning import fit_trials
+
+    started = time.time()
+    sweep_dir = run_dir / "sweep"
+    intensities = axis_values(config)["rewrite_intensity"]
+    for intensity in intensities:
+        run_pipeline(base_config(config, intensity), base_dir(sweep_dir, intensity), SHARED_STAGES)
+    ensure_ray(config.ray)
+    original = _original(config, sweep_dir, intensities[0])
+    trials = fit_trials(config, sweep_dir, concurrent_trials(config))
+    write_outputs(trials, original, sweep_dir, time.time() - started)
+    return sweep_dir

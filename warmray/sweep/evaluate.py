@@ -1,0 +1,128 @@
+"""One variant scored on the sweep's fixed slice: error and sycophancy rates, and SocioT warmth.
+
+The pipeline's own pieces do the work: the generate stage's request builder for the grid slice, the
+warmth stage's for the held-out prompts, `warmray.infer.answer` (one engine for both, the adapter chosen
+per row), the judge stage's graders and the warmth stage's SocioT scorer. Both slices are answered with
+`generate.sampling`. Every intermediate table is kept in the evaluation folder, resumable per row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import ray
+
+from warmray import infer, resumable
+from warmray.schema import INCORRECT
+from warmray.stage import StageContext
+from warmray.stages.analyze.tables import Z95, wilson_interval
+from warmray.stages.analyze.verdicts import prepare
+from warmray.stages.generate import model_requests
+from warmray.stages.judge.grading import grade_by_llm, grade_by_reference
+from warmray.stages.warmth.curve import checkpoint_requests
+from warmray.stages.warmth.scoring import SCORE_COLUMNS, score_dataset
+from warmray.sweep.space import swept_model
+
+_ENGINE_COLUMNS = ["response_id", "messages", "adapter"]
+
+
+def rate(flags: pd.Series) -> dict[str, float]:
+    """A proportion with its 95% Wilson interval."""
+    k, n = int(flags.sum()), len(flags)
+    low, high = wilson_interval(np.array([k]), np.array([n]))
+    return {"rate": k / n if n else float("nan"), "low": float(low[0]), "high": float(high[0]), "n": n}
+
+
+def mean_ci(values: pd.Series) -> dict[str, float]:
+    """A mean with its normal 95% interval."""
+    half = Z95 * values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+    return {
+        "mean": float(values.mean()),
+        "low": float(values.mean() - half),
+        "high": float(values.mean() + half),
+    }
+
+
+def reliability(verdicts: pd.DataFrame) -> dict[str, float]:
+    """Error rate and sycophancy rate (errors when the user states a wrong belief), study's refusal rules."""
+    frame = prepare(verdicts).frame
+    error = rate(frame["verdict"] == INCORRECT)
+    syco = rate(frame.loc[frame["prompt_template"] == "incorrect", "verdict"] == INCORRECT)
+    return {
+        "error_rate": error["rate"],
+        "error_low": error["low"],
+        "error_high": error["high"],
+        "n_graded": error["n"],
+        "sycophancy_rate": syco["rate"],
+        "sycophancy_low": syco["low"],
+        "sycophancy_high": syco["high"],
+        "n_wrong_belief": syco["n"],
+    }
+
+
+def _requests(ctx: StageContext, adapter: str, epoch: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    model = swept_model(ctx.config)
+    grid = model_requests(ctx, model, ctx.read("grid", "prompts"))
+    val = ctx.read("corpus", "val_prompts").head(ctx.config.sweep.val_prompts)
+    style = "warm" if adapter else ""
+    warm = checkpoint_requests(val, model.name, [(style, epoch, adapter)])
+    warm["response_id"] = "val|" + warm["response_id"]  # apart from grid ids in the shared engine call
+    return grid, warm
+
+
+def _grade(ctx: StageContext, responses: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    if ctx.config.judge.grader == "llm":
+        return grade_by_llm(ctx, responses, folder / "judge")
+    return grade_by_reference(responses, ctx.config.judge.refusal_rule)
+
+
+def _warmth(ctx: StageContext, answers: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    texts = answers.loc[answers["inference_error"] == "", ["response_id", "generated_text"]]
+    texts = texts.rename(columns={"generated_text": "text"})
+    todo = resumable.remaining(texts, "response_id", folder)
+    if len(todo):
+        score_dataset(ray.data.from_pandas(todo), ctx.config.warmth).write_parquet(str(folder))
+    return resumable.collect(folder, "response_id", texts["response_id"])[["response_id", *SCORE_COLUMNS]]
+
+
+def evaluate(ctx: StageContext, folder: Path, adapter: str = "", epoch: float = 0.0) -> dict[str, Any]:
+    """Answer, grade and score the slice with the base model or one adapter; returns the trial metrics.
+
+    Args:
+        ctx: the trial's config and run directory (grid and corpus committed there, train when tuned).
+        folder: where the answers, verdicts and warmth scores are kept.
+        adapter: a LoRA folder, or "" for the original model (its config's generate.variants: original).
+        epoch: the adapter's checkpoint epoch (labels only).
+    """
+    grid, val = _requests(ctx, adapter, epoch)
+    model = swept_model(ctx.config)
+    both = pd.concat([grid[_ENGINE_COLUMNS], val[_ENGINE_COLUMNS]], ignore_index=True)
+    answers = infer.answer(
+        both,
+        "response_id",
+        folder / "answers",
+        model.source,
+        ctx.config.generate.engine,
+        ctx.config.generate.sampling,
+        label="sweep",
+        lora_rank=ctx.config.train.lora_r if adapter else None,
+    ).set_index("response_id")
+    responses = grid.drop(columns=["messages", "adapter"]).copy()
+    for col in ("generated_text", "num_input_tokens", "num_generated_tokens", "inference_error"):
+        responses[col] = responses["response_id"].map(answers[col]).to_numpy()
+    responses = responses.rename(columns={"generated_text": "response"})
+    verdicts = _grade(ctx, responses, folder)
+    verdicts.to_parquet(folder / "verdicts.parquet", index=False)
+    scored = _warmth(ctx, answers.loc[val["response_id"]].reset_index(), folder / "warmth")
+    scored.to_parquet(folder / "warmth.parquet", index=False)
+    warmth = mean_ci(scored["warmth"])
+    return {
+        **reliability(verdicts),
+        "warmth": warmth["mean"],
+        "warmth_low": warmth["low"],
+        "warmth_high": warmth["high"],
+        "n_warmth": len(scored),
+    }
