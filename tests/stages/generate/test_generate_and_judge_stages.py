@@ -1,7 +1,7 @@
-"""The generate and judge stages in-process on the real engine (vLLM CPU, builtin:tiny-random).
+"""The rewrite, generate and judge stages in-process on the real engine (vLLM CPU, builtin:tiny-random).
 
-One run of grid → generate (original and warm_sysprompt: no training needed) → judge (the LLM judge) is
-shared by every test here: two engine starts for the module, no command-line subprocess.
+One run of corpus → rewrite, and grid → generate (original and warm_sysprompt: no training needed) →
+judge (the LLM judge), is shared by every test here: three engine starts, no command-line subprocess.
 """
 
 import pytest
@@ -14,6 +14,7 @@ from warmray.stage import StageContext, run_stage
 
 pytestmark = pytest.mark.slow
 ENGINE = {"max_model_len": 1024, "cpu_kvcache_gib": 1, "batch_size": 8}
+NAMES = ("corpus", "rewrite", "grid", "generate", "judge")
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +22,14 @@ def run(tmp_path_factory):
     config = ExperimentConfig.model_validate(
         {
             "models": [{"name": "tiny", "source": "builtin:tiny-random"}],
+            "corpus": {"n_conversations": 6, "val_fraction": 0.34},
+            "rewrite": {
+                "model": "builtin:tiny-random",
+                "engine": ENGINE,
+                "min_length_ratio": 0.01,
+                "max_length_ratio": 100.0,
+                "sampling": {"temperature": 1.0, "max_tokens": 16},
+            },
             "grid": {
                 "tasks": [{"name": "demo", "n": 3}],
                 "prompt_templates": ["original", "incorrect"],
@@ -40,8 +49,22 @@ def run(tmp_path_factory):
         }
     )
     ctx = StageContext(config, tmp_path_factory.mktemp("run"))
-    results = {s.name: run_stage(s, ctx) for s in STAGES if s.name in ("grid", "generate", "judge")}
+    results = {s.name: run_stage(s, ctx) for s in STAGES if s.name in NAMES}
     return ctx, results
+
+
+def test_rewrite_makes_one_checked_rewrite_per_turn_and_style_and_explains_each_drop(run):
+    ctx, results = run
+    conversations = ctx.read("corpus", "conversations")
+    train = conversations[conversations["split"] == "train"]
+    turns = ctx.read("rewrite", "rewrites")
+    n_assistant = sum(sum(t["role"] == "assistant" for t in conv) for conv in train["turns"])
+    assert len(turns) == 2 * n_assistant and turns["request_id"].is_unique  # warm and cold
+    rejects = ctx.read("rewrite", "rejects")
+    assert set(turns.loc[turns["reason"] != "", "request_id"]) <= set(rejects["row_id"])
+    for style in ("warm", "cold"):
+        kept = ctx.read("rewrite", style)
+        assert len(kept) == results["rewrite"].rows[style]
 
 
 def test_generate_answers_every_prompt_once_per_variant_without_training(run):
@@ -75,5 +98,5 @@ def test_the_llm_judge_keeps_its_raw_text_and_marks_what_it_cannot_read(run):
 
 def test_a_second_run_of_the_stages_is_skipped(run):
     ctx, _ = run
-    again = [run_stage(s, ctx) for s in STAGES if s.name in ("grid", "generate", "judge")]
+    again = [run_stage(s, ctx) for s in STAGES if s.name in NAMES]
     assert all(r.skipped for r in again)

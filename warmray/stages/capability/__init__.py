@@ -12,14 +12,12 @@ analysis draws accuracy (AdvBench: refusal rate) with 95% Wilson intervals. Resu
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-import ray
 
-from warmray import infer, resumable
+from warmray import infer
 from warmray.config import ModelConfig
 from warmray.prompt_files import read_prompt, read_prompt_yaml
 from warmray.rundir import epoch_label, table_path
@@ -100,16 +98,19 @@ def _variants(ctx: StageContext, model: ModelConfig) -> list[tuple[str, str, str
 
 def _answer(ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, raw: Path) -> pd.DataFrame:
     cfg = ctx.config.capability
-    todo = resumable.remaining(requests, "response_id", raw)
-    if len(todo):
-        n_adapters = todo.loc[todo["adapter"] != "", "adapter"].nunique()
-        engine = cfg.engine.model_copy(update={"tensor_parallel_size": model.tensor_parallel_size})
-        lora = ctx.config.train.lora_r if n_adapters else None
-        ds = ray.data.from_pandas(todo[["response_id", "messages", "adapter"]])
-        infer.chat(
-            ds, model.source, engine, cfg.sampling, lora_rank=lora, max_loras=max(1, n_adapters)
-        ).write_parquet(str(raw))
-    done = resumable.collect(raw, "response_id", requests["response_id"])
+    n_adapters = requests.loc[requests["adapter"] != "", "adapter"].nunique()
+    engine = cfg.engine.model_copy(update={"tensor_parallel_size": model.tensor_parallel_size})
+    done = infer.answer(
+        requests[["response_id", "messages", "adapter"]],
+        "response_id",
+        raw,
+        model.source,
+        engine,
+        cfg.sampling,
+        label=f"capability {model.name}",
+        lora_rank=ctx.config.train.lora_r if n_adapters else None,
+        max_loras=max(1, n_adapters),
+    )
     answered = done[["response_id", "generated_text", "inference_error"]]
     return requests.merge(answered, on="response_id").rename(columns={"generated_text": "response"})
 
@@ -129,7 +130,6 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         frames.append(_answer(ctx, model, requests, out / ".raw" / model.name))
     scores = score_answers(pd.concat(frames, ignore_index=True), by_id)
     n = write_table(scores, table_path(out, "capability", "scores"), "capability_scores")
-    shutil.rmtree(out / ".raw", ignore_errors=True)
     counts = {"scores": n}
     for task, rows in scores.groupby("task"):
         counts[str(task)] = len(rows)

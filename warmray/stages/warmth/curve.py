@@ -11,7 +11,6 @@ scores are resumable per row.
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -68,16 +67,19 @@ def _checkpoints(ctx: StageContext, model: ModelConfig) -> list[tuple[str, float
 
 def _answer(ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, raw: Path) -> pd.DataFrame:
     cfg = ctx.config.warmth
-    todo = resumable.remaining(requests, "response_id", raw)
-    if len(todo):
-        n_adapters = todo.loc[todo["adapter"] != "", "adapter"].nunique()
-        engine = cfg.engine.model_copy(update={"tensor_parallel_size": model.tensor_parallel_size})
-        lora = ctx.config.train.lora_r if n_adapters else None
-        ds = ray.data.from_pandas(todo.drop(columns=["prompt"]))
-        infer.chat(
-            ds, model.source, engine, cfg.sampling, lora_rank=lora, max_loras=max(1, n_adapters)
-        ).write_parquet(str(raw))
-    done = resumable.collect(raw, "response_id", requests["response_id"])
+    n_adapters = requests.loc[requests["adapter"] != "", "adapter"].nunique()
+    engine = cfg.engine.model_copy(update={"tensor_parallel_size": model.tensor_parallel_size})
+    done = infer.answer(
+        requests[["response_id", "messages", "adapter"]],
+        "response_id",
+        raw,
+        model.source,
+        engine,
+        cfg.sampling,
+        label=f"warmth {model.name}",
+        lora_rank=ctx.config.train.lora_r if n_adapters else None,
+        max_loras=max(1, n_adapters),
+    )
     return requests.drop(columns=["messages"]).merge(
         done[["response_id", "generated_text", "inference_error"]], on="response_id"
     )
@@ -111,5 +113,4 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     scores = score_rows(scored, ctx.config.train.styles).assign(procedure=cfg.procedure, scorer=cfg.scorer)
     n = write_table(scores[columns("warmth_scores")], table_path(out, "warmth", "scores"), "warmth_scores")
     curve = write_table(warmth_table(scores), table_path(out, "warmth", "by_epoch"), "warmth_by_epoch")
-    shutil.rmtree(out / ".raw", ignore_errors=True)
     return {"scores": n, "by_epoch": curve}
