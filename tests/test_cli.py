@@ -82,3 +82,19 @@ def test_help_lists_every_stage_and_tool_without_loading_torch():
     for name in ("corpus", "generate", "warmth", "capability", "analyze", "plan", "sweep", "audit", "sociot"):
         assert name in proc.stdout
     assert proc.stdout.strip().endswith("False False")
+
+
+def test_a_benchmark_file_missing_a_column_stops_the_grid_with_exit_2_naming_it(tmp_path, shared_data):
+    data = tmp_path / "data" / "truthfulqa"
+    data.mkdir(parents=True)
+    frame = pd.read_csv(shared_data / "truthfulqa" / "TruthfulQA.csv").drop(columns=["Incorrect Answers"])
+    frame.to_csv(data / "TruthfulQA.csv", index=False)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "models: [{name: m, source: builtin:tiny-random}]\n"
+        f"grid: {{tasks: [{{name: truthfulqa, n: 5}}], data_dir: {tmp_path / 'data'}}}\n"
+    )
+    proc = run_cli("grid", str(config), "--run-dir", str(tmp_path / "run"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Incorrect Answers" in proc.stderr and "Traceback" not in proc.stdout + proc.stderr
+    assert not (tmp_path / "run" / "grid").exists()
