@@ -23,8 +23,9 @@ def test_grid_asks_the_model_for_triviaqa_wrong_answers_and_uses_only_usable_one
 
     run_dir = tmp_path / "run"
     proc = warmray("grid", str(derived_config("smoke", tmp_path, edit)), "--run-dir", str(run_dir))
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    asked = re.search(r"triviaqa: (\d+) of 8 LLM wrong answers usable", proc.stderr)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    log = (run_dir / "logs" / "grid.log").read_text()  # the stage's log, not the terminal
+    asked = re.search(r"triviaqa: (\d+) of 8 LLM wrong answers usable", log)
     assert asked, "the model was not asked"
     prompts = pd.read_parquet(run_dir / "grid" / "prompts.parquet")
     wrong = prompts[prompts["prompt_template"] == "incorrect"]
