@@ -97,7 +97,9 @@ def _vllm_processor(
         model_source=source,
         engine_kwargs=engine_kwargs(engine, lora_rank, max_loras, sampling.seed),
         batch_size=engine.batch_size,
-        concurrency=engine.concurrency,
+        # A fixed pool: an int alone means an autoscaling pool from 1 replica in Ray 2.60, which on a small
+        # job never grows, so `engine.concurrency` replicas would not all start.
+        concurrency=(engine.concurrency, engine.concurrency),
         placement_group_config=placement,
         runtime_env={"env_vars": {k: v for k, v in env.items() if v}},
         should_continue_on_error=True,
