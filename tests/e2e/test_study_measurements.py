@@ -70,3 +70,6 @@ def test_warmth_capability_agreement_and_parity(tmp_path, shared_data):
     assert "Judge agreement" in report and "Warmth by checkpoint" in report
     figures = {p.name for p in (run_dir / "analyze" / "figures").glob("*.png")}
     assert any("warmth" in f for f in figures) and any("capab" in f for f in figures), figures
+    # SmolLM2 answers easy demo questions: some must be graded correct (a grader failing all is broken).
+    assert (reference["verdict"] == "CORRECT").any()
+    assert "error" in proc.stdout.lower() and str(run_dir / "analyze" / "report.md") in proc.stdout
