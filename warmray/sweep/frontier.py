@@ -112,6 +112,8 @@ def report(trials: pd.DataFrame, original: dict[str, float], seconds: float) -> 
 
 def write_outputs(trials: pd.DataFrame, original: dict[str, float], folder: Path, seconds: float) -> None:
     """trials.parquet, frontier.png and report.md in the sweep folder."""
+    # One row per trial in name order: Tune returns results in completion order, which a restore changes.
+    trials = trials.sort_values("trial").reset_index(drop=True)
     trials = trials.assign(pareto=pareto(trials))
     trials.to_parquet(folder / "trials.parquet", index=False)
     plot(trials, original, folder / "frontier.png")
