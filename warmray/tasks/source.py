@@ -109,7 +109,14 @@ def read_rows(spec: SourceSpec, where: Path | str) -> Iterator[Row]:
     import datasets  # heavy; only runs that load from the Hub need it
 
     log.info("loading %s (%s, %s) from the Hugging Face hub", where, spec.hf_config, spec.hf_split)
-    for row in datasets.load_dataset(where, spec.hf_config, split=spec.hf_split):
+    try:
+        rows = datasets.load_dataset(where, spec.hf_config, split=spec.hf_split)
+    except (ConnectionError, OSError) as e:  # no network, no cached copy, a gated or unknown id
+        raise BenchmarkFileError(
+            f"cannot load the Hugging Face dataset {where!r} ({e}). Offline, point the task at a local copy "
+            "in the published format (the task's `source`, or the stage's `data_dir`)."
+        ) from None
+    for row in rows:
         yield spec.from_hf(dict(row))
 
 
