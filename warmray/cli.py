@@ -145,11 +145,18 @@ class Session:
         """A stage's start and end lines; its engines' output in its log file."""
         assert self.rundir is not None
         log_file = self.rundir.log(stage.name)
+        before = self._output_id(stage.name)
         with self.console.capture(log_file):
             yield
+        if self._output_id(stage.name) == before:  # skipped: already announced as such
+            return
         manifest = read_manifest(self.rundir.stage(stage.name))
         rows = ", ".join(f"{k} {v}" for k, v in manifest.get("rows", {}).items())
         self.console.say(f"  {stage.name:<11}done   {manifest.get('seconds', 0):.0f}s  {rows}")
+
+    def _output_id(self, stage: str) -> str | None:
+        assert self.rundir is not None
+        return read_manifest(self.rundir.stage(stage))["output_id"] if self.rundir.finished(stage) else None
 
 
 def _run_stages(args: argparse.Namespace, session: Session) -> int:
