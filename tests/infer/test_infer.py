@@ -1,7 +1,7 @@
 import pytest
 
 from warmray.config import EngineConfig, SamplingConfig
-from warmray.infer import engine_kwargs, lora_rank_for_vllm, sampling_params
+from warmray.infer import cpu_stage_config, engine_kwargs, lora_rank_for_vllm, sampling_params
 
 
 @pytest.mark.parametrize(("r", "expected"), [(1, 1), (4, 8), (8, 8), (9, 16), (300, 320)])
@@ -41,3 +41,11 @@ def test_cpu_sampling_leaves_the_per_request_seed_to_the_engine():
     params = sampling_params(SamplingConfig(temperature=0.7, seed=7), device="cpu")
     assert "seed" not in params
     assert engine_kwargs(EngineConfig(), None, 1, seed=7)["seed"] == 7
+
+
+def test_the_cpu_stages_beside_an_engine_leave_cpus_for_the_datasets_own_tasks():
+    # Ray Data's default (one CPU per replica for each of 3 stages) starved a 2-node, 8-CPU job for good.
+    engine = EngineConfig(device="cpu", concurrency=2)
+    stage = cpu_stage_config(engine)
+    assert stage["concurrency"] == (1, 2)
+    assert 3 * stage["num_cpus"] * stage["concurrency"][1] < engine.concurrency

@@ -32,6 +32,11 @@ _INPUTS = ("messages", "adapter")
 # input column travels under this prefix and is restored, untouched, after the engine.
 _CARRY = "carry__"
 _BATCHES_PER_BLOCK = 4
+# Ray Data gives each of the light CPU stages of an engine (chat template, tokenize, detokenize) one CPU
+# per engine replica by default: 3 x replicas CPUs. On a small cluster they then hold every CPU and the
+# dataset's own read task never starts (two replicas on two 4-CPU nodes asked for 9 of 8 CPUs and no row
+# moved for 25 minutes). A quarter CPU each, and a pool that grows from one actor only when rows queue.
+_CPU_STAGE_CPUS = 0.25
 
 
 def lora_rank_for_vllm(r: int) -> int:
@@ -58,6 +63,11 @@ def engine_kwargs(
     if lora_rank is not None:
         kwargs.update(enable_lora=True, max_lora_rank=lora_rank_for_vllm(lora_rank), max_loras=max_loras)
     return kwargs
+
+
+def cpu_stage_config(engine: EngineConfig) -> dict[str, Any]:
+    """How each CPU stage beside an engine runs: 1 up to `engine.concurrency` actors, a quarter CPU each."""
+    return {"concurrency": (1, engine.concurrency), "num_cpus": _CPU_STAGE_CPUS}
 
 
 def sampling_params(sampling: SamplingConfig, device: str = "gpu") -> dict[str, Any]:
@@ -101,6 +111,9 @@ def _vllm_processor(
         # job never grows, so `engine.concurrency` replicas would not all start.
         concurrency=(engine.concurrency, engine.concurrency),
         placement_group_config=placement,
+        chat_template_stage=cpu_stage_config(engine),
+        tokenize_stage=cpu_stage_config(engine),
+        detokenize_stage=cpu_stage_config(engine),
         runtime_env={"env_vars": {k: v for k, v in env.items() if v}},
         should_continue_on_error=True,
         log_engine_metrics=False,  # needs ray[serve]; the progress bars say enough
