@@ -656,9 +656,8 @@ def _index(node: list[Any], part: str, path: str, item: str) -> int:
     return int(part)
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
-    """Read and validate a YAML config (plus `--set` overrides); ConfigError with a readable message."""
-    path = Path(path)
+def read_mapping(path: Path) -> dict[str, Any]:
+    """A YAML config file's top-level mapping, unvalidated; ConfigError naming the file otherwise."""
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file.")
     try:
@@ -667,7 +666,13 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentCo
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}.")
-    raw = apply_overrides(raw, overrides)
+    return raw
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Read and validate a YAML config (plus `--set` overrides); ConfigError with a readable message."""
+    path = Path(path)
+    raw = apply_overrides(read_mapping(path), overrides)
     try:
         cfg = ExperimentConfig.model_validate(raw)
     except ValidationError as e:

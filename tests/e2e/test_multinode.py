@@ -80,13 +80,21 @@ def test_tiny_study_on_two_nodes_spreads_training_and_generation_and_matches_one
         "OPENAI_API_KEY": "sk-" + secrets.token_hex(16),
         "RAY_AUTH_TOKEN": secrets.token_hex(32),
     }
-    cluster = RayCluster(cluster_env(short_temp_dir(), **values))
+    # The engine pools wait until every replica is up: otherwise the first engine ready answers all 16
+    # rows before the second has loaded, and "generation ran on both nodes" would be left to chance.
+    cluster = RayCluster(
+        cluster_env(short_temp_dir(), RAY_DATA_DEFAULT_WAIT_FOR_MIN_ACTORS_S="900", **values)
+    )
     one_node = cluster_env(short_temp_dir(), **values)
     job_id = f"warmray-multinode-{uuid.uuid4().hex[:8]}"
     run_dir = shared / "run"
     try:
-        cluster.start_node(num_cpus=4)
-        cluster.start_node(num_cpus=4)
+        # Three CPUs a node. An engine replica (one CPU) and the quarter-CPU stages beside it fill half of
+        # one, so Ray's scheduler puts the second replica on the other node (as GPU nodes that hold one
+        # engine each would); and each node keeps a whole CPU for Ray Data's one-CPU tasks (at two CPUs a
+        # node, 0.75 + 0.5 CPUs were free and no task could start).
+        cluster.start_node(num_cpus=3)
+        cluster.start_node(num_cpus=3)
         nodes = {n["node_id"] for n in cluster.alive_nodes()}
         assert len(nodes) == 2
         submit = _run(

@@ -1,7 +1,7 @@
 import pytest
 
-from warmray.config import EngineConfig, SamplingConfig
-from warmray.infer import cpu_stage_config, engine_kwargs, lora_rank_for_vllm, sampling_params
+from warmray.config import EngineConfig, ModelConfig, SamplingConfig
+from warmray.infer import cpu_stage_config, engine_for, engine_kwargs, lora_rank_for_vllm, sampling_params
 
 
 @pytest.mark.parametrize(("r", "expected"), [(1, 1), (4, 8), (8, 8), (9, 16), (300, 320)])
@@ -49,3 +49,15 @@ def test_the_cpu_stages_beside_an_engine_leave_cpus_for_the_datasets_own_tasks()
     stage = cpu_stage_config(engine)
     assert stage["concurrency"] == (1, 2)
     assert 3 * stage["num_cpus"] * stage["concurrency"][1] < engine.concurrency
+
+
+@pytest.mark.parametrize(("model_extra", "expected"), [({}, 4), ({"tensor_parallel_size": 2}, 2)])
+def test_a_models_own_tensor_parallel_size_wins_only_when_its_config_sets_one(model_extra, expected):
+    model = ModelConfig(name="m", source="x/y", **model_extra)
+    assert engine_for(model, EngineConfig(tensor_parallel_size=4)).tensor_parallel_size == expected
+
+
+def test_a_model_served_elsewhere_is_answered_by_its_endpoint_with_its_key():
+    model = ModelConfig(name="m", source="x/y", endpoint="http://h:8000/v1", api_key_env="M_KEY")
+    engine = engine_for(model, EngineConfig())
+    assert (engine.endpoint, engine.api_key_env) == ("http://h:8000/v1", "M_KEY")

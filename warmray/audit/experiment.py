@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from warmray.audit.targets import Target
-from warmray.config import ConfigError, ExperimentConfig, GridConfig, SamplingConfig
+from warmray.config import ConfigError, ExperimentConfig, GridConfig, SamplingConfig, read_mapping
 from warmray.schema import AMENDMENT_TYPES, PROMPT_TEMPLATES
 
 STUDY_TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation")
@@ -72,7 +71,8 @@ class AuditRequest:
 
 def build_config(req: AuditRequest) -> ExperimentConfig:
     """The validated config of the audit (see the module docstring for what wins over what)."""
-    base = _read_yaml(req.config) if req.config else None
+    # A config file's `models` are ignored: the TARGETs are the models of an audit.
+    base = read_mapping(req.config) if req.config else None
     data: dict[str, Any] = base or {"name": "audit", "ray": {"stall_timeout_s": 600}}
     models = zip(req.targets, req.names, strict=True)
     data["models"] = [t.model_config(n).model_dump(mode="json") for t, n in models]
@@ -90,19 +90,6 @@ def build_config(req: AuditRequest) -> ExperimentConfig:
         return ExperimentConfig.model_validate(data)
     except ValidationError as e:
         raise ConfigError(f"{req.config or 'the audit flags'}: not a valid audit config: {e}") from None
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    """A config file's mapping; its `models` are ignored (the TARGETs are the models of an audit)."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file.")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys.")
-    return raw
 
 
 def _grid(req: AuditRequest, grid: dict[str, Any] | None, engine: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import pandas as pd
 import ray
 
 from warmray import progress, resumable
-from warmray.config import VLLM_LORA_RANKS, EngineConfig, SamplingConfig
+from warmray.config import VLLM_LORA_RANKS, EngineConfig, ModelConfig, SamplingConfig
 from warmray.models import resolve_model
 
 log = logging.getLogger(__name__)
@@ -222,6 +222,19 @@ def chat(
     return processor(ds).map(normalise_error_row)
 
 
+def engine_for(model: ModelConfig, engine: EngineConfig) -> EngineConfig:
+    """A stage's engine settings as one model runs them.
+
+    The model's tensor_parallel_size when its config sets one, else the engine's (the model field's
+    default must not override it); the model's endpoint when it is served elsewhere.
+    """
+    if "tensor_parallel_size" in model.model_fields_set:
+        engine = engine.model_copy(update={"tensor_parallel_size": model.tensor_parallel_size})
+    if model.endpoint:
+        engine = engine.model_copy(update={"endpoint": model.endpoint, "api_key_env": model.api_key_env})
+    return engine
+
+
 def answer(
     requests: pd.DataFrame,
     key: str,
@@ -231,22 +244,25 @@ def answer(
     sampling: SamplingConfig,
     *,
     label: str,
-    lora_rank: int | None = None,
-    max_loras: int = 1,
+    lora_r: int | None = None,
 ) -> pd.DataFrame:
     """Answer every request not yet in `folder`, with progress, and return all answers in request order.
 
     The sequence every LLM stage runs: the rows still to do (warmray.resumable) → the engine, writing
     Parquet shards into `folder` as blocks finish → every row read back, one per `key`, no gap.
+    `lora_r` is the rank the adapters named in the `adapter` column were trained with; the engine
+    serves LoRA (one slot per distinct adapter) only when some row names one.
     """
+    named = requests["adapter"] if "adapter" in requests else pd.Series([], dtype=str)
+    n_adapters = int(named[named != ""].nunique())
+    lora_rank = lora_r if n_adapters else None
     todo = resumable.remaining(requests, key, folder)
     if len(todo):
         log.info("%s: %d of %d rows to answer with %s", label, len(todo), len(requests), model)
         with progress.watch(label, len(requests), lambda: resumable.count_rows(folder)):
             ds = ray.data.from_pandas(todo)
-            chat(ds, model, engine, sampling, lora_rank=lora_rank, max_loras=max_loras).write_parquet(
-                str(folder)
-            )
+            processed = chat(ds, model, engine, sampling, lora_rank=lora_rank, max_loras=max(1, n_adapters))
+            processed.write_parquet(str(folder))
     return resumable.collect(folder, key, requests[key])
 
 

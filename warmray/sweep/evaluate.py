@@ -108,7 +108,7 @@ def evaluate(ctx: StageContext, folder: Path, adapter: str = "", epoch: float = 
         ctx.config.generate.engine,
         ctx.config.generate.sampling,
         label="sweep",
-        lora_rank=ctx.config.train.lora_r if adapter else None,
+        lora_r=ctx.config.train.lora_r,
     ).set_index("response_id")
     responses = grid.drop(columns=["messages", "adapter"]).copy()
     for col in ("generated_text", "num_input_tokens", "num_generated_tokens", "inference_error"):

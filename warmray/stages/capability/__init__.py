@@ -98,18 +98,15 @@ def _variants(ctx: StageContext, model: ModelConfig) -> list[tuple[str, str, str
 
 def _answer(ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, raw: Path) -> pd.DataFrame:
     cfg = ctx.config.capability
-    n_adapters = requests.loc[requests["adapter"] != "", "adapter"].nunique()
-    engine = cfg.engine.model_copy(update={"tensor_parallel_size": model.tensor_parallel_size})
     done = infer.answer(
         requests[["response_id", "messages", "adapter"]],
         "response_id",
         raw,
         model.source,
-        engine,
+        infer.engine_for(model, cfg.engine),
         cfg.sampling,
         label=f"capability {model.name}",
-        lora_rank=ctx.config.train.lora_r if n_adapters else None,
-        max_loras=max(1, n_adapters),
+        lora_r=ctx.config.train.lora_r,
     )
     answered = done[["response_id", "generated_text", "inference_error"]]
     return requests.merge(answered, on="response_id").rename(columns={"generated_text": "response"})

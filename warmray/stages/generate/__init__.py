@@ -65,25 +65,15 @@ def model_requests(ctx: StageContext, model: ModelConfig, prompts: pd.DataFrame)
 def _answer(requests: pd.DataFrame, ctx: StageContext, model: ModelConfig, raw: Path) -> pd.DataFrame:
     """Every request of one model answered by its engine (base and adapters in one), resumably."""
     cfg = ctx.config.generate
-    # One place decides tensor parallelism: a model's own tensor_parallel_size when its config sets one,
-    # else generate.engine.tensor_parallel_size (the model field's default must not override the engine's).
-    explicit = "tensor_parallel_size" in model.model_fields_set
-    tp = model.tensor_parallel_size if explicit else cfg.engine.tensor_parallel_size
-    engine = cfg.engine.model_copy(update={"tensor_parallel_size": tp})
-    if model.endpoint:  # a model served elsewhere: its requests go to the endpoint, not to a vLLM engine
-        engine = engine.model_copy(update={"endpoint": model.endpoint, "api_key_env": model.api_key_env})
-    n_adapters = requests.loc[requests["adapter"] != "", "adapter"].nunique()
-    lora = ctx.config.train.lora_r if n_adapters else None
     return infer.answer(
         requests,
         "response_id",
         raw,
         model.source,
-        engine,
+        infer.engine_for(model, cfg.engine),
         cfg.sampling,
         label=f"generate {model.name}",
-        lora_rank=lora,
-        max_loras=max(1, n_adapters),
+        lora_r=ctx.config.train.lora_r,
     )
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from warmray.config import ModelConfig
-from warmray.infer import engine_kwargs
+from warmray.infer import engine_for, engine_kwargs
 from warmray.models import resolve_model
 from warmray.stage import StageContext
 
@@ -305,7 +305,7 @@ def check_model(ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, o
     done = json.loads(record.read_text()) if record.is_file() else {}
     if model.name in done:
         return len(done[model.name])
-    engine = cfg.engine.model_copy(update={"tensor_parallel_size": model.tensor_parallel_size})
+    engine = engine_for(model, cfg.engine)
     kwargs = engine_kwargs(engine, ctx.config.train.lora_r, len(adapters), cfg.sampling.seed)
     env = {"VLLM_CPU_KVCACHE_SPACE": str(engine.cpu_kvcache_gib)} if engine.device == "cpu" else {}
     prompts = requests["prompt"].drop_duplicates().head(cfg.parity_prompts).tolist()
