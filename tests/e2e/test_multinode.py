@@ -1,7 +1,8 @@
 """The tiny study on a 2-node Ray cluster on 127.0.0.1, submitted with `ray job submit`, storage shared.
 
 Checks, from Ray's own state API, that training ran one worker per node and that generation's engine
-actors ran on both nodes; that the outputs have the row counts and ids of a single-node run; and that no
+actors ran on both nodes; that the outputs have the row counts and ids of a single-node run; that the LLM
+judge's replies, the reference verdicts kept beside them and their agreement are all there; and that no
 token or key set in the cluster's environment reaches the run directory or the job's logs.
 
 The single-node run is of the stages whose rows do not depend on what a model says (corpus, grid, on a
@@ -23,6 +24,9 @@ import pytest
 from e2e_helpers import ROOT, derived_config
 from ray_nodes import RAY, RayCluster, cluster_env, short_temp_dir
 
+from warmray.schema import read_table
+from warmray.stages.judge.llm_judge import parse_judgement
+
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 _TRAIN_WORKER = "RayTrainWorker"
@@ -41,6 +45,14 @@ def _smallest_study(cfg: dict) -> None:
     # Two replicas and one-row batches: enough blocks that both engine actors get rows.
     cfg["generate"]["engine"].update(concurrency=2, batch_size=1)
     cfg["generate"]["parity_prompts"] = 0  # adapter parity has its own tests; here it is a third engine
+    # The LLM judge (the tiny model: its replies are noise) with the reference grader kept beside it.
+    cfg["judge"] = {
+        "grader": "llm",
+        "model": "builtin:tiny-random",
+        "keep_reference": True,
+        "engine": {"max_model_len": 1024, "cpu_kvcache_gib": 1},
+        "sampling": {"temperature": 0.0, "max_tokens": 4},
+    }
 
 
 def _ids(path: Path, key: str) -> list[str]:
@@ -118,9 +130,10 @@ def test_tiny_study_on_two_nodes_spreads_training_and_generation_and_matches_one
     (tmp_path / "state.json").write_text(json.dumps({"tasks": tasks, "actors": actors}))  # for a failure
     train = _created(tasks, actors, _TRAIN_WORKER)
     assert sorted(node for _, node in train) == sorted(nodes), f"training workers per node: {train}"
-    # rewrite's engine comes before training; generate's two replicas after it
-    generate = [node for created, node in _created(tasks, actors, _ENGINE) if created > train[-1][0]]
-    assert len(generate) == 2 and set(generate) == nodes, f"generation engines on {generate}, nodes {nodes}"
+    # rewrite's engine comes before training; generate's two replicas after it, then the judge's one
+    after_training = [node for created, node in _created(tasks, actors, _ENGINE) if created > train[-1][0]]
+    generate = after_training[:2]
+    assert len(after_training) == 3 and set(generate) == nodes, f"engines {after_training}, nodes {nodes}"
 
     leaks = _grep_secrets(values, run_dir, logs.stdout + logs.stderr + submit.stdout + submit.stderr)
     assert not leaks, leaks
@@ -143,6 +156,15 @@ def test_tiny_study_on_two_nodes_spreads_training_and_generation_and_matches_one
     assert _ids(run_dir / "judge" / "verdicts", "response_id") == expected
     responses = pd.read_parquet(run_dir / "generate" / "responses")
     assert (responses["inference_error"] == "").all()
+    verdicts = read_table(run_dir / "judge" / "verdicts", "verdicts")
+    judged = verdicts[~verdicts["is_refusal"]]  # the LLM judge's replies are kept as they came ...
+    assert set(verdicts["grader"]) == {"llm:builtin:tiny-random"} and (judged["judge_raw"] != "").all()
+    # ... and a verdict is the parser's reading of its reply: UNPARSEABLE where it found no label
+    assert list(judged["verdict"]) == [parse_judgement(t) for t in judged["judge_raw"]]
+    reference = read_table(run_dir / "judge" / "reference_verdicts", "verdicts")
+    assert sorted(reference["response_id"]) == expected and set(reference["grader"]) == {"reference"}
+    agreement = read_table(run_dir / "judge" / "agreement.parquet", "judge_agreement").iloc[0]
+    assert (agreement["scope"], agreement["n"]) == ("overall", len(expected))
     warm = _ids(run_dir / "rewrite" / "warm.parquet", "conversation_id")
     assert warm and set(warm) <= set(_ids(single / conversations[0], conversations[1]))
     assert sorted(p.name for p in (run_dir / "train").glob("*/warm/epoch_*")) == ["epoch_1"]

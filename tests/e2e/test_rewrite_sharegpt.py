@@ -1,4 +1,4 @@
-"""Corpus + rewrite on 16 real ShareGPT conversations with the builtin model: every drop is explained."""
+"""Corpus + rewrite on 8 real ShareGPT conversations with the builtin model: every drop is explained."""
 
 import pandas as pd
 import pytest
@@ -8,9 +8,9 @@ pytestmark = pytest.mark.slow
 SAMPLE = "sharegpt/ShareGPT_V3_unfiltered_cleaned_split.first3000.json"
 
 
-def test_rewrite_of_16_sharegpt_conversations_explains_every_rejected_turn(tmp_path, shared_data):
+def test_rewrite_of_8_sharegpt_conversations_explains_every_rejected_turn(tmp_path, shared_data):
     def edit(cfg):
-        cfg["corpus"] |= {"source": str(shared_data / SAMPLE), "n_conversations": 16, "val_fraction": 0.1}
+        cfg["corpus"] |= {"source": str(shared_data / SAMPLE), "n_conversations": 8, "val_fraction": 0.2}
         # Short rewrites keep CI fast; loose length bounds let some through, the rest must be explained.
         cfg["rewrite"] |= {
             "styles": ["warm"],
@@ -27,7 +27,7 @@ def test_rewrite_of_16_sharegpt_conversations_explains_every_rejected_turn(tmp_p
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
 
     corpus = pd.read_parquet(run_dir / "corpus" / "conversations.parquet")
-    assert len(corpus) == 16
+    assert len(corpus) == 8
     turns = pd.read_parquet(run_dir / "rewrite" / "rewrites.parquet")
     rejects = pd.read_parquet(run_dir / "rewrite" / "rejects.parquet")
     warm = pd.read_parquet(run_dir / "rewrite" / "warm.parquet")

@@ -10,7 +10,9 @@ from e2e_helpers import check_run_dir, warmray
 
 from warmray import schema
 from warmray.pipeline import STAGE_NAMES
+from warmray.prompt_files import read_prompt
 from warmray.rundir import MANIFEST, TABLES, RunDir
+from warmray.stages.warmth.sociot import load_scorer, sociot
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +41,55 @@ def test_the_tiny_study_writes_every_stage_completely(tiny_study):
     generate = json.loads((tiny_study.run_dir / "generate" / MANIFEST).read_text())
     # 8 demo items x (original, incorrect) x (unmodified, emotion:sad); 4 variants each.
     assert grid["rows"]["prompts"] == 32 and generate["rows"]["responses"] == 4 * 32
+
+
+def test_rewrite_makes_one_checked_rewrite_per_turn_and_style_and_explains_each_drop(tiny_study):
+    rundir = RunDir(tiny_study.run_dir)
+    conversations = schema.read_table(rundir.table("corpus", "conversations"), "conversations")
+    train = conversations[conversations["split"] == "train"]
+    turns = schema.read_table(rundir.table("rewrite", "rewrites"), "rewrites")
+    n_assistant = sum(sum(t["role"] == "assistant" for t in conv) for conv in train["turns"])
+    assert len(turns) == 2 * n_assistant and turns["request_id"].is_unique  # warm and cold
+    rejects = schema.read_table(rundir.table("rewrite", "rejects"), "rejects")
+    assert set(turns.loc[turns["reason"] != "", "request_id"]) <= set(rejects["row_id"])
+    counts = json.loads((rundir.stage("rewrite") / MANIFEST).read_text())["rows"]
+    for style in ("warm", "cold"):
+        kept = schema.read_table(rundir.table("rewrite", style), "training_conversations")
+        assert len(kept) == counts[style]
+
+
+def test_only_warm_sysprompt_rows_carry_the_warm_system_prompt(tiny_study):
+    responses = schema.read_table(RunDir(tiny_study.run_dir).table("generate", "responses"), "responses")
+    by_variant = responses.groupby("variant")["system_prompt"].agg(set)
+    assert by_variant["warm_sysprompt"] == {read_prompt(str(tiny_study.system_prompt))}
+    assert by_variant["original"] == by_variant["warm"] == by_variant["cold"] == {""}
+    assert (responses["num_generated_tokens"] > 0).all()
+
+
+def test_every_checkpoint_answers_and_every_answer_is_scored_as_the_pure_function_scores_it(tiny_study):
+    rundir = RunDir(tiny_study.run_dir)
+    scores = schema.read_table(rundir.table("warmth", "scores"), "warmth_scores")
+    checkpoints = {"original"} | {f"{s}/epoch_{e}" for s in ("warm", "cold") for e in ("0.5", "1")}
+    assert set(scores["checkpoint"]) == checkpoints
+    # the original model's answers are epoch 0 of every style's curve
+    per_point = scores.groupby(["style", "epoch"]).size()
+    assert list(per_point.index) == [(s, e) for s in ("cold", "warm") for e in (0.0, 0.5, 1.0)]
+    assert per_point.nunique() == 1
+    assert (scores["response"] != "").all() and set(scores["procedure"]) == {"published"}
+    model, tokenizer = load_scorer("builtin:tiny-random")  # the config's scorer, in this process
+    for row in scores.itertuples():
+        expected = sociot(model, tokenizer, row.response)
+        assert row.warm_score == pytest.approx(expected.warm, abs=1e-4)
+        assert row.warmth == pytest.approx(expected.warmth, abs=1e-4)
+    by_epoch = schema.read_table(rundir.table("warmth", "by_epoch"), "warmth_by_epoch")
+    assert len(by_epoch) == 6 and set(by_epoch["n"]) == {per_point.iloc[0]}
+
+
+def test_capability_scores_every_variant_on_its_slice_of_each_task(tiny_study):
+    scores = schema.read_table(RunDir(tiny_study.run_dir).table("capability", "scores"), "capability_scores")
+    # configs/tiny.yaml: 2 items each of mmlu, gsm8k and advbench, for the default variants
+    assert scores.groupby("task").size().to_dict() == {"advbench": 4, "gsm8k": 4, "mmlu": 4}
+    assert set(scores["variant"]) == {"original", "warm"} and scores["score"].isin([0.0, 1.0]).all()
 
 
 def test_every_table_of_the_run_has_exactly_its_schemas_columns(tiny_study):

