@@ -266,6 +266,21 @@ def answer(
     return resumable.collect(folder, key, requests[key])
 
 
+def answer_responses(
+    requests: pd.DataFrame,
+    folder: Path,
+    model: ModelConfig,
+    engine: EngineConfig,
+    sampling: SamplingConfig,
+    *,
+    label: str,
+    lora_r: int,
+) -> pd.DataFrame:
+    """`answer` for a stage's rows of one configured model, keyed by `response_id` (engine_for's engine)."""
+    engine = engine_for(model, engine)
+    return answer(requests, "response_id", folder, model.source, engine, sampling, label=label, lora_r=lora_r)
+
+
 def complete(
     messages: list[list[dict[str, str]]],
     model: str,

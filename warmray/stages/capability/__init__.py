@@ -98,16 +98,9 @@ def _variants(ctx: StageContext, model: ModelConfig) -> list[tuple[str, str, str
 
 def _answer(ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, raw: Path) -> pd.DataFrame:
     cfg = ctx.config.capability
-    done = infer.answer(
-        requests[["response_id", "messages", "adapter"]],
-        "response_id",
-        raw,
-        model.source,
-        infer.engine_for(model, cfg.engine),
-        cfg.sampling,
-        label=f"capability {model.name}",
-        lora_r=ctx.config.train.lora_r,
-    )
+    label, lora_r = f"capability {model.name}", ctx.config.train.lora_r
+    asks = requests[["response_id", "messages", "adapter"]]
+    done = infer.answer_responses(asks, raw, model, cfg.engine, cfg.sampling, label=label, lora_r=lora_r)
     answered = done[["response_id", "generated_text", "inference_error"]]
     return requests.merge(answered, on="response_id").rename(columns={"generated_text": "response"})
 

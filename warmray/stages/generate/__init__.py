@@ -65,16 +65,8 @@ def model_requests(ctx: StageContext, model: ModelConfig, prompts: pd.DataFrame)
 def _answer(requests: pd.DataFrame, ctx: StageContext, model: ModelConfig, raw: Path) -> pd.DataFrame:
     """Every request of one model answered by its engine (base and adapters in one), resumably."""
     cfg = ctx.config.generate
-    return infer.answer(
-        requests,
-        "response_id",
-        raw,
-        model.source,
-        infer.engine_for(model, cfg.engine),
-        cfg.sampling,
-        label=f"generate {model.name}",
-        lora_r=ctx.config.train.lora_r,
-    )
+    label, lora_r = f"generate {model.name}", ctx.config.train.lora_r
+    return infer.answer_responses(requests, raw, model, cfg.engine, cfg.sampling, label=label, lora_r=lora_r)
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, Any]:

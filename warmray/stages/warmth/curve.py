@@ -67,16 +67,9 @@ def _checkpoints(ctx: StageContext, model: ModelConfig) -> list[tuple[str, float
 
 def _answer(ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, raw: Path) -> pd.DataFrame:
     cfg = ctx.config.warmth
-    done = infer.answer(
-        requests[["response_id", "messages", "adapter"]],
-        "response_id",
-        raw,
-        model.source,
-        infer.engine_for(model, cfg.engine),
-        cfg.sampling,
-        label=f"warmth {model.name}",
-        lora_r=ctx.config.train.lora_r,
-    )
+    label, lora_r = f"warmth {model.name}", ctx.config.train.lora_r
+    asks = requests[["response_id", "messages", "adapter"]]
+    done = infer.answer_responses(asks, raw, model, cfg.engine, cfg.sampling, label=label, lora_r=lora_r)
     return requests.drop(columns=["messages"]).merge(
         done[["response_id", "generated_text", "inference_error"]], on="response_id"
     )
