@@ -27,9 +27,22 @@ def original_only_small_blocks(cfg):
 
 
 def ray_processes(tmpdir: str) -> list[str]:
-    """Live processes of the Ray started with RAY_TMPDIR=tmpdir (its raylet, workers, engines)."""
-    out = subprocess.run(["ps", "-eo", "pid,stat,args"], capture_output=True, text=True, check=False).stdout
-    return [line for line in out.splitlines() if tmpdir in line and " Z" not in line]
+    """Live processes of the Ray started with RAY_TMPDIR=tmpdir: its raylet, workers and engines.
+
+    Found by environment, not by command line: Ray workers and vLLM engines rename themselves
+    (`ray::MapWorker...`, `VLLM::EngineCore`), and every one of them inherits the variable.
+    """
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            status = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):  # gone meanwhile, or not ours to read
+            continue
+        if f"RAY_TMPDIR={tmpdir}".encode() in environ and status != "Z":
+            found.append(f"{proc.name} {command[:200]}")
+    return found
 
 
 def readable(raw: Path) -> pd.DataFrame:
@@ -89,8 +102,17 @@ def test_interrupted_generate_cleans_up_and_resumes_without_duplicates_or_gaps(t
     wait_for_new_shard(second, raw, {p.name for p in raw.glob("*.parquet")})
     os.killpg(second.pid, signal.SIGKILL)  # the driver and the local Ray it started, with no goodbye
     second.wait()
-    for line in ray_processes(tmpdir):  # what a SIGKILL leaves behind: only this test's own Ray
-        os.kill(int(line.split()[0]), signal.SIGKILL)
+    # What a SIGKILL leaves behind (only this test's own Ray): killed before the rows are counted, or a
+    # worker still running would add a shard afterwards.
+    deadline = time.time() + 30
+    while (leftover := ray_processes(tmpdir)) and time.time() < deadline:
+        for line in leftover:
+            try:
+                os.kill(int(line.split()[0]), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.5)
+    assert not leftover, leftover
     written = readable(raw)
     assert not (run_dir / "generate").exists() and kept < len(written) < ROWS
 
