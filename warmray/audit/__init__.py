@@ -2,7 +2,7 @@
 
 The study's grid, generation, judging and analysis, without training, for the targets side by side:
 
-    warmray audit builtin:smollm2-135m --data-dir ../shared/data
+    warmray audit builtin:smollm2-135m --data-dir /path/to/data
     warmray audit ./my-model ./my-model+./persona-lora https://api.example.com/v1#vendor-model
         --api-key-env VENDOR_KEY --judge https://api.example.com/v1#judge-model --items 100
 
