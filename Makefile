@@ -39,8 +39,11 @@ lint: install
 	$(BIN)/ruff check warmray tests benchmarks
 	$(BIN)/ruff format --check warmray tests benchmarks
 
+# Two workers, a test file each at a time, the slowest files first (tests/conftest.py says why).
+TEST_WORKERS ?= 2
+
 test: install browser lint
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 clean:
 	rm -rf runs test-artifacts .pytest_cache

@@ -1,13 +1,44 @@
-"""Shared fixtures: where the real public data lives, and tiny configs."""
+"""Shared fixtures: where the real public data lives, and tiny configs; how two test workers share a machine.
+
+`make test` runs the suite on two pytest-xdist workers, one test file per worker at a time (`--dist
+loadfile`: a file's session fixtures, such as the tiny study, run once). On a 2-core machine a single
+engine start leaves one core idle about half the time, so two files side by side finish sooner.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (ROOT / ".." / "shared" / "data").resolve()
+
+# Each worker's Ray records its address under its own temp dir: warmray joins a Ray it finds recorded on
+# the machine (warmray.runtime), and one worker must never join the other's.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    os.environ.setdefault("RAY_TMPDIR", f"/tmp/ray-{_WORKER}")
+
+# The slowest files (measured with --durations), started first so that both workers finish together
+# instead of one running the sweep alone at the end.
+_LONGEST_FIRST = (
+    "tests/sweep/test_sweep.py",
+    "tests/e2e/test_tiny_study.py",
+    "tests/e2e/test_multinode.py",
+    "tests/e2e/test_resume_generate.py",
+    "tests/e2e/test_rewrite_sharegpt.py",
+    "tests/e2e/test_audit.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return _LONGEST_FIRST.index(path) if path in _LONGEST_FIRST else len(_LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: every other test keeps its place
 
 
 @pytest.fixture(scope="session")

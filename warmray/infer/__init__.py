@@ -201,7 +201,8 @@ def chat(
 ) -> ray.data.Dataset:
     """Answer every row's `messages` with one engine; see the module docstring for the columns."""
     carried = [c for c in ds.columns() if c not in _INPUTS]
-    ds = ds.rename_columns({c: _CARRY + c for c in carried})
+    if carried:  # Ray Data refuses an empty rename
+        ds = ds.rename_columns({c: _CARRY + c for c in carried})
     # Blocks of a few engine batches: progress and ETA move block by block, and an interrupted stage
     # keeps every block already written (see warmray.resumable).
     ds = ds.repartition(max(1, math.ceil(ds.count() / (engine.batch_size * _BATCHES_PER_BLOCK))))
