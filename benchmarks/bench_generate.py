@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from warmray.config import EngineConfig, ExperimentConfig
-from warmray.infer import engine_kwargs
+from warmray.infer import engine_env, engine_kwargs
 from warmray.models import resolve_model
 from warmray.rundir import RunDir
 from warmray.runtime import ensure_ray
@@ -153,7 +153,7 @@ def main() -> None:
             },
         }
     )
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(engine.cpu_kvcache_gib))
+    os.environ.update(engine_env(engine))  # the raw engine runs here: the stage's engine environment
     prompts = grid_rows(args.prompts)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -27,6 +27,8 @@ from e2e_helpers import (  # noqa: E402
     warmray_process,
 )
 
+from warmray.config import EngineConfig  # noqa: E402
+from warmray.infer import engine_env  # noqa: E402
 from warmray.models import resolve_model  # noqa: E402
 
 
@@ -44,7 +46,10 @@ def tiny_server(tmp_path_factory):
     ]
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            command, env=os.environ | {"VLLM_CPU_KVCACHE_SPACE": "1"}, stdout=log, stderr=subprocess.STDOUT
+            command,
+            env=os.environ | engine_env(EngineConfig(cpu_kvcache_gib=1)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}/v1"
     try:

@@ -1,7 +1,14 @@
 import pytest
 
 from warmray.config import EngineConfig, ModelConfig, SamplingConfig
-from warmray.infer import cpu_stage_config, engine_for, engine_kwargs, lora_rank_for_vllm, sampling_params
+from warmray.infer import (
+    cpu_stage_config,
+    engine_env,
+    engine_for,
+    engine_kwargs,
+    lora_rank_for_vllm,
+    sampling_params,
+)
 
 
 @pytest.mark.parametrize(("r", "expected"), [(1, 1), (4, 8), (8, 8), (9, 16), (300, 320)])
@@ -49,6 +56,14 @@ def test_the_cpu_stages_beside_an_engine_leave_cpus_for_the_datasets_own_tasks()
     stage = cpu_stage_config(engine)
     assert stage["concurrency"] == (1, 2)
     assert 3 * stage["num_cpus"] * stage["concurrency"][1] < engine.concurrency
+
+
+def test_a_cpu_engine_gets_its_kv_cache_size_and_one_process_fewer_and_a_gpu_engine_nothing():
+    assert engine_env(EngineConfig(device="cpu", cpu_kvcache_gib=3)) == {
+        "VLLM_CPU_KVCACHE_SPACE": "3",
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+    }
+    assert engine_env(EngineConfig(device="gpu")) == {}
 
 
 @pytest.mark.parametrize(("model_extra", "expected"), [({}, 4), ({"tensor_parallel_size": 2}, 2)])

@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from warmray.config import ModelConfig
-from warmray.infer import engine_for, engine_kwargs
+from warmray.infer import engine_env, engine_for, engine_kwargs
 from warmray.models import resolve_model
 from warmray.stage import StageContext
 
@@ -245,7 +245,7 @@ def adapter_parity(
         device: "cpu" or "gpu", where the comparison runs.
         tolerance: the largest |vLLM - PEFT| log-probability difference allowed for any token (nats).
         gpus: GPUs the Ray task reserves (the engine's tensor-parallel size on GPU).
-        env: environment variables for the task (on CPU, VLLM_CPU_KVCACHE_SPACE).
+        env: environment variables for the task (warmray.infer.engine_env).
 
     Returns:
         One Parity per adapter, all within the tolerance.
@@ -307,7 +307,7 @@ def check_model(ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, o
         return len(done[model.name])
     engine = engine_for(model, cfg.engine)
     kwargs = engine_kwargs(engine, ctx.config.train.lora_r, len(adapters), cfg.sampling.seed)
-    env = {"VLLM_CPU_KVCACHE_SPACE": str(engine.cpu_kvcache_gib)} if engine.device == "cpu" else {}
+    env = engine_env(engine)
     prompts = requests["prompt"].drop_duplicates().head(cfg.parity_prompts).tolist()
     parities = adapter_parity(
         resolve_model(model.source),
