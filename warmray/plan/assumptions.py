@@ -18,7 +18,7 @@ _NEMO = (
 )
 _SWEEP = "https://johnmusgrave.com/p/vllm-throughput-latency-sweep-on"
 _STUDY = "Ibrahim, Hafner & Rocher 2025 (arXiv 2507.21919), Methods"
-_SHAREGPT = "measured: ../shared/data/sharegpt, first 3,000 ShareGPT V3 conversations cut to 20 turns"
+_SHAREGPT = "measured: the first 3,000 ShareGPT V3 conversations, cut to 20 turns"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from warmray.config import ExperimentConfig
 from warmray.stages.grid.build import variants
 
 # Items in each benchmark's published evaluation split, for tasks sampled with n: all (or the study's
-# "all items" default). Sources: ../shared/data/README.txt row counts, and the triviaqa dataset card.
+# "all items" default). Sources: the published sets' row counts, and the triviaqa dataset card.
 BENCHMARK_ITEMS = {
     "demo": 48,
     "triviaqa": 17944,  # mandarjoshi/trivia_qa rc.nocontext validation
