@@ -102,11 +102,14 @@ def stage_run(config: ExperimentConfig, root: Path, prompts: pd.DataFrame, sourc
 
 def raw_rate(config: ExperimentConfig, prompts: pd.DataFrame, adapter: Path) -> tuple[float, int, float]:
     """(tokens/s, tokens, start-up seconds) of raw vllm.LLM.chat on the same rows and settings."""
+    import torch
     from vllm import LLM, SamplingParams
     from vllm.lora.request import LoRARequest
 
     gen = config.generate
     kwargs = engine_kwargs(gen.engine, config.train.lora_r, 1, gen.sampling.seed)
+    # torch read OMP_NUM_THREADS when it was imported, before main() set the engine's environment.
+    torch.set_num_threads(int(engine_env(gen.engine)["OMP_NUM_THREADS"]))
     started = time.perf_counter()
     llm = LLM(resolve_model(config.models[0].source), **kwargs)
     startup = time.perf_counter() - started
@@ -136,10 +139,17 @@ def main() -> None:
     parser.add_argument("--few-prompts", type=int, default=8, help="the short run whose time is start-up")
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-num-seqs", type=int, default=EngineConfig().max_num_seqs)
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     args = parser.parse_args()
     dtype = "float32" if args.device == "cpu" else "bfloat16"
-    engine = EngineConfig(device=args.device, dtype=dtype, batch_size=args.batch_size, max_model_len=1024)
+    engine = EngineConfig(
+        device=args.device,
+        dtype=dtype,
+        batch_size=args.batch_size,
+        max_model_len=1024,
+        max_num_seqs=args.max_num_seqs,
+    )
     config = ExperimentConfig.model_validate(
         {
             "models": [{"name": "bench", "source": args.model}],
@@ -167,7 +177,8 @@ def main() -> None:
     stage = (stage_tokens - few_tokens) / (stage_wall - few_wall)
     print(
         f"model {args.model}, {2 * args.prompts} requests (half with a LoRA adapter), "
-        f"<= {args.max_tokens} new tokens, batch {args.batch_size}, {args.device}\n"
+        f"<= {args.max_tokens} new tokens, batch {args.batch_size}, max_num_seqs {args.max_num_seqs}, "
+        f"{args.device}\n"
         f"raw vllm.LLM.chat: {raw:8.1f} generated tokens/s ({raw_tokens} tokens; "
         f"start {raw_start:.0f} s excluded)\n"
         f"generate stage:    {stage:8.1f} generated tokens/s ({stage_tokens} tokens in {stage_wall:.0f} s, "

@@ -21,6 +21,10 @@ SHARED_DATA = (ROOT / ".." / "shared" / "data").resolve()
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if _WORKER:
     os.environ.setdefault("RAY_TMPDIR", f"/tmp/ray-{_WORKER}")
+    # A CPU engine decodes on OMP_NUM_THREADS threads (warmray.infer.cpu_threads): the workers split the
+    # cores between them rather than each spinning threads on all of them.
+    _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // _workers)))
 
 # The slowest files (measured with --durations), started first so that both workers finish together
 # instead of one running the sweep alone at the end.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from warmray import progress
 from warmray.config import ConfigError, load_config
-from warmray.console import Console, CountWarnings
+from warmray.console import Console, CountWarnings, add_verbose_argument, stop_ray
 from warmray.errors import UserError
 from warmray.pipeline import STAGE_NAMES, STAGES, run_pipeline
 from warmray.rundir import RunDir
@@ -115,7 +115,7 @@ def _add_stage_args(p: argparse.ArgumentParser, config_required: bool = True) ->
         metavar="KEY=VALUE",
         help="override a config key, validated like the file (repeatable): --set train.epochs=2",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="Ray's and vLLM's logs on the terminal too")
+    add_verbose_argument(p)
 
 
 class Session:
@@ -192,15 +192,8 @@ def _run_stages(args: argparse.Namespace, session: Session) -> int:
 
 
 def _stop_ray(session: Session) -> None:
-    """Shut the engines and this command's local Ray down, their farewells into the log, not the terminal."""
-    if "ray" not in sys.modules:
-        return
-    import ray
-
-    if ray.is_initialized():
-        assert session.rundir is not None
-        with session.console.capture(session.rundir.log("shutdown")):
-            ray.shutdown()
+    assert session.rundir is not None
+    stop_ray(session.console, session.rundir.log("shutdown"))
 
 
 def _print_summary(session: Session) -> None:

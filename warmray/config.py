@@ -66,11 +66,26 @@ class EngineConfig(Section):
     concurrency: int = Field(1, ge=1, description="Engine replicas running at once.")
     batch_size: int = Field(16, ge=1, description="Rows per batch sent to an engine replica.")
     max_model_len: int = Field(2048, ge=128, description="Context window the engine reserves per sequence.")
+    max_num_seqs: int = Field(
+        128,
+        ge=1,
+        description="Sequences an engine decodes at once (vLLM's server default; its offline `LLM` "
+        "class takes 256 on CPU, 1024 on large GPUs: raise it there).",
+    )
+    max_num_batched_tokens: int = Field(
+        2048, ge=1, description="Tokens an engine step may take (vLLM's server default; 16384 on big GPUs)."
+    )
     enforce_eager: bool = Field(True, description="Skip graph capture: faster start, needed on CPU.")
     gpu_memory_utilization: float = Field(
         0.9, gt=0.0, le=1.0, description="Fraction of GPU memory for the engine (ignored on CPU)."
     )
     cpu_kvcache_gib: int = Field(2, ge=1, description="KV cache size on CPU (VLLM_CPU_KVCACHE_SPACE).")
+    cpu_threads: int | None = Field(
+        None,
+        ge=1,
+        description="OpenMP threads of a CPU engine (null: OMP_NUM_THREADS where the run starts, else "
+        "every CPU of that machine). Ray would give the engine's actor one thread.",
+    )
     endpoint: str | None = Field(
         None, description="OpenAI-compatible base URL (e.g. https://api.openai.com/v1); replaces vLLM."
     )

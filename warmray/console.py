@@ -8,6 +8,7 @@ terminal instead.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -38,6 +39,11 @@ class Console:
         self._last_line = 0.0
         self.warnings = 0
         self.log_file: Path | None = None
+
+    @property
+    def terminal(self) -> IO[str]:
+        """The terminal's stdout, whatever fds 1 and 2 point at."""
+        return self._out
 
     def say(self, text: str) -> None:
         """A line on the terminal."""
@@ -100,3 +106,25 @@ class CountWarnings(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Count one record."""
         self.console.warnings += 1
+
+
+def stop_ray(console: Console, log_file: Path) -> None:
+    """Shut the engines and this command's local Ray down, their farewells into `log_file`.
+
+    vLLM engines that end with Ray print shutdown tracebacks (EngineDeadError, resource-tracker
+    KeyErrors) that read like a crash on the terminal.
+    """
+    if "ray" not in sys.modules:
+        return
+    import ray
+
+    if ray.is_initialized():
+        with console.capture(log_file):
+            ray.shutdown()
+
+
+def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--verbose` flag of every command that starts engines."""
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="Ray's and vLLM's logs on the terminal too"
+    )

@@ -60,6 +60,11 @@ def test_audit_of_a_local_model_and_an_endpoint_side_by_side(tmp_path, tiny_serv
     first = audit(*args)
     assert first.returncode == 0, first.stderr[-5000:]
     assert "[audit 2/4] generate" in first.stdout and "left" in first.stdout
+    # Ray's and vLLM's output went to the stages' logs, not the terminal.
+    assert (
+        "vLLM" not in first.stdout + first.stderr
+        and "vLLM" in (run_dir / "logs" / "generate.log").read_text()
+    )
 
     raw = pd.read_parquet(run_dir / "judge" / "verdicts")
     assert raw.groupby("model")["prompt_id"].nunique().to_dict() == {"smollm2-135m": 40, "tiny": 40}
@@ -99,7 +104,9 @@ def test_audit_of_a_local_model_and_an_endpoint_side_by_side(tmp_path, tiny_serv
 
     again = audit(*args)
     assert again.returncode == 0, again.stderr[-5000:]
-    assert again.stderr.count("already finished") >= 4 and "starting a local Ray" not in again.stderr
+    assert again.stdout.count("already finished") == 4, again.stdout
+    logs = "".join(p.read_text() for p in (run_dir / "logs").glob("*.log"))
+    assert logs.count("starting a local Ray") == 1  # the first audit's; the second started no engine
     _screenshot(run_dir / "audit" / "card.html")
 
 

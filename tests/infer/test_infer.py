@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from warmray.config import EngineConfig, ModelConfig, SamplingConfig
@@ -34,6 +36,11 @@ def test_gpu_engine_uses_configured_memory_and_tensor_parallelism():
     assert "enable_lora" not in kwargs
 
 
+def test_the_engine_is_given_its_scheduler_limits_not_vllms_server_defaults():
+    kwargs = engine_kwargs(EngineConfig(max_num_seqs=64, max_num_batched_tokens=1024), None, 1)
+    assert kwargs["max_num_seqs"] == 64 and kwargs["max_num_batched_tokens"] == 1024
+
+
 def test_sampling_params_carry_the_seed():
     assert sampling_params(SamplingConfig(temperature=0.8, max_tokens=300, seed=7)) == {
         "temperature": 0.8,
@@ -58,12 +65,20 @@ def test_the_cpu_stages_beside_an_engine_leave_cpus_for_the_datasets_own_tasks()
     assert 3 * stage["num_cpus"] * stage["concurrency"][1] < engine.concurrency
 
 
-def test_a_cpu_engine_gets_its_kv_cache_size_and_one_process_fewer_and_a_gpu_engine_nothing():
-    assert engine_env(EngineConfig(device="cpu", cpu_kvcache_gib=3)) == {
+def test_a_cpu_engine_gets_its_kv_cache_threads_and_one_process_fewer_and_a_gpu_engine_nothing():
+    assert engine_env(EngineConfig(device="cpu", cpu_kvcache_gib=3, cpu_threads=3)) == {
         "VLLM_CPU_KVCACHE_SPACE": "3",
+        "OMP_NUM_THREADS": "3",
         "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
     }
     assert engine_env(EngineConfig(device="gpu")) == {}
+
+
+def test_a_cpu_engines_threads_default_to_omp_num_threads_then_to_every_usable_cpu(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    assert engine_env(EngineConfig())["OMP_NUM_THREADS"] == "5"
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert engine_env(EngineConfig())["OMP_NUM_THREADS"] == str(len(os.sched_getaffinity(0)))
 
 
 @pytest.mark.parametrize(("model_extra", "expected"), [({}, 4), ({"tensor_parallel_size": 2}, 2)])

@@ -12,7 +12,6 @@ The CLI wires `add_arguments` into its `audit` sub-command and calls `command(ar
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from warmray.audit.experiment import (
@@ -23,6 +22,7 @@ from warmray.audit.experiment import (
     build_config,
 )
 from warmray.audit.targets import TARGET_HELP, parse_target, unique_names
+from warmray.console import Console, add_verbose_argument
 from warmray.errors import UserError
 
 __all__ = ["add_arguments", "command"]
@@ -65,12 +65,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="variable holding the endpoint targets' key",
     )
     parser.add_argument("--judge-key-env", metavar="VAR", help="variable holding the judge endpoint's key")
+    add_verbose_argument(parser)
 
 
 def command(args: argparse.Namespace) -> int:
-    """Run an audit; 0 when the card was written, 2 for a problem it explains (target, config, stage)."""
+    """Run an audit; 0 when the card was written, 2 for a problem it explains (target, config, stage).
+
+    Stage lines and the card's paths go to the terminal; Ray's and vLLM's output to RUN_DIR/logs/ (all
+    of it on the terminal with --verbose).
+    """
     from warmray.audit.run import run_audit  # here: parsing arguments must not import Ray or pandas
 
+    console = Console(getattr(args, "verbose", False))
     try:
         targets = [parse_target(t, args.api_key_env) for t in args.targets]
         judge = None
@@ -89,9 +95,10 @@ def command(args: argparse.Namespace) -> int:
         )
         config = build_config(req)
         run_dir = args.run_dir or audit_run_dir(config)
-        paths = run_audit(req, config, run_dir)
+        paths = run_audit(req, config, run_dir, console)
     except UserError as e:  # a bad target, config, unreachable endpoint, a stage that cannot run
-        print(f"warmray audit: {e}", file=sys.stderr)
+        log_hint = f"\n  (log: {console.log_file})" if console.log_file else ""
+        console.error(f"warmray audit: {e}{log_hint}")
         return 2
-    print(f"card: {paths['html']}\n      {paths['md']}\n      {paths['json']}")
+    console.say(f"card: {paths['html']}\n      {paths['md']}\n      {paths['json']}")
     return 0

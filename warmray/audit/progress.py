@@ -45,7 +45,7 @@ class Progress:
     """Prints one line as each stage starts and ends, with the time left."""
 
     estimates: dict[str, float]
-    # Stage lines on stdout and errors on stderr, as the CLI; looked up late, so captured output sees it.
+    # Stage lines go to the terminal (warmray.console.Console.terminal): Ray's and vLLM's output does not.
     out: TextIO = field(default_factory=lambda: sys.stdout)
     started: float = field(default_factory=time.time)
     _observed: float = 0.0

@@ -19,6 +19,7 @@ from warmray.audit.preflight import preflight
 from warmray.audit.profile import arm_label, build_profile
 from warmray.audit.progress import Progress, estimate_seconds
 from warmray.config import ExperimentConfig
+from warmray.console import Console, stop_ray
 from warmray.models import BUILTIN_PREFIX
 from warmray.pipeline import run_pipeline
 from warmray.rundir import MANIFEST, RunDir
@@ -39,25 +40,34 @@ def _what(stage: str, config: ExperimentConfig, n_prompts: int) -> str:
     }[stage]
 
 
-def run_audit(req: AuditRequest, config: ExperimentConfig, run_dir: Path) -> dict[str, Path]:
-    """Check the targets, run the stages, write the card; returns the card's paths."""
+def run_audit(
+    req: AuditRequest, config: ExperimentConfig, run_dir: Path, console: Console
+) -> dict[str, Path]:
+    """Check the targets, run the stages (each one's Ray and vLLM output in its log), write the card.
+
+    Returns the card's paths.
+    """
     preflight(list(req.targets), list(req.names), req.judge)
     per_item = prompts_per_item(config.grid.prompt_templates, config.grid.amendment_types)
     # Before the grid exists, a task asked for all its items counts as the study's 500.
     n_prompts = per_item * sum(t.sample_size() or 500 for t in config.grid.tasks)
-    progress = Progress(estimate_seconds(config, n_prompts))
+    progress = Progress(estimate_seconds(config, n_prompts), out=console.terminal)
     started, seconds = time.time(), {}
     rundir = RunDir(run_dir.expanduser().resolve())
     with rundir.locked():  # one command per run directory, as for `warmray run`
-        for stage in AUDIT_STAGES:
-            progress.start(stage, _what(stage, config, n_prompts))
-            (result,) = run_pipeline(config, rundir.root, (stage,))
-            progress.finish(stage, result.skipped)
-            manifest = read_manifest(result.out_dir)
-            seconds[stage] = manifest.get("seconds", result.seconds)
-            if stage == "grid":  # the real count: items without a usable wrong answer were set aside
-                n_prompts = int(manifest["rows"]["prompts"])
-                progress.estimates = estimate_seconds(config, n_prompts)
+        try:
+            for stage in AUDIT_STAGES:
+                progress.start(stage, _what(stage, config, n_prompts))
+                with console.capture(rundir.log(stage)):
+                    (result,) = run_pipeline(config, rundir.root, (stage,))
+                progress.finish(stage, result.skipped)
+                manifest = read_manifest(result.out_dir)
+                seconds[stage] = manifest.get("seconds", result.seconds)
+                if stage == "grid":  # the real count: items without a usable wrong answer were set aside
+                    n_prompts = int(manifest["rows"]["prompts"])
+                    progress.estimates = estimate_seconds(config, n_prompts)
+        finally:
+            stop_ray(console, rundir.log("shutdown"))
     verdicts = load_verdict_files([rundir.table("judge", "verdicts")])
     order = [arm_label(m.name, v) for m in config.models for v in config.generate.variants]
     run = run_description(req, config, rundir, verdicts)

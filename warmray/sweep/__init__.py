@@ -16,10 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
+
+from warmray.console import Console, add_verbose_argument, stop_ray
 
 log = logging.getLogger(__name__)
 
@@ -30,20 +33,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "config", type=Path, help="experiment YAML with a `sweep:` section (configs/sweep.yaml)"
     )
     parser.add_argument("--run-dir", type=Path, help="where the sweep goes (default: the config's run_dir)")
+    add_verbose_argument(parser)
 
 
 def command(args: argparse.Namespace) -> int:
     """Run the sweep; print where its trials table, plot and report are."""
     from warmray.config import ConfigError, load_config
 
+    console = Console(getattr(args, "verbose", False))
     try:
         config = load_config(args.config)
     except ConfigError as e:
-        print(f"warmray sweep: {e}", file=sys.stderr)
+        console.error(f"warmray sweep: {e}")
         return 2
-    folder = run_sweep(config, (args.run_dir or Path(config.run_dir)).expanduser().resolve())
+    run_dir = (args.run_dir or Path(config.run_dir)).expanduser().resolve()
+    log_file = run_dir / "sweep" / "logs" / "sweep.log"
+    console.say(f"warmray sweep {args.config}: Ray's, Tune's and vLLM's output in {log_file}")
+    try:
+        folder = run_sweep(config, run_dir, console.say, lambda: console.capture(log_file))
+    finally:
+        stop_ray(console, log_file)
     for name in ("trials.parquet", "frontier.png", "report.md"):
-        print(f"sweep: {folder / name}")
+        console.say(f"sweep: {folder / name}")
     return 0
 
 
@@ -85,8 +96,17 @@ def concurrent_trials(config: Any) -> int:
     return max(1, int(resources.get("CPU", 1)) // (workers + 3))
 
 
-def run_sweep(config: Any, run_dir: Path) -> Path:
-    """Shared stages, the original model, the Tune trials, then the frontier; returns RUN_DIR/sweep."""
+def run_sweep(
+    config: Any,
+    run_dir: Path,
+    say: Callable[[str], None] = print,
+    quiet: Callable[[], AbstractContextManager[None]] = nullcontext,
+) -> Path:
+    """Shared stages, the original model, the Tune trials, then the frontier; returns RUN_DIR/sweep.
+
+    `say` prints a line per phase; each phase runs inside `quiet()` (where the command sends Ray's,
+    Tune's and vLLM's output to the sweep's log).
+    """
     from warmray.pipeline import run_pipeline
     from warmray.runtime import ensure_ray
     from warmray.sweep.frontier import write_outputs
@@ -97,10 +117,22 @@ def run_sweep(config: Any, run_dir: Path) -> Path:
     started = time.time()
     sweep_dir = run_dir / "sweep"
     intensities = axis_values(config)["rewrite_intensity"]
+
+    def phase(what: str) -> None:
+        say(f"  {time.time() - started:5.0f}s  {what}")
+
     for intensity in intensities:
-        run_pipeline(base_config(config, intensity), base_dir(sweep_dir, intensity), SHARED_STAGES)
-    ensure_ray(config.ray)
-    original = _original(config, sweep_dir, intensities[0])
-    trials = fit_trials(config, sweep_dir, concurrent_trials(config))
-    write_outputs(trials, original, sweep_dir, time.time() - started)
+        phase(f"shared stages ({', '.join(SHARED_STAGES)}), rewrite intensity {intensity}")
+        with quiet():
+            run_pipeline(base_config(config, intensity), base_dir(sweep_dir, intensity), SHARED_STAGES)
+    phase("the original model on the slice")
+    with quiet():
+        ensure_ray(config.ray)
+        original = _original(config, sweep_dir, intensities[0])
+        concurrent = concurrent_trials(config)
+    phase(f"the trials, {concurrent} at a time (Ray Tune; each trains, answers, grades, scores warmth)")
+    with quiet():
+        trials = fit_trials(config, sweep_dir, concurrent)
+        write_outputs(trials, original, sweep_dir, time.time() - started)
+    phase(f"{len(trials)} trials finished; frontier written")
     return sweep_dir
