@@ -27,7 +27,7 @@ import pandas as pd
 import ray
 
 from warmray.config import EngineConfig, ExperimentConfig
-from warmray.infer import engine_env, engine_kwargs
+from warmray.infer import cpu_threads, engine_env, engine_kwargs
 from warmray.models import resolve_model
 from warmray.rundir import RunDir
 from warmray.runtime import ensure_ray
@@ -109,7 +109,7 @@ def raw_rate(config: ExperimentConfig, prompts: pd.DataFrame, adapter: Path) -> 
     gen = config.generate
     kwargs = engine_kwargs(gen.engine, config.train.lora_r, 1, gen.sampling.seed)
     # torch read OMP_NUM_THREADS when it was imported, before main() set the engine's environment.
-    torch.set_num_threads(int(engine_env(gen.engine)["OMP_NUM_THREADS"]))
+    torch.set_num_threads(cpu_threads(gen.engine))
     started = time.perf_counter()
     llm = LLM(resolve_model(config.models[0].source), **kwargs)
     startup = time.perf_counter() - started

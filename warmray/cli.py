@@ -185,15 +185,10 @@ def _run_stages(args: argparse.Namespace, session: Session) -> int:
                 around_stage=session.around_stage,
             )
         finally:
-            _stop_ray(session)
+            stop_ray(session.console, session.rundir.log("shutdown"))
     if session.rundir.finished("judge") and {"judge", "analyze"} & set(names):
         _print_summary(session)
     return 0
-
-
-def _stop_ray(session: Session) -> None:
-    assert session.rundir is not None
-    stop_ray(session.console, session.rundir.log("shutdown"))
 
 
 def _print_summary(session: Session) -> None:
@@ -240,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     log_hint = ""
     try:
         if getattr(args, "tool", None):
+            args.console = session.console  # one terminal: its progress lines and the tool's lines
             return int(importlib.import_module(args.tool).command(args))
         return _run_stages(args, session)
     except UserError as e:

@@ -123,6 +123,11 @@ def stop_ray(console: Console, log_file: Path) -> None:
             ray.shutdown()
 
 
+def of_command(args: argparse.Namespace) -> Console:
+    """The console a command's lines go to: the CLI's (args.console), else one of its own."""
+    return getattr(args, "console", None) or Console(getattr(args, "verbose", False))
+
+
 def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
     """The `--verbose` flag of every command that starts engines."""
     parser.add_argument(

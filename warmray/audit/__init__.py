@@ -22,7 +22,7 @@ from warmray.audit.experiment import (
     build_config,
 )
 from warmray.audit.targets import TARGET_HELP, parse_target, unique_names
-from warmray.console import Console, add_verbose_argument
+from warmray.console import add_verbose_argument, of_command
 from warmray.errors import UserError
 
 __all__ = ["add_arguments", "command"]
@@ -76,7 +76,7 @@ def command(args: argparse.Namespace) -> int:
     """
     from warmray.audit.run import run_audit  # here: parsing arguments must not import Ray or pandas
 
-    console = Console(getattr(args, "verbose", False))
+    console = of_command(args)
     try:
         targets = [parse_target(t, args.api_key_env) for t in args.targets]
         judge = None

@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from warmray.console import Console, add_verbose_argument, stop_ray
+from warmray.console import add_verbose_argument, of_command, stop_ray
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def command(args: argparse.Namespace) -> int:
     """Run the sweep; print where its trials table, plot and report are."""
     from warmray.config import ConfigError, load_config
 
-    console = Console(getattr(args, "verbose", False))
+    console = of_command(args)
     try:
         config = load_config(args.config)
     except ConfigError as e:
