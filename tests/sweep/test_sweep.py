@@ -1,9 +1,12 @@
-"""`warmray sweep` end to end on the tiny random Llama: 4 trials, the trials table, the frontier, a rerun.
+"""`warmray sweep` end to end on the tiny random Llama: 2 trials, the trials table, the frontier, a rerun.
 
 configs/sweep.yaml cut down: builtin:tiny-random as policy, rewriter and warmth scorer, one Ray Train
-worker per trial, a 4-item slice. The numbers are noise by design; the test checks the machinery: every
-trial trained, was scored and reported through Tune, and a second run restores the finished sweep
-instead of training again.
+worker per trial, a 4-item slice, and one axis swept (the training system prompt, none or the inoculation
+prompt; the warm fraction held at 0.5, so the mixing of warm and original data runs too). The numbers are
+noise by design; the test checks the machinery: every trial trained, was scored and reported through
+Tune, and a second run restores the finished sweep instead of training again. Two trials, not the
+config's four: each costs a Ray Train run, an engine and a scorer (about 150 s here), and the grid's
+product over axes is checked without Ray (tests/sweep/test_space_and_frontier.py).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def _tiny_sweep_config(folder: Path) -> Path:
     cfg["train"].update(num_workers=1, effective_batch_size=2, learning_rate=1e-3, max_length=128)
     cfg["generate"] = {"engine": engine, "sampling": {"temperature": 0.0, "max_tokens": 8}}
     cfg["warmth"] = {"scorer": "builtin:tiny-random"}
-    cfg["sweep"].update(eval_items=4, val_prompts=4)
+    cfg["sweep"].update(eval_items=4, val_prompts=4, warm_fraction=[0.5])
     path = folder / "sweep-tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -52,14 +55,14 @@ def stop_ray():
     ray.shutdown()
 
 
-def test_a_four_trial_sweep_writes_its_frontier_and_a_rerun_restores_it(tmp_path, stop_ray, capsys):
+def test_a_two_trial_sweep_writes_its_frontier_and_a_rerun_restores_it(tmp_path, stop_ray, capsys):
     config = _tiny_sweep_config(tmp_path)
     args = argparse.Namespace(config=config, run_dir=tmp_path / "run")
     assert command(args) == 0
     sweep = tmp_path / "run" / "sweep"
     trials = pd.read_parquet(sweep / "trials.parquet")
-    assert len(trials) == 4 and trials["trial"].is_unique
-    assert set(trials["warm_fraction"]) == {0.5, 1.0}
+    assert len(trials) == 2 and trials["trial"].is_unique
+    assert set(trials["warm_fraction"]) == {0.5}
     assert set(trials["system_prompt"].fillna("none")) == {"none", "inoculation_warm.txt"}
     for col in ("warmth", "error_rate", "sycophancy_rate"):
         assert trials[col].notna().all(), col
