@@ -40,11 +40,6 @@ class Console:
         self.warnings = 0
         self.log_file: Path | None = None
 
-    @property
-    def terminal(self) -> IO[str]:
-        """The terminal's stdout, whatever fds 1 and 2 point at."""
-        return self._out
-
     def say(self, text: str) -> None:
         """A line on the terminal."""
         self._end_progress()

@@ -7,13 +7,13 @@ tightens as the audit runs. Ray Data's own bars show progress inside generate an
 
 from __future__ import annotations
 
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
 
 from warmray.audit.experiment import CPU, GPU, Throughput
 from warmray.config import ExperimentConfig
+from warmray.progress import format_seconds
 
 _JUDGE_RESPONSE_S = 0.25  # an LLM judge's short verdict per response, amortised (same engine class)
 _FIXED_S = {"grid": 10.0, "analyze": 40.0}
@@ -35,18 +35,14 @@ def estimate_seconds(config: ExperimentConfig, n_prompts: int) -> dict[str, floa
     return {"grid": _FIXED_S["grid"], "generate": generate, "judge": judge, "analyze": _FIXED_S["analyze"]}
 
 
-def _clock(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
 @dataclass
 class Progress:
     """Prints one line as each stage starts and ends, with the time left."""
 
     estimates: dict[str, float]
-    # Stage lines go to the terminal (warmray.console.Console.terminal): Ray's and vLLM's output does not.
-    out: TextIO = field(default_factory=lambda: sys.stdout)
+    # The command's console (warmray.console.Console.say): the terminal, while Ray's and vLLM's output
+    # goes to the stage's log.
+    say: Callable[[str], None] = print
     started: float = field(default_factory=time.time)
     _observed: float = 0.0
     _expected: float = 0.0
@@ -74,7 +70,7 @@ class Progress:
         step = f"[audit {names.index(stage) + 1}/{len(names)}] {stage}"
         left = self.left(stage)
         eta = time.strftime("%H:%M", time.localtime(time.time() + left))
-        self._print(f"{step}: {what}; about {_clock(left)} left (ETA {eta})")
+        self.say(f"{step}: {what}; about {format_seconds(left)} left (ETA {eta})")
 
     def finish(self, stage: str, skipped: bool) -> None:
         """Close a stage; a long one that ran now sets the pace for the estimates that follow."""
@@ -82,8 +78,5 @@ class Progress:
         if not skipped and self.estimates[stage] >= _SCALE_FROM_S:
             self._observed += took
             self._expected += self.estimates[stage]
-        said = "already finished" if skipped else f"done in {_clock(took)}"
-        self._print(f"[audit] {stage}: {said} (elapsed {_clock(time.time() - self.started)})")
-
-    def _print(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        said = "already finished" if skipped else f"done in {format_seconds(took)}"
+        self.say(f"[audit] {stage}: {said} (elapsed {format_seconds(time.time() - self.started)})")

@@ -51,7 +51,7 @@ def run_audit(
     per_item = prompts_per_item(config.grid.prompt_templates, config.grid.amendment_types)
     # Before the grid exists, a task asked for all its items counts as the study's 500.
     n_prompts = per_item * sum(t.sample_size() or 500 for t in config.grid.tasks)
-    progress = Progress(estimate_seconds(config, n_prompts), out=console.terminal)
+    progress = Progress(estimate_seconds(config, n_prompts), say=console.say)
     started, seconds = time.time(), {}
     rundir = RunDir(run_dir.expanduser().resolve())
     with rundir.locked():  # one command per run directory, as for `warmray run`
