@@ -4,21 +4,22 @@ configs/sweep.yaml cut down: builtin:tiny-random as policy, rewriter and warmth 
 worker per trial, a 4-item slice, and one axis swept (the training system prompt, none or the inoculation
 prompt; the warm fraction held at 0.5, so the mixing of warm and original data runs too). The numbers are
 noise by design; the test checks the machinery: every trial trained, was scored and reported through
-Tune, and a second run restores the finished sweep instead of training again. Two trials, not the
+Tune, the terminal shows only the sweep's own lines (Ray's, Tune's and vLLM's go to its log), and a second
+run restores the finished sweep instead of training again. Two trials, not the
 config's four: each costs a Ray Train run, an engine and a scorer (about 150 s here), and the grid's
 product over axes is checked without Ray (tests/sweep/test_space_and_frontier.py).
 """
 
 from __future__ import annotations
 
-import argparse
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-
-from warmray.sweep import command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,19 +48,26 @@ def _tiny_sweep_config(folder: Path) -> Path:
     return path
 
 
-@pytest.fixture()
-def stop_ray():
-    yield
-    import ray
-
-    ray.shutdown()
+def _sweep(config: Path, run_dir: Path) -> subprocess.CompletedProcess:
+    """`warmray sweep CONFIG --run-dir DIR`, as a user runs it."""
+    command = [sys.executable, "-m", "warmray", "sweep", str(config), "--run-dir", str(run_dir)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=1500, cwd=ROOT)
 
 
-def test_a_two_trial_sweep_writes_its_frontier_and_a_rerun_restores_it(tmp_path, stop_ray, capsys):
-    config = _tiny_sweep_config(tmp_path)
-    args = argparse.Namespace(config=config, run_dir=tmp_path / "run")
-    assert command(args) == 0
-    sweep = tmp_path / "run" / "sweep"
+# What `warmray sweep` itself prints: where its log is, one line per phase, progress (rows done, rate,
+# ETA), where its outputs are.
+_OWN_LINE = re.compile(r"warmray sweep |\s+\d+s  |\s+\S+  \d+/\d+ rows  |sweep: ")
+
+
+def test_a_two_trial_sweep_writes_its_frontier_and_a_rerun_restores_it(tmp_path):
+    config, run_dir = _tiny_sweep_config(tmp_path), tmp_path / "run"
+    first = _sweep(config, run_dir)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
+    foreign = [line for line in first.stdout.splitlines() if not _OWN_LINE.match(line)]
+    assert not foreign and "Traceback" not in first.stderr, first.stdout + first.stderr[-3000:]
+    sweep = run_dir / "sweep"
+    log = (sweep / "logs" / "sweep.log").read_text()
+    assert "vLLM" in log and "Trial" in log, log[-3000:]  # the engines' and Tune's output went there
     trials = pd.read_parquet(sweep / "trials.parquet")
     assert len(trials) == 2 and trials["trial"].is_unique
     assert set(trials["warm_fraction"]) == {0.5}
@@ -77,7 +85,8 @@ def test_a_two_trial_sweep_writes_its_frontier_and_a_rerun_restores_it(tmp_path,
         assert list((sweep / "trials" / name / "train").glob("tiny/warm/epoch_1/adapter_config.json"))
     written = _modification_times(sweep / "trials")
 
-    assert command(args) == 0
+    second = _sweep(config, run_dir)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-5000:]
     again = pd.read_parquet(sweep / "trials.parquet")
     pd.testing.assert_frame_equal(trials, again)  # restored from Tune's state
     assert _modification_times(sweep / "trials") == written  # no adapter, answer or metric written again

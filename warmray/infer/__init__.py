@@ -128,9 +128,12 @@ def _vllm_processor(
 ) -> Any:
     from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
+    from warmray.infer.final_only import setup_hook_env
+
     source = resolve_model(model)
     env = engine_env(engine)
     env["WARMRAY_CACHE"] = os.environ.get("WARMRAY_CACHE", "")
+    env = {k: v for k, v in env.items() if v}
     # One bundle per tensor-parallel worker, all on one node (STRICT_PACK): Ray's default PACK may split a
     # 70B engine across nodes when no single node is free, and tensor parallelism over the network crawls.
     bundle = {"CPU": 1} if engine.device == "cpu" else {"GPU": 1, "CPU": 1}
@@ -143,12 +146,14 @@ def _vllm_processor(
         # job never grows, so `engine.concurrency` replicas would not all start.
         concurrency=(engine.concurrency, engine.concurrency),
         placement_group_config=placement,
-        chat_template_stage=cpu_stage_config(engine),
+        # The chat template actors without the engine's setup hook: it would import vLLM in each of them.
+        chat_template_stage=cpu_stage_config(engine) | {"runtime_env": {"env_vars": env}},
         # vLLM tokenizes a text prompt and detokenizes its output itself (Ray's detokenize stage only
         # redoes `generated_text`): two stages fewer means two actor processes fewer to start per engine.
         tokenize_stage=False,
         detokenize_stage=False,
-        runtime_env={"env_vars": {k: v for k, v in env.items() if v}},
+        # The engine actors run warmray.infer.final_only.install as they start.
+        runtime_env={"env_vars": env | setup_hook_env()},
         should_continue_on_error=True,
         log_engine_metrics=False,  # needs ray[serve]; the progress bars say enough
     )
