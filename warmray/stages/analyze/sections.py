@@ -56,7 +56,14 @@ def caveats(run_info: dict[str, Any]) -> list[Block]:
     if sources or run_info.get("builtin_model"):
         out.append(Callout(_builtin_sentence(sources)))
     judge = str(run_info.get("judge", "")).lower()
-    if "builtin:tiny-random" in judge:
+    if run_info.get("verdicts_from") == "reference" and "llm judge" in judge:
+        out.append(
+            Callout(
+                "The error rates below are the reference grader's verdicts (analyze.verdicts: reference), "
+                "not the LLM judge's: the judge's verdicts are compared with them under Judge agreement."
+            )
+        )
+    elif "builtin:tiny-random" in judge:
         out.append(
             Callout(
                 "The verdicts come from an LLM judge with random weights (builtin:tiny-random), which is not "
