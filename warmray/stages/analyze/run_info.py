@@ -15,7 +15,7 @@ from warmray.stages.analyze.verdicts import load_verdict_files
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
-    """Analyse `RUN_DIR/judge/verdicts/`; write the report and tables into `out`."""
+    """Analyse the run's judge table that `verdict_table` names; write the report and tables into `out`."""
     ctx.input_dir("judge")
     verdicts = load_verdict_files([ctx.rundir.table("judge", verdict_table(ctx.config))])
     return analyze(
@@ -48,9 +48,10 @@ def run_info(ctx: StageContext) -> dict[str, Any]:
     llm_judge = f"LLM judge {cfg.judge.model}" + (
         f" at {cfg.judge.engine.endpoint}" if cfg.judge.engine.endpoint else ""
     )
+    kept_reference = verdict_table(cfg) == "reference_verdicts"
     if cfg.judge.grader == "reference":
         judge = "reference answer matching (no LLM judge)"
-    elif verdict_table(cfg) == "reference_verdicts":
+    elif kept_reference:
         judge = f"reference answer matching (analyze.verdicts: reference); the {llm_judge} graded beside it"
     else:
         judge = llm_judge
@@ -66,7 +67,7 @@ def run_info(ctx: StageContext) -> dict[str, Any]:
     return {
         "models": {m.name: m.source for m in cfg.models},
         "judge": judge,
-        "verdicts_from": "reference" if judge.startswith("reference") else "llm_judge",
+        "verdicts_from": "reference" if cfg.judge.grader == "reference" or kept_reference else "llm_judge",
         "refusal_rule": cfg.judge.refusal_rule,
         "builtin_model": bool(builtin),
         "builtin_sources": builtin,
