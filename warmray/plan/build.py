@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from warmray.config import ConfigError, EngineConfig, ExperimentConfig, ModelConfig, SamplingConfig
+from warmray.config import (
+    ConfigError,
+    EngineConfig,
+    ExperimentConfig,
+    ModelConfig,
+    SamplingConfig,
+    lora_slots,
+)
 from warmray.plan import tokens
 from warmray.plan.assumptions import Assumption, resolve
 from warmray.plan.counts import Counts, count_rows
@@ -188,7 +195,7 @@ def _policy_engines(
             prompt,
             _response_tokens(ctx, sampling),
             lora_r=ctx.cfg.train.lora_r if adapters else None,
-            max_loras=max(1, adapters),
+            max_loras=lora_slots(adapters),
         )
         work.append(Work(**{**w.__dict__, "name": m.name}))
     return work
