@@ -2,9 +2,8 @@
 
 Both sides answer the same prompts (the built-in demo items, repeated), half with a LoRA adapter and
 half without, with the same model, sampling and engine arguments (`warmray.infer.engine_kwargs`). Raw
-vLLM gets every request in one `LLM.chat` call, the rows without the adapter first; on CPU the stage
-answers those rows on an engine of their own (`warmray.infer.engine_passes` says why), so its two
-engines' start-ups are both excluded.
+vLLM gets every request in one `LLM.chat` call, the rows without the adapter first; the stage hands
+its one engine the rows in the same order (`warmray.infer.base_rows_first` says why).
 Start-up is excluded from both:
 
 - raw vLLM: `vllm.LLM(...)` is built first; only the `LLM.chat` call is timed;

@@ -5,12 +5,12 @@ import pytest
 
 from warmray.config import EngineConfig, ModelConfig, SamplingConfig
 from warmray.infer import (
+    base_rows_first,
     cpu_stage_config,
     engine_env,
     engine_for,
     engine_kwargs,
     engine_niceness,
-    engine_passes,
     lora_rank_for_vllm,
     sampling_params,
 )
@@ -102,13 +102,10 @@ def test_a_model_served_elsewhere_is_answered_by_its_endpoint_with_its_key():
     assert (engine.endpoint, engine.api_key_env) == ("http://h:8000/v1", "M_KEY")
 
 
-def test_on_cpu_the_base_models_rows_get_an_engine_apart_from_the_adapters_rows():
+def test_the_base_models_rows_go_to_the_engine_before_the_adapters_rows_each_in_its_order():
     rows = pd.DataFrame({"key": list("abcdef"), "adapter": ["/w", "", "/c", "/w", "", "/c"]})
-    base, tuned = engine_passes(rows, EngineConfig(device="cpu"))
-    assert base["key"].tolist() == ["b", "e"] and tuned["key"].tolist() == ["a", "c", "d", "f"]
-    assert [len(p) for p in engine_passes(rows, EngineConfig(device="gpu"))] == [6]
-    assert [len(p) for p in engine_passes(rows[rows["adapter"] != ""], EngineConfig())] == [4]
-    assert [len(p) for p in engine_passes(rows[["key"]], EngineConfig())] == [6]
+    assert base_rows_first(rows)["key"].tolist() == ["b", "e", "a", "c", "d", "f"]
+    assert base_rows_first(rows[["key"]])["key"].tolist() == list("abcdef")
 
 
 def test_a_cpu_engine_runs_at_normal_priority_not_at_rays_worker_niceness():
