@@ -299,8 +299,9 @@ def base_rows_first(rows: pd.DataFrame) -> pd.DataFrame:
     (SmolLM2-135M, rank 8: 81% of the engine's time in a profile). vLLM schedules requests in the order
     they arrive, and Ray Data hands the engine its blocks nearly in order, so base rows first keep most
     steps free of LoRA, as raw `vllm.LLM.chat` does with its list in that order. Measured on 2 cores
-    (benchmarks/bench_generate.py, same run each): one engine with the rows in this order 0.77 and 0.74 of
-    raw vLLM, an engine for each group 0.57; and one engine is one start. GPU kernels skip base tokens
+    (benchmarks/bench_generate.py, one day, one run each): one engine with the rows in this order 0.77 of
+    raw vLLM (0.74 with Ray Data's preserve_order on top: not needed), an engine for each group 0.57; and
+    one engine is one start. GPU kernels skip base tokens
     themselves: there the order costs nothing and gains nothing.
     """
     if "adapter" not in rows:
