@@ -185,3 +185,23 @@ def test_a_second_command_on_a_locked_run_dir_is_refused_naming_the_holder(tmp_p
         holder.wait()
     with rundir.locked():  # the kernel released the dead holder's lock: no stale lock
         pass
+
+
+def test_a_stage_starts_ray_only_when_its_config_needs_it(ctx, monkeypatch):
+    started = []
+    monkeypatch.setattr("warmray.runtime.ensure_ray", lambda cfg: started.append(cfg))
+    needs_ray = Stage("demo", counting_stage([]).run, sections=("judge",), uses_ray=lambda c: c.seed == 1)
+    run_stage(needs_ray, ctx)
+    assert started == []
+    seeded = StageContext(ctx.config.model_copy(update={"seed": 1}), ctx.run_dir)
+    run_stage(needs_ray, seeded, force=True)
+    assert started == [ctx.config.ray]
+
+
+def test_the_grid_starts_ray_only_to_ask_an_llm_for_wrong_answers(ctx):
+    from warmray.pipeline import STAGES
+
+    grid = next(s for s in STAGES if s.name == "grid")
+    assert not grid.uses_ray(ctx.config)  # tiny.yaml: the items' own wrong answers
+    asks = ctx.config.grid.model_copy(update={"wrong_answer_model": "builtin:tiny-random"})
+    assert grid.uses_ray(ctx.config.model_copy(update={"grid": asks}))

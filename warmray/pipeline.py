@@ -62,6 +62,8 @@ STAGES: tuple[Stage, ...] = (
         ("grid", "seed"),
         (),
         "benchmark items → prompt variants (templates x interpersonal contexts)",
+        # Ray only for an LLM's wrong answers (grid.wrong_answer_model); the rest is file reading.
+        uses_ray=lambda config: config.grid.wrong_answer_model is not None,
     ),
     Stage(
         "generate",

@@ -85,7 +85,8 @@ class Stage:
 
     `run(ctx, out)` writes its tables into `out` and returns the row count of each table it wrote.
     `sections` are the config sections its output depends on; `needs` the stages it reads (or a function
-    of the config giving them); `optional` the stages it reads when they have finished.
+    of the config giving them); `optional` the stages it reads when they have finished; `uses_ray`
+    whether it needs Ray (or a function of the config saying so: starting a local Ray takes seconds).
     """
 
     name: str
@@ -93,7 +94,7 @@ class Stage:
     sections: tuple[str, ...]
     needs: Needs = ()
     help: str = ""
-    uses_ray: bool = True
+    uses_ray: bool | Callable[[ExperimentConfig], bool] = True
     optional: tuple[str, ...] = ()
 
     def inputs(self, ctx: StageContext) -> tuple[str, ...]:
@@ -204,7 +205,7 @@ def run_stage(stage: Stage, ctx: StageContext, force: bool = False) -> StageResu
     inputs = {n: read_manifest(ctx.input_dir(n))["output_id"] for n in stage.inputs(ctx)}
     partial = rundir.partial(stage.name)
     _prepare_partial(partial, {"config": config_part, "inputs": inputs})
-    if stage.uses_ray:
+    if stage.uses_ray(ctx.config) if callable(stage.uses_ray) else stage.uses_ray:
         from warmray.runtime import ensure_ray
 
         ensure_ray(ctx.config.ray)

@@ -90,11 +90,18 @@ class TinyStudy:
 
 
 @pytest.fixture(scope="session")
-def tiny_study(tmp_path_factory) -> TinyStudy:
+def tiny_study(tmp_path_factory, shared_data) -> TinyStudy:
     folder = tmp_path_factory.mktemp("tiny-study")
     prompt = folder / "warm_system_prompt.txt"  # a prompt file of our own, so a test can edit it
     prompt.write_text((ROOT / "warmray" / "prompts" / "warm_system_prompt.txt").read_text())
-    config = derived_config("tiny", folder, lambda cfg: cfg.update(warm_system_prompt=str(prompt)))
+
+    def edit(cfg: dict) -> None:
+        cfg["warm_system_prompt"] = str(prompt)
+        # The capability stage's slices of the real sets: tiny.yaml's ../shared/data is relative to the
+        # checkout, which a clone elsewhere does not have beside it (the fixture then skips, saying why).
+        cfg["capability"]["data_dir"] = str(shared_data)
+
+    config = derived_config("tiny", folder, edit)
     run_dir = folder / "run"
     first = warmray_process(
         "run", str(config), "--run-dir", str(run_dir), "--set", "generate.sampling.max_tokens=12"

@@ -42,7 +42,8 @@ def _tiny_sweep_config(folder: Path) -> Path:
     cfg["train"].update(num_workers=1, effective_batch_size=2, learning_rate=1e-3, max_length=128)
     cfg["generate"] = {"engine": engine, "sampling": {"temperature": 0.0, "max_tokens": 8}}
     cfg["warmth"] = {"scorer": "builtin:tiny-random"}
-    cfg["sweep"].update(eval_items=4, val_prompts=4, warm_fraction=[0.5])
+    # Both trials at once, as on a cluster: their folders, adapters and Tune reports must not collide.
+    cfg["sweep"].update(eval_items=4, val_prompts=4, warm_fraction=[0.5], max_concurrent_trials=2)
     path = folder / "sweep-tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
