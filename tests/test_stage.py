@@ -202,6 +202,6 @@ def test_the_grid_starts_ray_only_to_ask_an_llm_for_wrong_answers(ctx):
     from warmray.pipeline import STAGES
 
     grid = next(s for s in STAGES if s.name == "grid")
-    assert not grid.uses_ray(ctx.config)  # tiny.yaml: the items' own wrong answers
+    assert not grid.needs_ray(ctx.config)  # tiny.yaml: the items' own wrong answers
     asks = ctx.config.grid.model_copy(update={"wrong_answer_model": "builtin:tiny-random"})
-    assert grid.uses_ray(ctx.config.model_copy(update={"grid": asks}))
+    assert grid.needs_ray(ctx.config.model_copy(update={"grid": asks}))

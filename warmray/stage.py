@@ -97,6 +97,10 @@ class Stage:
     uses_ray: bool | Callable[[ExperimentConfig], bool] = True
     optional: tuple[str, ...] = ()
 
+    def needs_ray(self, config: ExperimentConfig) -> bool:
+        """Whether this stage, run with this config, needs Ray (`uses_ray` resolved)."""
+        return self.uses_ray(config) if callable(self.uses_ray) else self.uses_ray
+
     def inputs(self, ctx: StageContext) -> tuple[str, ...]:
         """The stages whose outputs this one reads in this run (required, then optional that finished)."""
         required = self.needs(ctx.config) if callable(self.needs) else self.needs
@@ -205,7 +209,7 @@ def run_stage(stage: Stage, ctx: StageContext, force: bool = False) -> StageResu
     inputs = {n: read_manifest(ctx.input_dir(n))["output_id"] for n in stage.inputs(ctx)}
     partial = rundir.partial(stage.name)
     _prepare_partial(partial, {"config": config_part, "inputs": inputs})
-    if stage.uses_ray(ctx.config) if callable(stage.uses_ray) else stage.uses_ray:
+    if stage.needs_ray(ctx.config):
         from warmray.runtime import ensure_ray
 
         ensure_ray(ctx.config.ray)
