@@ -101,10 +101,9 @@ def test_tiny_study_on_two_nodes_spreads_training_and_generation_and_matches_one
     job_id = f"warmray-multinode-{uuid.uuid4().hex[:8]}"
     run_dir = shared / "run"
     try:
-        # Three CPUs a node. An engine replica (one CPU) and the quarter-CPU stages beside it fill half of
-        # one, so Ray's scheduler puts the second replica on the other node (as GPU nodes that hold one
-        # engine each would); and each node keeps a whole CPU for Ray Data's one-CPU tasks (at two CPUs a
-        # node, 0.75 + 0.5 CPUs were free and no task could start).
+        # Three CPUs a node: an engine replica (one CPU, no CPU stage actors beside it) on each, as GPU
+        # nodes that hold one engine each would, and a whole CPU left on each for Ray Data's one-CPU tasks
+        # (with the quarter-CPU stage actors warmray once had, two CPUs a node left none for them).
         cluster.start_node(num_cpus=3)
         cluster.start_node(num_cpus=3)
         nodes = {n["node_id"] for n in cluster.alive_nodes()}

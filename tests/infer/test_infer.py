@@ -6,7 +6,7 @@ import pytest
 from warmray.config import EngineConfig, ModelConfig, SamplingConfig
 from warmray.infer import (
     base_rows_first,
-    cpu_stage_config,
+    chat_prompt,
     engine_env,
     engine_for,
     engine_kwargs,
@@ -14,6 +14,7 @@ from warmray.infer import (
     lora_rank_for_vllm,
     sampling_params,
 )
+from warmray.models import resolve_model
 
 
 @pytest.mark.parametrize(("r", "expected"), [(1, 1), (4, 8), (8, 8), (9, 16), (300, 320)])
@@ -66,12 +67,16 @@ def test_cpu_sampling_leaves_the_per_request_seed_to_the_engine():
     assert engine_kwargs(EngineConfig(), None, 1, seed=7)["seed"] == 7
 
 
-def test_the_cpu_stages_beside_an_engine_leave_cpus_for_the_datasets_own_tasks():
-    # Ray Data's default (one CPU per replica for each of 3 stages) starved a 2-node, 8-CPU job for good.
-    engine = EngineConfig(device="cpu", concurrency=2)
-    stage = cpu_stage_config(engine)
-    assert stage["concurrency"] == (1, 2)
-    assert 3 * stage["num_cpus"] * stage["concurrency"][1] < engine.concurrency
+def test_a_chat_prompt_opens_the_assistant_turn_after_a_user_message_and_continues_a_prefill():
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("builtin:tiny-random"))  # SmolLM2's template
+    chat = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Is 7 prime?"}]
+    asked = chat_prompt(tokenizer, chat)
+    assert asked.index("Be kind.") < asked.index("Is 7 prime?")
+    assert asked.endswith("<|im_start|>assistant\n")
+    prefilled = chat_prompt(tokenizer, [*chat, {"role": "assistant", "content": "Yes, because"}])
+    assert prefilled.startswith(asked) and prefilled.endswith("Yes, because")
 
 
 def test_a_cpu_engine_gets_its_kv_cache_threads_and_one_process_fewer_and_a_gpu_engine_nothing():

@@ -11,6 +11,7 @@ empty `generated_text` and the reason in `inference_error`, instead of failing t
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -32,11 +33,6 @@ _INPUTS = ("messages", "adapter")
 # input column travels under this prefix and is restored, untouched, after the engine.
 _CARRY = "carry__"
 _BATCHES_PER_BLOCK = 4
-# Ray Data gives each light CPU stage of an engine one CPU per engine replica by default. With three such
-# stages (chat template, tokenize, detokenize) two replicas on two 4-CPU nodes asked for 9 of 8 CPUs and
-# no row moved for 25 minutes. Only the chat template stage is left (see _vllm_processor), at a quarter
-# CPU, in a pool that grows from one actor only when rows queue.
-_CPU_STAGE_CPUS = 0.25
 
 
 def lora_rank_for_vllm(r: int) -> int:
@@ -110,9 +106,30 @@ def engine_niceness(engine: EngineConfig) -> dict[str, str]:
     return {"RAY_worker_niceness": "0"} if engine.device == "cpu" else {}
 
 
-def cpu_stage_config(engine: EngineConfig) -> dict[str, Any]:
-    """How each CPU stage beside an engine runs: 1 up to `engine.concurrency` actors, a quarter CPU each."""
-    return {"concurrency": (1, engine.concurrency), "num_cpus": _CPU_STAGE_CPUS}
+def chat_prompt(tokenizer: Any, messages: list[dict[str, Any]]) -> str:
+    """The text an engine completes for a chat: the model's chat template over the messages.
+
+    As ray.data.llm's chat template stage renders it: with the assistant's turn opened after a final user
+    message, else continuing the final (assistant) message as a prefill. warmray renders it in the rows'
+    preprocess step, in Ray Data tasks, instead of in that stage's actors: an actor pool of its own per
+    engine took a process start of about 20 CPU-seconds (it imports vLLM) per stage, and on a small CPU
+    machine, at Ray's worker niceness, it fed a ready engine its first rows up to a minute late.
+    """
+    prefill = messages[-1]["role"] != "user"
+    return tokenizer.apply_chat_template(
+        [dict(m) for m in messages],
+        tokenize=False,
+        add_generation_prompt=not prefill,
+        continue_final_message=prefill,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer(source: str) -> Any:
+    """The model's tokenizer, loaded once per Ray worker process (the tasks of a stage share one)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(source)
 
 
 def sampling_params(sampling: SamplingConfig, device: str = "gpu") -> dict[str, Any]:
@@ -160,9 +177,10 @@ def _vllm_processor(
         concurrency=(engine.concurrency, engine.concurrency),
         placement_group_config=placement,
         # The chat template actors without the engine's setup hook: it would import vLLM in each of them.
-        chat_template_stage=cpu_stage_config(engine) | {"runtime_env": {"env_vars": env}},
-        # vLLM tokenizes a text prompt and detokenizes its output itself (Ray's detokenize stage only
-        # redoes `generated_text`): two stages fewer means two actor processes fewer to start per engine.
+        # No CPU stage actors beside the engine: the chat template is applied in `preprocess` (see
+        # chat_prompt for why), vLLM tokenizes a text prompt and detokenizes its output itself (Ray's
+        # detokenize stage only redoes `generated_text`).
+        chat_template_stage=False,
         tokenize_stage=False,
         detokenize_stage=False,
         # The engine actors run warmray.infer.final_only.install as they start.
@@ -174,8 +192,9 @@ def _vllm_processor(
 
     def preprocess(row: dict[str, Any]) -> dict[str, Any]:
         adapter = row.get("adapter") or ""
+        prompt = chat_prompt(_tokenizer(source), list(row["messages"]))
         # Per-row LoRA: a `model` naming the adapter folder; the base model's own name = no adapter.
-        return {"messages": row["messages"], "sampling_params": params, "model": adapter or source}
+        return {"prompt": prompt, "sampling_params": params, "model": adapter or source}
 
     def postprocess(row: dict[str, Any]) -> dict[str, Any]:
         return _finish_row(
