@@ -112,8 +112,9 @@ def chat_prompt(tokenizer: Any, messages: list[dict[str, Any]]) -> str:
     As ray.data.llm's chat template stage renders it: with the assistant's turn opened after a final user
     message, else continuing the final (assistant) message as a prefill. warmray renders it in the rows'
     preprocess step, in Ray Data tasks, instead of in that stage's actors: an actor pool of its own per
-    engine took a process start of about 20 CPU-seconds (it imports vLLM) per stage, and on a small CPU
-    machine, at Ray's worker niceness, it fed a ready engine its first rows up to a minute late.
+    engine cost a process start of about 10 CPU-seconds per stage (transformers' AutoProcessor, Ray's
+    model download utilities), and on a small CPU machine, at Ray's worker niceness, it fed a ready
+    engine its first rows up to a minute late.
     """
     prefill = messages[-1]["role"] != "user"
     return tokenizer.apply_chat_template(
