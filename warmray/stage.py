@@ -79,6 +79,11 @@ class StageContext:
 Needs = tuple[str, ...] | Callable[[ExperimentConfig], tuple[str, ...]]
 
 
+def _for_config(value: Any, config: ExperimentConfig) -> Any:
+    """A Stage field that is either a value or a function of the run's config, as this run has it."""
+    return value(config) if callable(value) else value
+
+
 @dataclass(frozen=True)
 class Stage:
     """A named step of the pipeline.
@@ -99,11 +104,11 @@ class Stage:
 
     def needs_ray(self, config: ExperimentConfig) -> bool:
         """Whether this stage, run with this config, needs Ray (`uses_ray` resolved)."""
-        return self.uses_ray(config) if callable(self.uses_ray) else self.uses_ray
+        return _for_config(self.uses_ray, config)
 
     def inputs(self, ctx: StageContext) -> tuple[str, ...]:
         """The stages whose outputs this one reads in this run (required, then optional that finished)."""
-        required = self.needs(ctx.config) if callable(self.needs) else self.needs
+        required = _for_config(self.needs, ctx.config)
         return (*required, *(s for s in self.optional if ctx.rundir.finished(s)))
 
 

@@ -2,8 +2,8 @@
 
 The rewriter is the builtin tiny random Llama: what is checked is the bookkeeping of long, many-turn real
 conversations (one rewrite per assistant turn, every rejected turn and conversation accounted for), not
-the rewrites' quality, and SmolLM2 spent about 4 minutes here prefilling long turns. `make demo` rewrites
-with SmolLM2.
+the rewrites' quality (with SmolLM2 as the rewriter this test took 305 s in CI, with this model 146 s).
+`make demo` rewrites with SmolLM2.
 """
 
 import pandas as pd

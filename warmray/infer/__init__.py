@@ -177,7 +177,6 @@ def _vllm_processor(
         # job never grows, so `engine.concurrency` replicas would not all start.
         concurrency=(engine.concurrency, engine.concurrency),
         placement_group_config=placement,
-        # The chat template actors without the engine's setup hook: it would import vLLM in each of them.
         # No CPU stage actors beside the engine: the chat template is applied in `preprocess` (see
         # chat_prompt for why), vLLM tokenizes a text prompt and detokenizes its output itself (Ray's
         # detokenize stage only redoes `generated_text`).
