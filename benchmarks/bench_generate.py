@@ -143,6 +143,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-num-seqs", type=int, default=EngineConfig().max_num_seqs)
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument(
+        "--cpu-threads", type=int, help="a CPU engine's OpenMP threads (default: every CPU of the machine)"
+    )
     args = parser.parse_args()
     dtype = "float32" if args.device == "cpu" else "bfloat16"
     engine = EngineConfig(
@@ -151,6 +154,7 @@ def main() -> None:
         batch_size=args.batch_size,
         max_model_len=1024,
         max_num_seqs=args.max_num_seqs,
+        cpu_threads=args.cpu_threads,
     )
     config = ExperimentConfig.model_validate(
         {
@@ -180,7 +184,7 @@ def main() -> None:
     print(
         f"model {args.model}, {2 * args.prompts} requests (half with a LoRA adapter), "
         f"<= {args.max_tokens} new tokens, batch {args.batch_size}, max_num_seqs {args.max_num_seqs}, "
-        f"{args.device}\n"
+        f"{args.device}" + (f", {cpu_threads(engine)} engine threads" if args.device == "cpu" else "") + "\n"
         f"raw vllm.LLM.chat: {raw:8.1f} generated tokens/s ({raw_tokens} tokens; "
         f"start {raw_start:.0f} s excluded)\n"
         f"generate stage:    {stage:8.1f} generated tokens/s ({stage_tokens} tokens in {stage_wall:.0f} s, "

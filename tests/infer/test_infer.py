@@ -11,6 +11,7 @@ from warmray.infer import (
     engine_for,
     engine_kwargs,
     engine_niceness,
+    engine_request,
     lora_rank_for_vllm,
     sampling_params,
 )
@@ -77,6 +78,29 @@ def test_a_chat_prompt_opens_the_assistant_turn_after_a_user_message_and_continu
     assert asked.endswith("<|im_start|>assistant\n")
     prefilled = chat_prompt(tokenizer, [*chat, {"role": "assistant", "content": "Yes, because"}])
     assert prefilled.startswith(asked) and prefilled.endswith("Yes, because")
+
+
+def test_a_conversation_the_chat_template_refuses_is_that_rows_error_and_asks_the_engine_for_one_token():
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("builtin:tiny-random"))
+    # A template that refuses a system message, as some models' templates do.
+    tokenizer.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}{{ m['content'] }}{% endfor %}"
+    )
+    params = {"temperature": 0.0, "max_tokens": 64}
+    user = [{"role": "user", "content": "Hi"}]
+    asked = engine_request(tokenizer, user, "/adapters/warm", "base", params)
+    assert asked["prompt"] == "Hi" and asked["model"] == "/adapters/warm" and asked["template_error"] == ""
+    assert asked["sampling_params"] == params
+    system = [{"role": "system", "content": "Be warm."}, *user]
+    refused = engine_request(tokenizer, system, "/adapters/warm", "base", params)
+    assert refused["template_error"].startswith("chat template: ")
+    assert "System role not supported" in refused["template_error"]
+    assert refused["model"] == "base" and refused["sampling_params"]["max_tokens"] == 1
+    assert params["max_tokens"] == 64  # the other rows' parameters are left as they were
+    assert engine_request(tokenizer, [], "", "base", params)["template_error"].startswith("chat template: ")
 
 
 def test_a_cpu_engine_gets_its_kv_cache_threads_and_one_process_fewer_and_a_gpu_engine_nothing():

@@ -25,7 +25,8 @@ def local_ray():
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory) -> pd.DataFrame:
-    """Base rows and rows of a trained (non-zero) adapter, interleaved; a system prompt; a row too long.
+    """Base rows and rows of a trained (non-zero) adapter, interleaved; a system prompt; a row too long;
+    a conversation with no turns, which the chat template cannot render.
 
     `prompt` and `request_id` are also engine column names: they must survive untouched.
     """
@@ -38,14 +39,15 @@ def rows(tmp_path_factory) -> pd.DataFrame:
     get_peft_model(torch_base, config).save_pretrained(trained)
     questions = [[{"role": "user", "content": f"Question {i}: what is {i} plus {i}?"}] for i in range(24)]
     system = [{"role": "system", "content": "Be warm."}, {"role": "user", "content": "Hi"}]
-    keys = [f"base{i}" for i in range(24)] + [f"lora{i}" for i in range(24)] + ["system", "too long"]
+    keys = [f"base{i}" for i in range(24)] + [f"lora{i}" for i in range(24)]
+    keys += ["system", "too long", "no turns"]
     frame = pd.DataFrame(
         {
             "key": keys,
             "prompt": [f"p-{k}" for k in keys],
             "request_id": [f"r-{k}" for k in keys],
-            "adapter": [""] * 24 + [str(trained)] * 24 + ["", ""],
-            "messages": questions + questions + [system, [{"role": "user", "content": "word " * 3000}]],
+            "adapter": [""] * 24 + [str(trained)] * 24 + ["", "", str(trained)],
+            "messages": questions + questions + [system, [{"role": "user", "content": "word " * 3000}], []],
         }
     )
     return frame.sample(frac=1.0, random_state=0)  # base and adapter rows interleaved, in every step
@@ -72,9 +74,13 @@ def test_chat_answers_every_row_keeps_its_columns_and_records_failures(mixed, ro
         "num_generated_tokens",
         "inference_error",
     }
-    ok, failed = mixed.drop(index="too long"), mixed.loc["too long"]
+    failed, empty = mixed.loc["too long"], mixed.loc["no turns"]
+    ok = mixed.drop(index=["too long", "no turns"])
     assert (ok["num_generated_tokens"] > 0).all() and (ok["inference_error"] == "").all()
     assert "maximum context length" in failed["inference_error"] and failed["generated_text"] == ""
+    # a row the chat template cannot render fails alone, with the template's reason
+    assert empty["inference_error"].startswith("chat template: ") and empty["generated_text"] == ""
+    assert empty["num_generated_tokens"] == 0
     assert not any(c.startswith("carry__") or c in {"prompt_token_ids", "params"} for c in mixed.columns)
 
 

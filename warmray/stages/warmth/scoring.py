@@ -14,6 +14,7 @@ import pandas as pd
 import ray
 
 from warmray.config import WarmthConfig
+from warmray.infer import cpu_threads
 from warmray.stages.warmth.sociot import load_scorer, sociot
 
 SCORE_COLUMNS = ("warm_score", "cold_score", "warmth")
@@ -34,8 +35,13 @@ def score_texts(model: Any, tokenizer: Any, texts: list[str], cfg: WarmthConfig)
 class SocioTScorer:
     """A Ray Data actor: adds SocioT columns to batches with a `text` column."""
 
-    def __init__(self, cfg: WarmthConfig) -> None:
-        """Load the scorer model once per actor."""
+    def __init__(self, cfg: WarmthConfig, threads: int | None = None) -> None:
+        """Load the scorer model once per actor; on CPU, run it on `threads` torch threads."""
+        if threads:
+            import torch
+
+            # Ray starts an actor with OMP_NUM_THREADS=1: torch would score on one core of the machine.
+            torch.set_num_threads(threads)
         self.cfg = cfg
         self.model, self.tokenizer = load_scorer(cfg.scorer, "cuda" if cfg.device == "gpu" else "cpu")
 
@@ -46,11 +52,18 @@ class SocioTScorer:
 
 
 def score_dataset(ds: ray.data.Dataset, cfg: WarmthConfig) -> ray.data.Dataset:
-    """The dataset (with a `text` column) with SocioT columns added, scored by `cfg.concurrency` actors."""
+    """The dataset (with a `text` column) with SocioT columns added, scored by `cfg.concurrency` actors.
+
+    A CPU scorer runs on as many threads as the stage's engine decodes with (`warmth.engine.cpu_threads`,
+    warmray.infer.cpu_threads): the scoring pass starts after the answers are written, when the engine
+    has left those cores free. Measured on 2 cores, SmolLM2-135M scoring 12 of the demo's answers in one
+    process: 2.2-2.5 s a text on one thread, 1.3-1.6 s on two.
+    """
     resources = {"num_gpus": 1} if cfg.device == "gpu" else {"num_cpus": 1}
+    threads = cpu_threads(cfg.engine) if cfg.device == "cpu" else None
     return ds.map_batches(
         SocioTScorer,
-        fn_constructor_kwargs={"cfg": cfg},
+        fn_constructor_kwargs={"cfg": cfg, "threads": threads},
         batch_size=cfg.batch_size,
         batch_format="pandas",
         concurrency=cfg.concurrency,
