@@ -91,7 +91,12 @@ class Console:
 
 
 class CountWarnings(logging.Handler):
-    """Counts warnings and errors logged, so the summary can point at the logs when there were any."""
+    """Counts warmray's warnings and errors, so the summary can point at the logs when there were any.
+
+    Only warmray's own loggers: a library's notices that reach the root logger (vLLM's "Triton is
+    installed, but doesn't include CPU backend" on every CPU run) are not the run's problems, and a
+    summary that points at them teaches a person to ignore the line.
+    """
 
     def __init__(self, console: Console) -> None:
         """Count into `console.warnings`."""
@@ -99,8 +104,9 @@ class CountWarnings(logging.Handler):
         self.console = console
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Count one record."""
-        self.console.warnings += 1
+        """Count one record of warmray's."""
+        if record.name == "warmray" or record.name.startswith("warmray."):
+            self.console.warnings += 1
 
 
 def stop_ray(console: Console, log_file: Path) -> None:
