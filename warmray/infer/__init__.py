@@ -233,7 +233,7 @@ def _vllm_processor(
         # 2 cores: the first 64 rows decoded alone for 20 s while the other 128 sat in preprocess). One
         # task at a time keeps one worker and its cached tokenizer, and a block renders in well under a
         # second.
-        preprocess_map_kwargs={"concurrency": engine.concurrency},
+        preprocess_map_kwargs={"compute": ray.data.TaskPoolStrategy(size=engine.concurrency)},
     )
 
 

@@ -66,6 +66,6 @@ def score_dataset(ds: ray.data.Dataset, cfg: WarmthConfig) -> ray.data.Dataset:
         fn_constructor_kwargs={"cfg": cfg, "threads": threads},
         batch_size=cfg.batch_size,
         batch_format="pandas",
-        concurrency=cfg.concurrency,
+        compute=ray.data.ActorPoolStrategy(size=cfg.concurrency),
         **resources,
     )
