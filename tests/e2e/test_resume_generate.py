@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from e2e_helpers import ROOT, derived_config, warmray
 
@@ -68,15 +69,29 @@ def start_generate(config: Path, run_dir: Path, tmpdir: str) -> subprocess.Popen
     )
 
 
+def complete(path: Path) -> bool:
+    """Whether a shard has its footer: the file exists from the first byte written, long before that."""
+    try:
+        pq.read_metadata(path)
+        return True
+    except Exception:
+        return False
+
+
 def wait_for_new_shard(proc: subprocess.Popen, raw: Path, seen: set[str]) -> None:
-    """Return as soon as the engine has written a shard not in `seen` (polled often: blocks come fast)."""
+    """Return as soon as the engine has finished a shard not in `seen` (polled often: blocks come fast).
+
+    A shard merely named is not enough: killed then, it is torn, and a slow machine can be killed at every
+    shard's first bytes, leaving no kept row to check.
+    """
     deadline = time.time() + 900
     while time.time() < deadline:
         assert proc.poll() is None, "generate ended before it could be interrupted:\n" + proc.communicate()[0]
-        if raw.is_dir() and {p.name for p in raw.glob("*.parquet")} - seen:
+        new = [p for p in raw.glob("*.parquet") if p.name not in seen] if raw.is_dir() else []
+        if any(complete(p) for p in new):
             return
         time.sleep(0.1)
-    raise TimeoutError("generate wrote no shard in 15 minutes")
+    raise TimeoutError("generate finished no shard in 15 minutes")
 
 
 def test_interrupted_generate_cleans_up_and_resumes_without_duplicates_or_gaps(tmp_path):
