@@ -80,7 +80,7 @@ def test_a_chat_prompt_opens_the_assistant_turn_after_a_user_message_and_continu
     assert prefilled.startswith(asked) and prefilled.endswith("Yes, because")
 
 
-def test_a_conversation_the_chat_template_refuses_is_that_rows_error_and_asks_the_engine_for_one_token():
+def test_a_conversation_the_chat_template_refuses_is_marked_failed_for_the_engine_to_pass_by():
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("builtin:tiny-random"))
@@ -92,15 +92,15 @@ def test_a_conversation_the_chat_template_refuses_is_that_rows_error_and_asks_th
     params = {"temperature": 0.0, "max_tokens": 64}
     user = [{"role": "user", "content": "Hi"}]
     asked = engine_request(tokenizer, user, "/adapters/warm", "base", params)
-    assert asked["prompt"] == "Hi" and asked["model"] == "/adapters/warm" and asked["template_error"] == ""
-    assert asked["sampling_params"] == params
+    assert asked["prompt"] == "Hi" and asked["model"] == "/adapters/warm"
+    assert asked["sampling_params"] == params and asked["__inference_error__"] == ""
     system = [{"role": "system", "content": "Be warm."}, *user]
     refused = engine_request(tokenizer, system, "/adapters/warm", "base", params)
-    assert refused["template_error"].startswith("chat template: ")
-    assert "System role not supported" in refused["template_error"]
-    assert refused["model"] == "base" and refused["sampling_params"]["max_tokens"] == 1
-    assert params["max_tokens"] == 64  # the other rows' parameters are left as they were
-    assert engine_request(tokenizer, [], "", "base", params)["template_error"].startswith("chat template: ")
+    assert refused["__inference_error__"].startswith("chat template: ")
+    assert "System role not supported" in refused["__inference_error__"]
+    assert refused["prompt"] == "" and refused["sampling_params"] == params
+    empty = engine_request(tokenizer, [], "", "base", params)
+    assert empty["__inference_error__"].startswith("chat template: ")
 
 
 def test_a_cpu_engine_gets_its_kv_cache_threads_and_one_process_fewer_and_a_gpu_engine_nothing():

@@ -132,17 +132,18 @@ def engine_request(
     """The engine's request for one row: prompt, sampling parameters and model (an adapter or the base).
 
     A conversation the model's chat template cannot render (no turns; a role the template refuses, as
-    some templates refuse a system message) is that row's failure, not the stage's: its request is a
-    one-token placeholder, on the base model, and `template_error` says why; the row then comes back
-    with an empty answer and that reason in `inference_error`, like a prompt too long for the engine.
+    some templates refuse a system message) is that row's failure, not the stage's: its request carries
+    the reason in `__inference_error__`, which ray.data.llm's stages read as a failed row and pass by the
+    engine, so it comes back with an empty answer, like a prompt too long for the engine. Every row
+    carries the field ("" when rendered): a row without it would be read as null, and so as failed.
     """
     try:
         prompt, error = chat_prompt(tokenizer, messages), ""
     except Exception as e:  # jinja2 raises what the template raises; an empty chat, an IndexError
-        prompt, error = ".", f"chat template: {type(e).__name__}: {e}"
-        params, adapter = {**params, "max_tokens": 1}, ""
+        prompt, error = "", f"chat template: {type(e).__name__}: {e}"
     # Per-row LoRA: a `model` naming the adapter folder; the base model's own name = no adapter.
-    return {"prompt": prompt, "sampling_params": params, "model": adapter or source, "template_error": error}
+    request = {"prompt": prompt, "sampling_params": params, "model": adapter or source}
+    return request | {"__inference_error__": error}
 
 
 @functools.lru_cache(maxsize=4)
@@ -281,13 +282,11 @@ def _http_processor(model: str, engine: EngineConfig, sampling: SamplingConfig, 
 
 def _finish_row(row: dict[str, Any], carried: list[str], text: str, n_in: int, n_out: int) -> dict[str, Any]:
     out = {c: row.get(_CARRY + c) for c in carried}
-    if row.get("template_error"):  # the placeholder's answer is not the row's (engine_request)
-        text, n_in, n_out = "", 0, 0
     out.update(
         generated_text=text or "",
         num_input_tokens=int(n_in or 0),
         num_generated_tokens=int(n_out or 0),
-        inference_error=str(row.get("template_error") or row.get("__inference_error__") or ""),
+        inference_error=str(row.get("__inference_error__") or ""),
     )
     return out
 
