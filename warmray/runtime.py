@@ -28,6 +28,18 @@ class Connection:
     reason: str
 
 
+def normal_priority(cpu: bool) -> dict[str, str]:
+    """Environment variables that start a Ray worker at a normal process's niceness, when `cpu`.
+
+    Ray starts its workers at nice 15 so that the raylet and the driver stay responsive. On a CPU
+    machine the workers doing a stage's own work (an engine, the tasks that feed it, a scorer, a training
+    worker) then get a few percent of a core beside anything at nice 0, such as another run's engine, and
+    the stage waits on its slowest helper (figures in warmray.infer). The variable is Ray's own
+    `worker_niceness` setting, read as a worker starts. GPU work needs no change.
+    """
+    return {"RAY_worker_niceness": "0"} if cpu else {}
+
+
 def gcs_alive(address: str, timeout_s: float = 2.0) -> bool:
     """Whether something accepts connections at a host:port GCS address."""
     host, _, port = address.rpartition(":")

@@ -5,6 +5,7 @@ import pytest
 
 from warmray.config import EngineConfig, ModelConfig, SamplingConfig
 from warmray.infer import (
+    at_engine_niceness,
     base_rows_first,
     chat_prompt,
     engine_env,
@@ -140,3 +141,7 @@ def test_the_base_models_rows_go_to_the_engine_before_the_adapters_rows_each_in_
 def test_a_cpu_engine_runs_at_normal_priority_not_at_rays_worker_niceness():
     assert engine_niceness(EngineConfig(device="cpu")) == {"RAY_worker_niceness": "0"}
     assert engine_niceness(EngineConfig(device="gpu")) == {}
+    # the tasks that feed and drain a CPU engine, and CPU scorers, run at its niceness too
+    remote_args = at_engine_niceness(EngineConfig(device="cpu"))
+    assert remote_args == {"runtime_env": {"env_vars": {"RAY_worker_niceness": "0"}}}
+    assert at_engine_niceness(EngineConfig(device="gpu")) == {}

@@ -25,6 +25,7 @@ import ray
 from warmray import progress, resumable
 from warmray.config import VLLM_LORA_RANKS, EngineConfig, ModelConfig, SamplingConfig, lora_slots
 from warmray.models import resolve_model
+from warmray.runtime import normal_priority
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,19 @@ def engine_niceness(engine: EngineConfig) -> dict[str, str]:
     for each other at each step. Measured on 2 cores (the generate stage's engine, SmolLM2-135M):
     92-101 generated tokens/s at 15, 110-114 at 0. The variable is Ray's own `worker_niceness` setting.
     """
-    return {"RAY_worker_niceness": "0"} if engine.device == "cpu" else {}
+    return normal_priority(engine.device == "cpu")
+
+
+def at_engine_niceness(engine: EngineConfig) -> dict[str, Any]:
+    """Ray remote arguments for the tasks and actors that work beside a CPU engine, at its niceness.
+
+    The tasks that render an engine's prompts and write its answers, and the CPU scoring actors: at nice
+    15 beside processes at nice 0 (an engine, another run's engine) they get a few percent of a core. In
+    CI (two test files at a time on 2 cores) the warmth stage's one preprocess task took 3.5 minutes
+    to render 20 prompts, by Ray Data's progress lines, while its engine sat ready; 95 s in the resume test.
+    """
+    env = engine_niceness(engine)
+    return {"runtime_env": {"env_vars": env}} if env else {}
 
 
 def chat_prompt(tokenizer: Any, messages: list[dict[str, Any]]) -> str:
@@ -234,7 +247,11 @@ def _vllm_processor(
         # 2 cores: the first 64 rows decoded alone for 20 s while the other 128 sat in preprocess). One
         # task at a time keeps one worker and its cached tokenizer, and a block renders in well under a
         # second.
-        preprocess_map_kwargs={"compute": ray.data.TaskPoolStrategy(size=engine.concurrency)},
+        preprocess_map_kwargs={
+            "compute": ray.data.TaskPoolStrategy(size=engine.concurrency),
+            **at_engine_niceness(engine),
+        },
+        postprocess_map_kwargs=at_engine_niceness(engine),
     )
 
 

@@ -24,6 +24,7 @@ from warmray.config import ModelConfig, TrainConfig
 from warmray.models import resolve_model
 from warmray.prompt_files import read_prompt
 from warmray.rundir import adapter_path, epoch_label, table_path
+from warmray.runtime import normal_priority
 from warmray.schema import write_table
 from warmray.stage import StageContext
 from warmray.stages.train.checkpoints import RECORD_FILE, STATE_DIR
@@ -84,6 +85,9 @@ def fit(
             checkpoint_config=CheckpointConfig(num_to_keep=None),
             failure_config=FailureConfig(max_failures=cfg.max_failures),
             callbacks=list(callbacks),
+            # CPU workers at a normal niceness (warmray.runtime.normal_priority): in CI a sweep trial's
+            # worker, at Ray's 15 beside another test's engine, took 90 s to reach its first step.
+            worker_runtime_env={"env_vars": normal_priority(not cfg.use_gpu)},
         ),
     )
     return trainer.fit()

@@ -14,7 +14,7 @@ import pandas as pd
 import ray
 
 from warmray.config import WarmthConfig
-from warmray.infer import cpu_threads
+from warmray.infer import at_engine_niceness, cpu_threads
 from warmray.stages.warmth.sociot import load_scorer, sociot
 
 SCORE_COLUMNS = ("warm_score", "cold_score", "warmth")
@@ -59,8 +59,10 @@ def score_dataset(ds: ray.data.Dataset, cfg: WarmthConfig) -> ray.data.Dataset:
     has left those cores free. Measured on 2 cores, SmolLM2-135M scoring 12 of the demo's answers in one
     process: 2.2-2.5 s a text on one thread, 1.3-1.6 s on two.
     """
-    resources = {"num_gpus": 1} if cfg.device == "gpu" else {"num_cpus": 1}
-    threads = cpu_threads(cfg.engine) if cfg.device == "cpu" else None
+    if cfg.device == "gpu":
+        resources, threads = {"num_gpus": 1}, None
+    else:  # the engine's threads and niceness: scoring is the same kind of work, on the same cores
+        resources, threads = {"num_cpus": 1, **at_engine_niceness(cfg.engine)}, cpu_threads(cfg.engine)
     return ds.map_batches(
         SocioTScorer,
         fn_constructor_kwargs={"cfg": cfg, "threads": threads},
