@@ -95,6 +95,17 @@ def ensure_ray(cfg: RayConfig) -> None:
         ray.init(address="local", num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=True)
     if callable(on_sigterm):
         signal.signal(signal.SIGTERM, on_sigterm)
+    configure_data(cfg, progress_bars=True)
+
+
+def configure_data(cfg: RayConfig, *, progress_bars: bool) -> None:
+    """This process's Ray Data settings: the stall timeout, and whether it reports its own progress.
+
+    A driver's reports are lines in the stage's log. A Tune trial's process (a Ray worker) would draw
+    tqdm bars, which reach the sweep's log as redraws: 40,000 lines for two tiny trials.
+    """
+    import ray
+
     data = ray.data.DataContext.get_current()
-    data.enable_progress_bars = True
+    data.enable_progress_bars = progress_bars
     data.execution_no_progress_timeout_s = cfg.stall_timeout_s

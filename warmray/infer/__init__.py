@@ -115,6 +115,8 @@ def at_engine_niceness(engine: EngineConfig) -> dict[str, Any]:
     15 beside processes at nice 0 (an engine, another run's engine) they get a few percent of a core. In
     CI (two test files at a time on 2 cores) the warmth stage's one preprocess task took 3.5 minutes
     to render 20 prompts, by Ray Data's progress lines, while its engine sat ready; 95 s in the resume test.
+    Two tiny-model generate commands of 64 rows side by side on 2 cores: 161-168 s each with these at 15,
+    125-132 s at 0 (alone: 74 and 79 s, within the noise).
     """
     env = engine_niceness(engine)
     return {"runtime_env": {"env_vars": env}} if env else {}

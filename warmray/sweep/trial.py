@@ -16,6 +16,7 @@ from typing import Any
 
 from warmray.config import ExperimentConfig
 from warmray.pipeline import STAGES
+from warmray.runtime import configure_data
 from warmray.stage import StageContext, run_stage
 from warmray.stages import train
 from warmray.sweep.evaluate import evaluate
@@ -58,6 +59,7 @@ def run_trial(params: dict[str, Any], config_json: str, sweep_dir: str) -> None:
     from ray import tune
 
     cfg = trial_config(ExperimentConfig.model_validate_json(config_json), params)
+    configure_data(cfg.ray, progress_bars=False)  # the sweep prints its own progress lines
     name = trial_name(params)
     run_dir = Path(sweep_dir) / "trials" / name
     link_shared(base_dir(Path(sweep_dir), params["rewrite_intensity"]), run_dir)
