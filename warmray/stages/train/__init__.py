@@ -85,8 +85,8 @@ def fit(
             checkpoint_config=CheckpointConfig(num_to_keep=None),
             failure_config=FailureConfig(max_failures=cfg.max_failures),
             callbacks=list(callbacks),
-            # CPU workers at a normal niceness (warmray.runtime.normal_priority): in CI a sweep trial's
-            # worker, at Ray's 15 beside another test's engine, took 90 s to reach its first step.
+            # CPU workers at a normal niceness, as the engines and their helpers run
+            # (warmray.runtime.normal_priority): the training step is the stage's own work.
             worker_runtime_env={"env_vars": normal_priority(not cfg.use_gpu)},
         ),
     )

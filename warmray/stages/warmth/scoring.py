@@ -14,7 +14,8 @@ import pandas as pd
 import ray
 
 from warmray.config import WarmthConfig
-from warmray.infer import at_engine_niceness, cpu_threads
+from warmray.infer import cpu_threads
+from warmray.runtime import normal_priority
 from warmray.stages.warmth.sociot import load_scorer, sociot
 
 SCORE_COLUMNS = ("warm_score", "cold_score", "warmth")
@@ -61,8 +62,9 @@ def score_dataset(ds: ray.data.Dataset, cfg: WarmthConfig) -> ray.data.Dataset:
     """
     if cfg.device == "gpu":
         resources, threads = {"num_gpus": 1}, None
-    else:  # the engine's threads and niceness: scoring is the same kind of work, on the same cores
-        resources, threads = {"num_cpus": 1, **at_engine_niceness(cfg.engine)}, cpu_threads(cfg.engine)
+    else:  # the engine's threads, and a normal niceness: scoring is the same kind of work, on the same cores
+        priority = {"runtime_env": {"env_vars": normal_priority(True)}}
+        resources, threads = {"num_cpus": 1, **priority}, cpu_threads(cfg.engine)
     return ds.map_batches(
         SocioTScorer,
         fn_constructor_kwargs={"cfg": cfg, "threads": threads},
