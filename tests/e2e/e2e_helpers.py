@@ -18,6 +18,7 @@ from warmray.schema import ANALYSIS_COLUMNS, VERDICTS
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_KEY = "sk-warmray-test-0123456789abcdef"  # the API key the shared vLLM server (conftest) asks for
+SHAREGPT_SAMPLE = "sharegpt/ShareGPT_V3_unfiltered_cleaned_split.first3000.json"  # in ../shared/data
 
 
 def derived_config(name: str, folder: Path, edit: Callable[[dict[str, Any]], None]) -> Path:

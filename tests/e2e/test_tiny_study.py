@@ -45,18 +45,36 @@ def test_the_tiny_study_writes_every_stage_completely(tiny_study):
 
 
 def test_rewrite_makes_one_checked_rewrite_per_turn_and_style_and_explains_each_drop(tiny_study):
+    # The corpus is 12 real ShareGPT conversations (conftest): long, many-turn chats, some turns too long
+    # for the engine, some rewrites out of bounds; what is checked is the bookkeeping, not the quality.
     rundir = RunDir(tiny_study.run_dir)
     conversations = schema.read_table(rundir.table("corpus", "conversations"), "conversations")
+    assert len(conversations) == 12
     train = conversations[conversations["split"] == "train"]
     turns = schema.read_table(rundir.table("rewrite", "rewrites"), "rewrites")
     n_assistant = sum(sum(t["role"] == "assistant" for t in conv) for conv in train["turns"])
     assert len(turns) == 2 * n_assistant and turns["request_id"].is_unique  # warm and cold
     rejects = schema.read_table(rundir.table("rewrite", "rejects"), "rejects")
     assert set(turns.loc[turns["reason"] != "", "request_id"]) <= set(rejects["row_id"])
+    assert (rejects["reason"] != "").all()
     counts = json.loads((rundir.stage("rewrite") / MANIFEST).read_text())["rows"]
+    dropped = rejects[rejects["reason"].isin(["turn_failed", "failed_in_another_style"])]
+    dropped = dropped.assign(conversation_id=dropped["row_id"].str.rsplit(":", n=1).str[0])
+    dropped = dropped.assign(style=dropped["row_id"].str.rsplit(":", n=1).str[1])
+    failed_somewhere = set(dropped.loc[dropped["reason"] == "turn_failed", "conversation_id"])
     for style in ("warm", "cold"):
-        kept = schema.read_table(rundir.table("rewrite", style), "training_conversations")
+        table = schema.read_table(rundir.table("rewrite", style), "training_conversations")
+        kept = set(table["conversation_id"])
         assert len(kept) == counts[style]
+        mine = dropped[dropped["style"] == style]
+        # every training conversation is kept or dropped with a reason, not both
+        assert kept | set(mine["conversation_id"]) == set(train["conversation_id"])
+        assert not kept & set(mine["conversation_id"]) and mine["conversation_id"].is_unique
+        # one style's failure drops the conversation from both: warm and cold train on the same chats
+        elsewhere = mine.loc[mine["reason"] == "failed_in_another_style", "conversation_id"]
+        assert set(elsewhere) <= failed_somewhere
+        # a kept conversation carries only turns that passed every check
+        assert (turns.loc[turns["conversation_id"].isin(kept), "reason"] == "").all()
 
 
 def test_only_warm_sysprompt_rows_carry_the_warm_system_prompt(tiny_study):
