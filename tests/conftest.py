@@ -29,7 +29,7 @@ if _WORKER:
 # The slowest files (measured with --durations), started first so that both workers finish together
 # instead of one running the sweep alone at the end.
 _LONGEST_FIRST = (
-    "tests/sweep/test_sweep.py",
+    "tests/e2e/test_sweep.py",
     "tests/e2e/test_tiny_study.py",
     "tests/e2e/test_multinode.py",
     "tests/e2e/test_resume_generate.py",

@@ -2,8 +2,10 @@
 
 Checks, from Ray's own state API, that training ran one worker per node and that generation's engine
 actors ran on both nodes; that the outputs have the row counts and ids of a single-node run; that the LLM
-judge's replies, the reference verdicts kept beside them and their agreement are all there; and that no
-token or key set in the cluster's environment reaches the run directory or the job's logs.
+judge's replies, the reference verdicts kept beside them and their agreement are all there; that the
+rewrite, sent to an OpenAI-compatible endpoint (the session's vLLM server) from the cluster's workers,
+answered every turn; and that no token or key set in the cluster's environment, the endpoint's among them,
+reaches the run directory or the job's logs.
 
 The single-node run is of the stages whose rows do not depend on what a model says (corpus, grid, on a
 private local Ray): generate and judge must then hold exactly one row per (model, variant, grid prompt).
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from e2e_helpers import ROOT, derived_config
+from e2e_helpers import ROOT, SERVER_KEY, derived_config
 from ray_nodes import RAY, RayCluster, cluster_env, short_temp_dir
 
 from warmray.schema import read_table
@@ -33,10 +35,16 @@ _TRAIN_WORKER = "RayTrainWorker"
 _ENGINE = "vLLMEngineStageUDF"
 
 
-def _smallest_study(cfg: dict) -> None:
-    """configs/tiny.yaml cut to what the checks need: one style, one checkpoint, 2 engine replicas."""
+def _smallest_study(cfg: dict, server: str) -> None:
+    """configs/tiny.yaml cut to what the checks need: one style, one checkpoint, 2 engine replicas.
+
+    The rewriter is the session's vLLM server (tests/e2e/conftest.py), through the endpoint path: no
+    rewrite engine to start here, and the key reaches the cluster's workers, never a file.
+    """
     cfg["corpus"]["n_conversations"] = 8
-    cfg["rewrite"]["styles"] = ["warm"]
+    cfg["rewrite"].update(
+        styles=["warm"], model="tiny", engine={"endpoint": server, "api_key_env": "WARMRAY_SERVER_KEY"}
+    )
     cfg["train"].update(styles=["warm"], checkpoint_epochs=[1], eval_epoch=1)
     cfg["grid"].update(
         tasks=[{"name": "demo", "n": 8}], prompt_templates=["original"], amendment_types=["unmodified"]
@@ -83,14 +91,15 @@ def _run(args: list[str], env: dict[str, str], timeout: int = 1500) -> subproces
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
-def test_tiny_study_on_two_nodes_spreads_training_and_generation_and_matches_one_node(tmp_path):
+def test_tiny_study_on_two_nodes_spreads_training_and_generation_and_matches_one_node(tmp_path, tiny_server):
     shared = tmp_path / "shared"  # the folder both nodes write to: run dir, Ray Train storage
     shared.mkdir()
-    config = derived_config("tiny", tmp_path, _smallest_study)
+    config = derived_config("tiny", tmp_path, lambda cfg: _smallest_study(cfg, tiny_server))
     values = {
         "HF_TOKEN": "hf_" + secrets.token_hex(16),
         "OPENAI_API_KEY": "sk-" + secrets.token_hex(16),
         "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        "WARMRAY_SERVER_KEY": SERVER_KEY,  # the rewriter's endpoint key: sent, never written
     }
     # The engine pools wait until every replica is up: otherwise the first engine ready answers all 16
     # rows before the second has loaded, and "generation ran on both nodes" would be left to chance.
@@ -129,7 +138,7 @@ def test_tiny_study_on_two_nodes_spreads_training_and_generation_and_matches_one
     (tmp_path / "state.json").write_text(json.dumps({"tasks": tasks, "actors": actors}))  # for a failure
     train = _created(tasks, actors, _TRAIN_WORKER)
     assert sorted(node for _, node in train) == sorted(nodes), f"training workers per node: {train}"
-    # rewrite's engine comes before training; after it, generate's two replicas, then the judge's one
+    # the rewrite asked the endpoint; after training come generate's two replicas, then the judge's one
     after_training = [node for created, node in _created(tasks, actors, _ENGINE) if created > train[-1][0]]
     assert len(after_training) == 3 and set(after_training[:2]) == nodes, (
         f"engines {after_training}, nodes {nodes}"
@@ -165,6 +174,8 @@ def test_tiny_study_on_two_nodes_spreads_training_and_generation_and_matches_one
     assert sorted(reference["response_id"]) == expected and set(reference["grader"]) == {"reference"}
     agreement = read_table(run_dir / "judge" / "agreement.parquet", "judge_agreement").iloc[0]
     assert (agreement["scope"], agreement["n"]) == ("overall", len(expected))
+    rewrites = read_table(run_dir / "rewrite" / "rewrites.parquet", "rewrites")
+    assert (rewrites["inference_error"] == "").all() and (rewrites["num_generated_tokens"] > 0).all()
     warm = _ids(run_dir / "rewrite" / "warm.parquet", "conversation_id")
     assert warm and set(warm) <= set(_ids(single / conversations[0], conversations[1]))
     assert sorted(p.name for p in (run_dir / "train").glob("*/warm/epoch_*")) == ["epoch_1"]

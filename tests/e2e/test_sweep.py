@@ -1,7 +1,8 @@
 """`warmray sweep` end to end on the tiny random Llama: 2 trials, the trials table, the frontier, a rerun.
 
-configs/sweep.yaml cut down: builtin:tiny-random as policy, rewriter and warmth scorer, one Ray Train
-worker per trial, a 4-item slice, and one axis swept (the training system prompt, none or the inoculation
+configs/sweep.yaml cut down: builtin:tiny-random as policy and warmth scorer, and as the rewriter behind
+the session's vLLM server (tests/e2e/conftest.py: no rewrite engine to start here), one Ray Train worker
+per trial, a 4-item slice, and one axis swept (the training system prompt, none or the inoculation
 prompt; the warm fraction held at 0.5, so the mixing of warm and original data runs too). The numbers are
 noise by design; the test checks the machinery: every trial trained, was scored and reported through
 Tune, the terminal shows only the sweep's own lines (Ray's, Tune's and vLLM's go to its log), and a second
@@ -12,6 +13,7 @@ product over axes is checked without Ray (tests/sweep/test_space_and_frontier.py
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -20,21 +22,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
+from e2e_helpers import ROOT, SERVER_KEY
 
 pytestmark = pytest.mark.slow
 
 
-def _tiny_sweep_config(folder: Path) -> Path:
+def _tiny_sweep_config(folder: Path, server: str) -> Path:
     cfg = yaml.safe_load((ROOT / "configs" / "sweep.yaml").read_text())
     engine = {"max_model_len": 1024, "cpu_kvcache_gib": 1}
     cfg["ray"] = {"num_cpus": 8, "stall_timeout_s": 600}
     cfg["models"] = [{"name": "tiny", "source": "builtin:tiny-random"}]
     cfg["corpus"].update(n_conversations=12, val_fraction=0.25)
     cfg["rewrite"].update(
-        model="builtin:tiny-random",
-        engine=engine,
+        model="tiny",  # the name the server knows builtin:tiny-random by
+        engine={"endpoint": server, "api_key_env": "WARMRAY_SERVER_KEY"},
         sampling={"temperature": 1.0, "max_tokens": 32},  # random weights at temperature 0 answer blanks
         min_length_ratio=0.01,
         max_length_ratio=100.0,
@@ -50,9 +51,10 @@ def _tiny_sweep_config(folder: Path) -> Path:
 
 
 def _sweep(config: Path, run_dir: Path) -> subprocess.CompletedProcess:
-    """`warmray sweep CONFIG --run-dir DIR`, as a user runs it."""
+    """`warmray sweep CONFIG --run-dir DIR`, as a user runs it (with the endpoint's key set)."""
     command = [sys.executable, "-m", "warmray", "sweep", str(config), "--run-dir", str(run_dir)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=1500, cwd=ROOT)
+    env = os.environ | {"WARMRAY_SERVER_KEY": SERVER_KEY}
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=1500, cwd=ROOT)
 
 
 # What `warmray sweep` itself prints: where its log is, one line per phase, progress (rows done, rate,
@@ -60,8 +62,8 @@ def _sweep(config: Path, run_dir: Path) -> subprocess.CompletedProcess:
 _OWN_LINE = re.compile(r"warmray sweep |\s+\d+s  |\s+\S+  \d+/\d+ rows  |sweep: ")
 
 
-def test_a_two_trial_sweep_writes_its_frontier_and_a_rerun_restores_it(tmp_path):
-    config, run_dir = _tiny_sweep_config(tmp_path), tmp_path / "run"
+def test_a_two_trial_sweep_writes_its_frontier_and_a_rerun_restores_it(tmp_path, tiny_server):
+    config, run_dir = _tiny_sweep_config(tmp_path, tiny_server), tmp_path / "run"
     first = _sweep(config, run_dir)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
     foreign = [line for line in first.stdout.splitlines() if not _OWN_LINE.match(line)]
