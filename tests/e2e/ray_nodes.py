@@ -58,16 +58,18 @@ class RayCluster:
         that, so a node that exits while starting is started again, on fresh ports.
         """
         for attempt in range(1, attempts + 1):
-            proc, log = self._launch(num_cpus, head=not self.procs)
-            if self._wait_until_up(proc, log, len(self.procs) + 1):
+            proc, log, raylet_port = self._launch(num_cpus, head=not self.procs)
+            if self._wait_until_up(proc, log, len(self.procs) + 1, raylet_port):
                 self.procs.append(proc)
                 self.logs.append(log)
                 return
             assert attempt < attempts, f"`ray start` exited {attempts} times:\n{log.read_text()[-4000:]}"
 
-    def _launch(self, num_cpus: int, head: bool) -> tuple[subprocess.Popen, Path]:
+    def _launch(self, num_cpus: int, head: bool) -> tuple[subprocess.Popen, Path, int]:
+        """A `ray start` process, its log, and the port its raylet listens on once it is up."""
+        ports = {flag: free_port() for flag in _PORT_FLAGS}
         args = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", f"--num-cpus={num_cpus}"]
-        args += [f"--{flag}={free_port()}" for flag in _PORT_FLAGS]
+        args += [f"--{flag}={port}" for flag, port in ports.items()]
         if head:
             self.gcs = f"127.0.0.1:{free_port()}"
             self.dashboard = f"http://127.0.0.1:{free_port()}"
@@ -83,10 +85,17 @@ class RayCluster:
             proc = subprocess.Popen(
                 args, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-        return proc, log
+        return proc, log, ports["node-manager-port"]
 
-    def _wait_until_up(self, proc: subprocess.Popen, log: Path, n: int, timeout_s: float = 240) -> bool:
-        """True once n nodes are alive; False if this `ray start` exited first."""
+    def _wait_until_up(
+        self, proc: subprocess.Popen, log: Path, n: int, raylet_port: int, timeout_s: float = 240
+    ) -> bool:
+        """True once n nodes are alive; False if this `ray start` exited first.
+
+        Ray's state API is asked only once the new raylet listens: each `ray list` is a process that
+        imports Ray (about a CPU-second), and polling it every 2 s through a node's start cost more CPU
+        than the start itself on a loaded machine.
+        """
         deadline = time.time() + timeout_s
         while time.time() < deadline:
             for other, other_log in zip(self.procs, self.logs, strict=True):
@@ -94,9 +103,9 @@ class RayCluster:
             if proc.poll() is not None:
                 _signal_group(proc, signal.SIGKILL)  # what it started before it gave up
                 return False
-            if len(self.alive_nodes()) >= n:
+            if _listening(raylet_port) and len(self.alive_nodes()) >= n:
                 return True
-            time.sleep(2)
+            time.sleep(1)
         raise AssertionError(f"{n} Ray node(s) not up after {timeout_s} s:\n{log.read_text()[-4000:]}")
 
     def state(self, kind: str, *extra: str) -> list[dict]:
@@ -127,6 +136,15 @@ class RayCluster:
             except subprocess.TimeoutExpired:
                 pass
             _signal_group(proc, signal.SIGKILL)
+
+
+def _listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
