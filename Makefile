@@ -21,7 +21,7 @@ PIP_FIND_LINKS ?= $(shell $(PY) -m pip config get global.find-links 2>/dev/null)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@echo "warmray: installing into $(VENV) (torch CPU and .[cpu,dev] with uv; about a minute with a warm cache)"
+	@echo "warmray: installing into $(VENV) (torch CPU and .[cpu,dev] with uv; under a minute with a warm cache)"
 	$(BIN)/pip install -q uv==0.13.9
 	@# torch with the rest, in one resolution; --native-tls: the system's certificates, as pip uses. No
 	@# --compile-bytecode: compiling all 30,000 modules took 19 of this step's 27 s here, and a run
