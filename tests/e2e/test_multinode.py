@@ -138,10 +138,12 @@ def test_tiny_study_on_two_nodes_spreads_training_and_generation_and_matches_one
     (tmp_path / "state.json").write_text(json.dumps({"tasks": tasks, "actors": actors}))  # for a failure
     train = _created(tasks, actors, _TRAIN_WORKER)
     assert sorted(node for _, node in train) == sorted(nodes), f"training workers per node: {train}"
-    # the rewrite asked the endpoint; after training come generate's two replicas, then the judge's one
-    after_training = [node for created, node in _created(tasks, actors, _ENGINE) if created > train[-1][0]]
-    assert len(after_training) == 3 and set(after_training[:2]) == nodes, (
-        f"engines {after_training}, nodes {nodes}"
+    # No engine before training (the rewrite asked the endpoint); after it, generate's two replicas on
+    # both nodes, then the judge's one.
+    engines = _created(tasks, actors, _ENGINE)
+    after_training = [node for created, node in engines if created > train[-1][0]]
+    assert len(engines) == len(after_training) == 3 and set(after_training[:2]) == nodes, (
+        f"engines {engines}, nodes {nodes}, training {train}"
     )
 
     leaks = _grep_secrets(values, run_dir, logs.stdout + logs.stderr + submit.stdout + submit.stderr)
