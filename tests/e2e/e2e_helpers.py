@@ -18,6 +18,8 @@ from warmray.schema import ANALYSIS_COLUMNS, VERDICTS
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_KEY = "sk-warmray-test-0123456789abcdef"  # the API key the shared vLLM server (conftest) asks for
+SERVER_MODEL = "tiny"  # the name that server serves builtin:tiny-random by
+SERVER_KEY_ENV = "WARMRAY_SERVER_KEY"  # where a command's workers read SERVER_KEY from (server_rewriter)
 SHAREGPT_SAMPLE = "sharegpt/ShareGPT_V3_unfiltered_cleaned_split.first3000.json"  # in ../shared/data
 
 
@@ -28,6 +30,11 @@ def derived_config(name: str, folder: Path, edit: Callable[[dict[str, Any]], Non
     path = folder / f"{name}-derived.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+def server_rewriter(url: str) -> dict[str, Any]:
+    """A rewrite section's model and engine that send the rewrites to the shared vLLM server at url."""
+    return {"model": SERVER_MODEL, "engine": {"endpoint": url, "api_key_env": SERVER_KEY_ENV}}
 
 
 def free_port() -> int:

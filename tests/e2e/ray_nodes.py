@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from warmray.runtime import gcs_alive
+
 RAY = str(Path(sys.executable).parent / "ray")
 _PORT_FLAGS = (
     "node-manager-port",
@@ -103,7 +105,7 @@ class RayCluster:
             if proc.poll() is not None:
                 _signal_group(proc, signal.SIGKILL)  # what it started before it gave up
                 return False
-            if _listening(raylet_port) and len(self.alive_nodes()) >= n:
+            if gcs_alive(f"127.0.0.1:{raylet_port}") and len(self.alive_nodes()) >= n:
                 return True
             time.sleep(1)
         raise AssertionError(f"{n} Ray node(s) not up after {timeout_s} s:\n{log.read_text()[-4000:]}")
@@ -136,15 +138,6 @@ class RayCluster:
             except subprocess.TimeoutExpired:
                 pass
             _signal_group(proc, signal.SIGKILL)
-
-
-def _listening(port: int) -> bool:
-    """Whether something accepts connections on 127.0.0.1:port."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from e2e_helpers import ROOT, SERVER_KEY, derived_config
+from e2e_helpers import ROOT, SERVER_KEY, SERVER_KEY_ENV, derived_config, server_rewriter
 from ray_nodes import RAY, RayCluster, cluster_env, short_temp_dir
 
 from warmray.schema import read_table
@@ -42,9 +42,7 @@ def _smallest_study(cfg: dict, server: str) -> None:
     rewrite engine to start here, and the key reaches the cluster's workers, never a file.
     """
     cfg["corpus"]["n_conversations"] = 8
-    cfg["rewrite"].update(
-        styles=["warm"], model="tiny", engine={"endpoint": server, "api_key_env": "WARMRAY_SERVER_KEY"}
-    )
+    cfg["rewrite"].update(styles=["warm"], **server_rewriter(server))
     cfg["train"].update(styles=["warm"], checkpoint_epochs=[1], eval_epoch=1)
     cfg["grid"].update(
         tasks=[{"name": "demo", "n": 8}], prompt_templates=["original"], amendment_types=["unmodified"]
@@ -99,7 +97,7 @@ def test_tiny_study_on_two_nodes_spreads_training_and_generation_and_matches_one
         "HF_TOKEN": "hf_" + secrets.token_hex(16),
         "OPENAI_API_KEY": "sk-" + secrets.token_hex(16),
         "RAY_AUTH_TOKEN": secrets.token_hex(32),
-        "WARMRAY_SERVER_KEY": SERVER_KEY,  # the rewriter's endpoint key: sent, never written
+        SERVER_KEY_ENV: SERVER_KEY,  # the rewriter's endpoint key: sent, never written
     }
     # The engine pools wait until every replica is up: otherwise the first engine ready answers all 16
     # rows before the second has loaded, and "generation ran on both nodes" would be left to chance.

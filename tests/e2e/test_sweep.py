@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from e2e_helpers import ROOT, SERVER_KEY
+from e2e_helpers import ROOT, SERVER_KEY, SERVER_KEY_ENV, server_rewriter
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +34,7 @@ def _tiny_sweep_config(folder: Path, server: str) -> Path:
     cfg["models"] = [{"name": "tiny", "source": "builtin:tiny-random"}]
     cfg["corpus"].update(n_conversations=12, val_fraction=0.25)
     cfg["rewrite"].update(
-        model="tiny",  # the name the server knows builtin:tiny-random by
-        engine={"endpoint": server, "api_key_env": "WARMRAY_SERVER_KEY"},
+        **server_rewriter(server),
         sampling={"temperature": 1.0, "max_tokens": 32},  # random weights at temperature 0 answer blanks
         min_length_ratio=0.01,
         max_length_ratio=100.0,
@@ -53,7 +52,7 @@ def _tiny_sweep_config(folder: Path, server: str) -> Path:
 def _sweep(config: Path, run_dir: Path) -> subprocess.CompletedProcess:
     """`warmray sweep CONFIG --run-dir DIR`, as a user runs it (with the endpoint's key set)."""
     command = [sys.executable, "-m", "warmray", "sweep", str(config), "--run-dir", str(run_dir)]
-    env = os.environ | {"WARMRAY_SERVER_KEY": SERVER_KEY}
+    env = os.environ | {SERVER_KEY_ENV: SERVER_KEY}
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=1500, cwd=ROOT)
 
 

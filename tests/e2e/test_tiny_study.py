@@ -59,13 +59,13 @@ def test_rewrite_makes_one_checked_rewrite_per_turn_and_style_and_explains_each_
     assert (rejects["reason"] != "").all()
     counts = json.loads((rundir.stage("rewrite") / MANIFEST).read_text())["rows"]
     dropped = rejects[rejects["reason"].isin(["turn_failed", "failed_in_another_style"])]
-    dropped = dropped.assign(conversation_id=dropped["row_id"].str.rsplit(":", n=1).str[0])
-    dropped = dropped.assign(style=dropped["row_id"].str.rsplit(":", n=1).str[1])
+    parts = dropped["row_id"].str.rsplit(":", n=1)  # row ids are <conversation>:<style>
+    dropped = dropped.assign(conversation_id=parts.str[0], style=parts.str[1])
     failed_somewhere = set(dropped.loc[dropped["reason"] == "turn_failed", "conversation_id"])
     for style in ("warm", "cold"):
         table = schema.read_table(rundir.table("rewrite", style), "training_conversations")
+        assert len(table) == counts[style]
         kept = set(table["conversation_id"])
-        assert len(kept) == counts[style]
         mine = dropped[dropped["style"] == style]
         # every training conversation is kept or dropped with a reason, not both
         assert kept | set(mine["conversation_id"]) == set(train["conversation_id"])
