@@ -3,13 +3,14 @@
 Both sides answer the same prompts (the built-in demo items, repeated), half with a LoRA adapter and
 half without, with the same model, sampling and engine arguments (`warmray.infer.engine_kwargs`). Raw
 vLLM gets every request in one `LLM.chat` call, the rows without the adapter first; the stage hands
-its one engine the rows in the same order (`warmray.infer.base_rows_first` says why).
-Start-up is excluded from both:
+its one engine the rows in the same order, and its engine takes them first (`warmray.infer.base_rows_first`
+and `warmray.infer.engine_hooks` say why). Start-up is excluded from both:
 
 - raw vLLM: `vllm.LLM(...)` is built first; only the `LLM.chat` call is timed;
 - the stage: its engine starts inside Ray Data, within the timed call, so the stage runs twice, on a few
   prompts and on all of them, each in a fresh run directory with a fresh engine; its rate is the extra
-  tokens over the extra seconds, and the start-up, common to both runs, cancels. (Reading the rate off
+  tokens over the extra seconds, and the start-up, common to both runs, cancels. A first run on a few
+  prompts, not measured, pays beforehand what only a process's first stage pays. (Reading the rate off
   its output shards does not work: the engine answers every block at once and the shards land together.)
 
     .venv/bin/python benchmarks/bench_generate.py                        # SmolLM2-135M, CPU
@@ -174,8 +175,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         few, full = Path(tmp) / "few", Path(tmp) / "full"
         ensure_ray(config.ray)
-        # All prompts first: if the first engine start is the slower one (cold files), the rate comes out
-        # low, not high.
+        # A first run, not measured, pays what only the process's first stage pays (the driver importing
+        # vLLM and Ray Data's LLM stages, Ray starting its first workers, cold files): 20-25 s on 2 cores,
+        # which would otherwise count as generation time in whichever measured run came first.
+        stage_run(config, Path(tmp) / "warm-up", prompts.head(args.few_prompts), source)
         stage_tokens, stage_wall = stage_run(config, full, prompts, source)
         few_tokens, few_wall = stage_run(config, few, prompts.head(args.few_prompts), source)
         ray.shutdown()  # the raw engine runs in this process: nothing of the stage's may share the cores

@@ -9,7 +9,7 @@ import pytest
 from e2e_helpers import check_run_dir, warmray
 
 from warmray import schema
-from warmray.infer import final_only
+from warmray.infer import engine_hooks
 from warmray.pipeline import STAGE_NAMES
 from warmray.prompt_files import read_prompt
 from warmray.rundir import MANIFEST, TABLES, RunDir
@@ -148,7 +148,7 @@ def test_the_terminal_shows_stage_lines_and_no_traceback_and_the_logs_hold_the_e
     logs = tiny_study.run_dir / "logs"
     generate_log = (logs / "generate.log").read_text()
     assert len(generate_log) > 1000  # vLLM and Ray Data wrote there, not here
-    assert final_only.INSTALLED in generate_log  # the engine actors' setup hook ran in them
+    assert engine_hooks.INSTALLED in generate_log  # the engine actors' setup hook ran in them
     manifest = json.loads((tiny_study.run_dir / "generate" / MANIFEST).read_text())
     assert manifest["overrides"] == ["generate.sampling.max_tokens=12"]
     assert manifest["config_sections"]["generate"]["sampling"]["max_tokens"] == 12

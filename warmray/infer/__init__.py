@@ -66,6 +66,10 @@ def engine_kwargs(
         kwargs.update(
             enable_lora=True, max_lora_rank=lora_rank_for_vllm(lora_rank), max_loras=lora_slots(adapters)
         )
+        if engine.device == "cpu":
+            # The engine actors' hook then puts the adapters' requests behind the base model's
+            # (warmray.infer.engine_hooks says why; GPU kernels skip base tokens themselves).
+            kwargs["scheduling_policy"] = "priority"
     return kwargs
 
 
@@ -195,7 +199,7 @@ def _vllm_processor(
 ) -> Any:
     from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
-    from warmray.infer.final_only import setup_hook_env
+    from warmray.infer.engine_hooks import setup_hook_env
 
     source = resolve_model(model)
     env = engine_env(engine)
@@ -219,7 +223,7 @@ def _vllm_processor(
         chat_template_stage=False,
         tokenize_stage=False,
         detokenize_stage=False,
-        # The engine actors run warmray.infer.final_only.install as they start.
+        # The engine actors run warmray.infer.engine_hooks.install as they start.
         runtime_env={"env_vars": env | setup_hook_env() | engine_niceness(engine)},
         should_continue_on_error=True,
         log_engine_metrics=False,  # needs ray[serve]; the progress bars say enough
@@ -364,12 +368,12 @@ def base_rows_first(rows: pd.DataFrame) -> pd.DataFrame:
 
     vLLM's CPU LoRA ops skip the adapters only in a step where no token has one; otherwise they run for
     every token of the step, base ones included, at about four times the cost of the model itself
-    (SmolLM2-135M, rank 8: 81% of the engine's time in a profile). vLLM schedules requests in the order
-    they arrive, and Ray Data hands the engine its blocks nearly in order, so base rows first keep most
-    steps free of LoRA, as raw `vllm.LLM.chat` does with its list in that order. Measured on 2 cores
-    (benchmarks/bench_generate.py, one day, one run each): one engine with the rows in this order 0.77 of
-    raw vLLM (0.74 with Ray Data's preserve_order on top: not needed), an engine for each group 0.57; and
-    one engine is one start. GPU kernels skip base tokens
+    (SmolLM2-135M, rank 8: 81% of the engine's time in a profile). So a CPU engine should take the base
+    rows first, as raw `vllm.LLM.chat` does with its list in that order. The engine takes them first among
+    the requests waiting in it (priority scheduling, warmray.infer.engine_hooks); this order brings them
+    there first, since an engine actor holds only about 1.1 x max_num_seqs requests at a time and the
+    rest wait in Ray Data's blocks. One engine for both groups is one start: an engine for each group ran
+    at 0.57 of raw vLLM, against 0.77 for this order alone (2 cores, one day). GPU kernels skip base tokens
     themselves: there the order costs nothing and gains nothing.
     """
     if "adapter" not in rows:
