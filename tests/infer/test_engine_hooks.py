@@ -15,7 +15,7 @@ from vllm.sampling_params import RequestOutputKind, SamplingParams
 from vllm.v1.engine.async_llm import AsyncLLM
 
 from warmray.config import EngineConfig
-from warmray.infer import engine_hooks, engine_kwargs
+from warmray.infer import engine_hooks, engine_kwargs, max_pending_requests
 
 
 @pytest.fixture()
@@ -86,3 +86,10 @@ def test_install_wraps_once_and_leaves_other_requests_alone(recorder):
     pooling = SimpleNamespace(output_kind="whatever the pooling request had")
     asyncio.run(wrapped(object(), SimpleNamespace(params=pooling)))
     assert recorder["params"] == [pooling] and pooling.output_kind == "whatever the pooling request had"
+
+
+def test_an_engine_scheduling_by_priority_is_handed_every_row_its_actor_holds():
+    # Ray's default cap (1.1 x max_num_seqs) would queue the rest first come, first served.
+    assert max_pending_requests(engine_kwargs(EngineConfig(device="cpu"), 8, 1)) >= 100_000
+    assert max_pending_requests(engine_kwargs(EngineConfig(device="cpu"), None, 1)) is None
+    assert max_pending_requests(engine_kwargs(EngineConfig(device="gpu"), 8, 1)) is None
