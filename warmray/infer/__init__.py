@@ -389,8 +389,8 @@ def base_rows_first(rows: pd.DataFrame) -> pd.DataFrame:
     (SmolLM2-135M, rank 8: 81% of the engine's time in a profile). So a CPU engine should take the base
     rows first, as raw `vllm.LLM.chat` does with its list in that order. The engine takes them first among
     the requests waiting in it (priority scheduling, warmray.infer.engine_hooks); this order brings them
-    there first, since an engine actor holds only about 1.1 x max_num_seqs requests at a time and the
-    rest wait in Ray Data's blocks. One engine for both groups is one start: an engine for each group ran
+    there first, since the engine sees only the blocks its actor holds at a time and the rest wait in
+    Ray Data's queue. One engine for both groups is one start: an engine for each group ran
     at 0.57 of raw vLLM, against 0.77 for this order alone (2 cores, one day). GPU kernels skip base tokens
     themselves: there the order costs nothing and gains nothing.
     """

@@ -55,7 +55,7 @@ def setup_hook_env() -> dict[str, str]:
 
 
 def install() -> None:
-    """Install both hooks in this process (once each; a hook that cannot be installed is skipped)."""
+    """Install both hooks in this process, once; neither (with a line in the log) if one has no target."""
     try:
         from ray.llm._internal.batch.stages.vllm_engine_stage import vLLMEngineWrapper
         from vllm.sampling_params import RequestOutputKind, SamplingParams
