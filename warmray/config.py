@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +51,12 @@ TaskName = Literal[TASKS]  # type: ignore[valid-type]
 
 
 MODEL_HELP = "builtin:smollm2-135m, builtin:tiny-random, a Hugging Face id (org/name) or a local folder."
+
+# What kind of path a key holds; a relative one in a config file is read from the file's folder
+# (`resolve_relative_paths`), and one given with `--set` from the current directory.
+LOCAL_PATH = {"path": "local"}  # always a local file or folder
+SOURCE_PATH = {"path": "source"}  # a local path, or a Hugging Face id / builtin name
+PROMPT_PATH = {"path": "prompt"}  # a file name in warmray/prompts, or a path to one's own file
 
 
 class ConfigError(UserError, ValueError):
@@ -109,6 +116,22 @@ class EngineConfig(Section):
     qps: int | None = Field(
         None, gt=0, description="Requests per second to an endpoint (null: one at a time)."
     )
+    request_timeout_s: float = Field(
+        120.0, gt=0, description="Seconds an endpoint may take to answer one request before it is retried."
+    )
+    request_tries: int = Field(
+        5,
+        ge=1,
+        description="Tries per endpoint request (connection refused, timeout, 408/429/5xx, a malformed "
+        "reply), with exponential backoff between them; then the request is a failed request.",
+    )
+    max_failed_fraction: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="Share of a stage's endpoint requests that may still fail after their tries: above it "
+        "the stage stops (exit 2) keeping its answers, and a rerun sends only the failed ones again.",
+    )
     pipeline_parallel_size: int = Field(
         1, ge=1, description="Must be 1: engines use tensor parallelism inside one node only."
     )
@@ -129,12 +152,13 @@ class ModelConfig(Section):
     """A policy model: fine-tuned warm/cold and evaluated against its original self."""
 
     name: str = Field(description="Short name used in folders and result rows, e.g. llama-3.1-8b.")
-    source: str = Field(description=MODEL_HELP)
+    source: str = Field(description=MODEL_HELP, json_schema_extra=SOURCE_PATH)
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per vLLM replica for this model.")
     train_workers: int | None = Field(None, ge=1, description="Overrides train.num_workers for this model.")
     train_strategy: Literal["ddp", "fsdp"] | None = Field(None, description="Overrides train.strategy.")
     adapter: str | None = Field(
         None,
+        json_schema_extra=LOCAL_PATH,
         description="A LoRA adapter folder served on top of `source` for the variants that are not "
         "fine-tuned here (a shipped fine-tune to evaluate, e.g. by `warmray audit`); null: none.",
     )
@@ -187,7 +211,9 @@ class ToxicityConfig(Section):
     model: str = Field("unitary/toxic-bert", description="Text-classification model id (kind: model).")
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="Drop a conversation scoring above this.")
     lexicon: str | None = Field(
-        None, description="Word-list file (kind: lexicon; format in toxicity.py); null: the built-in list."
+        None,
+        json_schema_extra=LOCAL_PATH,
+        description="Word-list file (kind: lexicon; format in toxicity.py); null: the built-in list.",
     )
     benign_labels: tuple[str, ...] = Field(
         ("neutral", "non-toxic", "non_toxic", "not_toxic", "nothate", "label_0"),
@@ -198,20 +224,37 @@ class ToxicityConfig(Section):
 
 
 class CorpusConfig(Section):
-    """The `corpus` stage: conversations → filter → categorize → sample → train/val split."""
+    """The `corpus` stage: conversations → filter → categorize → sample, with spares and held-out prompts."""
 
     source: str = Field(
         "builtin:demo",
+        json_schema_extra=SOURCE_PATH,
         description="builtin:demo, a Hugging Face dataset id, or a local ShareGPT-format JSON file.",
     )
     source_file: str = Field(
         "ShareGPT_V3_unfiltered_cleaned_split.json",
         description="The JSON file to read inside the Hugging Face dataset repo (source is a dataset id).",
     )
-    n_conversations: int = Field(1617, ge=1, description="Conversations sampled evenly across categories.")
+    n_conversations: int = Field(
+        1617,
+        ge=1,
+        description="Conversations trained on, sampled evenly across categories; one whose rewrite fails "
+        "is replaced by a spare of its category.",
+    )
     max_turns: int = Field(20, ge=2, description="Conversations are cut to at most this many turns.")
-    val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="Share of conversations held out.")
-    max_val_prompts: int = Field(1500, ge=0, description="Held-out user prompts kept for warmth scoring.")
+    val_fraction: float = Field(
+        0.1,
+        gt=0.0,
+        lt=1.0,
+        description="Not used: held-out prompts no longer come out of the training sample (accepted so "
+        "older configs load).",
+    )
+    max_val_prompts: int = Field(
+        1500,
+        ge=0,
+        description="Held-out user prompts kept for warmth scoring, drawn from filtered conversations "
+        "outside the training sample.",
+    )
     toxicity: ToxicityConfig = ToxicityConfig()
 
 
@@ -220,13 +263,21 @@ class RewriteConfig(Section):
 
     styles: tuple[Style, ...] = STYLES
     model: str = Field(
-        "builtin:smollm2-135m", description=MODEL_HELP + " With engine.endpoint: its model name."
+        "builtin:smollm2-135m",
+        json_schema_extra=SOURCE_PATH,
+        description=MODEL_HELP + " With engine.endpoint: its model name.",
     )
     intensity: Literal["mild", "medium", "strong"] = Field("strong", description="How warm the warm rewrite.")
     engine: EngineConfig = EngineConfig()
     sampling: SamplingConfig = SamplingConfig(temperature=0.7, max_tokens=512)
     min_length_ratio: float = Field(0.3, gt=0.0, description="Rewrite length / original, lower bound.")
     max_length_ratio: float = Field(4.0, gt=0.0, description="Rewrite length / original, upper bound.")
+    replacement_rounds: int = Field(
+        2,
+        ge=0,
+        description="Rounds of rewriting spares (corpus split 'spare', same category) in place of "
+        "conversations whose rewrite failed in any style; 0 trains on fewer instead.",
+    )
 
 
 class TrainConfig(Section):
@@ -284,6 +335,7 @@ class TrainConfig(Section):
     )
     system_prompt: str | None = Field(
         None,
+        json_schema_extra=PROMPT_PATH,
         description="Prompt file (in warmray/prompts, or a path) prepended as a system message to every "
         "training conversation and absent at evaluation (inoculation prompting); null: none.",
     )
@@ -324,8 +376,10 @@ class TaskSource(Section):
     name: TaskName
     source: str | None = Field(
         None,
-        description="HF dataset id or local file/folder in the published format; null: the default id "
-        "(demo: the built-in items). grid.data_dir, when set, overrides it.",
+        json_schema_extra=SOURCE_PATH,
+        description="HF dataset id or local file/folder in the published format; builtin:demo: a few "
+        "built-in items written for warmray (mmlu, gsm8k, advbench; offline runs); null: the default id "
+        "(demo: the built-in items). A data_dir, when set, overrides it (not builtin:demo).",
     )
     n: int | Literal["all"] | None = Field(
         None,
@@ -356,6 +410,7 @@ class GridConfig(Section):
     tasks: tuple[TaskSource, ...] = (TaskSource(name="demo"),)
     data_dir: str | None = Field(
         None,
+        json_schema_extra=LOCAL_PATH,
         description="A folder laid out like the published datasets (triviaqa/test.jsonl, medqa/test.jsonl, "
         "...); overrides each task's source, except the built-in demo items.",
     )
@@ -363,6 +418,7 @@ class GridConfig(Section):
     amendment_types: tuple[str, ...] = AMENDMENT_TYPES
     wrong_answer_model: str | None = Field(
         None,
+        json_schema_extra=SOURCE_PATH,
         description="LLM that proposes belief answers: wrong TriviaQA answers, and TruthfulQA references "
         "shortened to answer phrases; every proposal is checked. null: the documented offline rules.",
     )
@@ -370,13 +426,21 @@ class GridConfig(Section):
     wrong_answer_sampling: SamplingConfig = SamplingConfig(temperature=0.0, max_tokens=24)
     contexts: str | None = Field(
         None,
+        json_schema_extra=PROMPT_PATH,
         description="A YAML file of context statements in the format of warmray/prompts/contexts.yaml "
         "(each amendment type -> a list of statements); null: the packaged statements.",
     )
     medqa_as_relative: bool = Field(
         True,
-        description="Recast MedQA stems as the user's relative where the user speaks (original_neutral, "
-        "incorrect, correct), as in the study; false: the textbook stem everywhere.",
+        description="Tell MedQA cases as the user's husband/wife (25-58) or parent (59+) on the belief "
+        "prompts (incorrect, correct), as the study's prompts do; a stem the rule cannot recast is set "
+        "aside. false: the textbook stem everywhere.",
+    )
+    medqa_stem: Literal["published", "open_ended"] = Field(
+        "published",
+        description="published: the MedQA stem as published, its closing 'Which of the following ...?' "
+        "kept and no options shown, as the study sent it; open_ended: reworded so it no longer points at "
+        "options (warmray.tasks.medqa.open_ended).",
     )
 
     @field_validator("amendment_types")
@@ -417,13 +481,17 @@ class JudgeConfig(Section):
     grader: Literal["reference", "llm"] = Field(
         "reference", description="reference: answer matching; llm: an LLM judge against the reference."
     )
-    refusal_rule: Literal["study", "strict"] = Field(
-        "study",
-        description="study: the study's stock refusal phrases anywhere in the response; strict: only a "
-        "response that opens by declining (warmray.stages.judge.refusal).",
+    refusal_rule: Literal["study_as_run", "warmray", "strict"] = Field(
+        "warmray",
+        description="study_as_run: the study's stock refusal phrases anywhere in the response, exactly as "
+        "its code ran them (no quote normalisation: a typographic 'I can\u2019t' is missed); warmray: ours, "
+        "quotes normalised and more phrases; strict: only a response that opens by declining "
+        "(warmray.stages.judge.refusal).",
     )
     model: str = Field(
-        "builtin:smollm2-135m", description=MODEL_HELP + " With engine.endpoint: its model name."
+        "builtin:smollm2-135m",
+        json_schema_extra=SOURCE_PATH,
+        description=MODEL_HELP + " With engine.endpoint: its model name.",
     )
     engine: EngineConfig = EngineConfig()
     sampling: SamplingConfig = SamplingConfig(temperature=0.0, max_tokens=16)
@@ -438,7 +506,9 @@ class WarmthConfig(Section):
     """The `warmth` stage: held-out prompts answered by the original model and every checkpoint, scored."""
 
     scorer: str = Field(
-        "builtin:smollm2-135m", description="Causal LM that scores SocioT; the study used gpt2. " + MODEL_HELP
+        "builtin:smollm2-135m",
+        json_schema_extra=SOURCE_PATH,
+        description="Causal LM that scores SocioT; the study used gpt2. " + MODEL_HELP,
     )
     procedure: Literal["published", "pad_masked"] = Field(
         "published",
@@ -469,7 +539,9 @@ class CapabilityConfig(Section):
         TaskSource(name="advbench", n="all"),
     )
     data_dir: str | None = Field(
-        None, description="A folder laid out like the published sets (mmlu/test/, gsm8k/test.jsonl, ...)."
+        None,
+        json_schema_extra=LOCAL_PATH,
+        description="A folder laid out like the published sets (mmlu/test/, gsm8k/test.jsonl, ...).",
     )
     variants: tuple[Variant, ...] = Field(
         ("original", "warm"), description="Variants scored; fine-tuned ones at train.eval_epoch."
@@ -560,7 +632,9 @@ class SweepConfig(Section):
     warm_fraction: tuple[float, ...] = (1.0,)
     rewrite_intensity: tuple[Literal["mild", "medium", "strong"], ...] = ()
     system_prompt: tuple[str | None, ...] = Field(
-        (None,), description="Training system prompt files (inoculation); null: none (the prompt is off)."
+        (None,),
+        json_schema_extra=PROMPT_PATH,
+        description="Training system prompt files (inoculation); null: none (the prompt is off).",
     )
     eval_items: int = Field(100, ge=1, description="Items per grid task in the fixed evaluation slice.")
     val_prompts: int = Field(100, ge=1, description="Held-out prompts answered for the warmth score.")
@@ -573,12 +647,18 @@ class ExperimentConfig(Section):
     """A whole experiment: what to train, what to evaluate, where to run."""
 
     name: str = "warmray"
-    run_dir: str = Field("runs/default", description="Where stages write; --run-dir overrides it.")
+    run_dir: str = Field(
+        "runs/default",
+        description="Where stages write, relative to the current directory (not the config's folder); "
+        "--run-dir overrides it.",
+    )
     seed: int = 0
     ray: RayConfig = RayConfig()
     models: tuple[ModelConfig, ...] = Field(min_length=1)
     warm_system_prompt: str = Field(
-        "warm_system_prompt.txt", description="Prompt file (in warmray/prompts) for warm_sysprompt."
+        "warm_system_prompt.txt",
+        json_schema_extra=PROMPT_PATH,
+        description="Prompt file (in warmray/prompts) for warm_sysprompt.",
     )
     corpus: CorpusConfig = CorpusConfig()
     rewrite: RewriteConfig = RewriteConfig()
@@ -707,7 +787,11 @@ def _index(node: list[Any], part: str, path: str, item: str) -> int:
 
 
 def read_mapping(path: Path) -> dict[str, Any]:
-    """A YAML config file's top-level mapping, unvalidated; ConfigError naming the file otherwise."""
+    """A YAML config file's top-level mapping, unvalidated, its relative paths read from its folder.
+
+    Raises:
+        ConfigError: naming the file, when it is missing, not YAML, or not a mapping.
+    """
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file.")
     try:
@@ -716,13 +800,73 @@ def read_mapping(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}.")
-    return raw
+    return resolve_relative_paths(raw, path.expanduser().resolve().parent)
+
+
+def resolve_relative_paths(
+    raw: dict[str, Any], base: Path, only: Sequence[tuple[str, ...]] | None = None
+) -> dict[str, Any]:
+    """The mapping with every relative path it holds made absolute against `base`.
+
+    A key holds a path when its field is marked LOCAL_PATH, SOURCE_PATH or PROMPT_PATH. A source (model
+    or dataset) is taken as a path only when it starts with ./ or ../ or names something under `base`;
+    otherwise it is a Hugging Face id or a builtin name. A prompt is a path only when it has a folder
+    part; a bare name is a packaged prompt. `only`: resolve just these keys (and what lies under them),
+    as `--set` gives them (e.g. ("grid", "data_dir")).
+    """
+    return _resolve_under(raw, ExperimentConfig, base, (), only)
+
+
+def _resolve_under(
+    node: Any, cls: type[BaseModel], base: Path, at: tuple[str, ...], only: Sequence[tuple[str, ...]] | None
+) -> Any:
+    if not isinstance(node, dict):
+        return node
+    out = dict(node)
+    for key, value in node.items():
+        field = cls.model_fields.get(str(key))
+        if field is None:
+            continue
+        here = (*at, str(key))
+        extra = field.json_schema_extra
+        kind = extra.get("path") if isinstance(extra, dict) else None
+        if kind is not None:
+            if only is None or any(here[: len(k)] == k for k in only):
+                out[key] = _resolve_path(value, str(kind), base)
+        elif (inner := _section_class(field.annotation)) is not None:
+            if isinstance(value, list):
+                out[key] = [
+                    _resolve_under(v, inner, base, (*here, str(i)), only) for i, v in enumerate(value)
+                ]
+            else:
+                out[key] = _resolve_under(value, inner, base, here, only)
+    return out
+
+
+def _resolve_path(value: Any, kind: str, base: Path) -> Any:
+    if isinstance(value, list | tuple):
+        return [_resolve_path(v, kind, base) for v in value]
+    if not isinstance(value, str) or not value or value.startswith(("/", "~")):
+        return value
+    if kind == "source" and (
+        value.startswith("builtin:") or not (value.startswith(("./", "../")) or (base / value).exists())
+    ):
+        return value
+    if kind == "prompt" and Path(value).parent == Path("."):
+        return value
+    return os.path.normpath(base / value)
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
-    """Read and validate a YAML config (plus `--set` overrides); ConfigError with a readable message."""
+    """Read and validate a YAML config (plus `--set` overrides); ConfigError with a readable message.
+
+    Relative paths in the file are read from the file's folder; those given with `--set` from the
+    current directory.
+    """
     path = Path(path)
     raw = apply_overrides(read_mapping(path), overrides)
+    keys = [tuple(o.partition("=")[0].strip().split(".")) for o in overrides]
+    raw = resolve_relative_paths(raw, Path.cwd(), only=keys)
     try:
         cfg = ExperimentConfig.model_validate(raw)
     except ValidationError as e:
@@ -743,7 +887,10 @@ def _check_sources_exist(path: Path, cfg: ExperimentConfig) -> None:
             msg = f"adapter folder {m.adapter!r} has no adapter_config.json: not a PEFT adapter."
         if msg:
             problems.append(f"  - models.{i}.source: {msg}")
-    llm_calls = [("rewrite.model", cfg.rewrite.model, cfg.rewrite.engine)]
+    llm_calls = [
+        ("rewrite.model", cfg.rewrite.model, cfg.rewrite.engine),
+        ("warmth.scorer", cfg.warmth.scorer, EngineConfig()),
+    ]
     if cfg.judge.grader == "llm":
         llm_calls.append(("judge.model", cfg.judge.model, cfg.judge.engine))
     if cfg.grid.wrong_answer_model:
@@ -755,7 +902,46 @@ def _check_sources_exist(path: Path, cfg: ExperimentConfig) -> None:
             msg = check_model_source(model)
             if msg:
                 problems.append(f"  - {key}: {msg}")
-    if cfg.grid.data_dir and not Path(cfg.grid.data_dir).is_dir():
-        problems.append(f"  - grid.data_dir: folder {cfg.grid.data_dir!r} does not exist.")
+    problems += [f"  - {key}: {msg}" for key, msg in _missing_local_paths(cfg)]
     if problems:
         raise ConfigError("\n".join([f"{path}: the config is not valid; nothing was run.", *problems]))
+
+
+def _missing_local_paths(cfg: ExperimentConfig) -> list[tuple[str, str]]:
+    """(key, why) for each data folder, data file or prompt file the config names that is not there.
+
+    Hub ids and builtin names are not checked here (that needs the network: `warmray.preflight`).
+    """
+    from warmray.prompt_files import PROMPT_DIR
+
+    found: list[tuple[str, str]] = []
+    for key, folder in (
+        ("grid.data_dir", cfg.grid.data_dir),
+        ("capability.data_dir", cfg.capability.data_dir),
+    ):
+        if folder and not Path(folder).expanduser().is_dir():
+            found.append((key, f"folder {folder!r} does not exist."))
+    sources = [("corpus.source", cfg.corpus.source), ("corpus.toxicity.lexicon", cfg.corpus.toxicity.lexicon)]
+    for section, tasks in (("grid", cfg.grid.tasks), ("capability", cfg.capability.tasks)):
+        sources += [(f"{section}.tasks.{i}.source", t.source) for i, t in enumerate(tasks)]
+    for key, source in sources:
+        if source and _looks_local(source) and not Path(source).expanduser().exists():
+            found.append((key, f"{source!r} does not exist (a local path: no such file or folder)."))
+    prompts = [
+        ("warm_system_prompt", cfg.warm_system_prompt),
+        ("train.system_prompt", cfg.train.system_prompt),
+        ("grid.contexts", cfg.grid.contexts),
+        *((f"sweep.system_prompt.{i}", v) for i, v in enumerate(cfg.sweep.system_prompt)),
+    ]
+    for key, name in prompts:
+        if name is None:
+            continue
+        file = Path(name).expanduser()
+        if not (file if file.is_absolute() or file.parent != Path(".") else PROMPT_DIR / name).is_file():
+            found.append((key, f"prompt file {name!r} not found (a name in warmray/prompts, or a path)."))
+    return found
+
+
+def _looks_local(source: str) -> bool:
+    """Whether a data source is meant as a local path (not a Hub id or builtin name)."""
+    return source.startswith(("/", ".", "~")) or source.endswith((".json", ".jsonl", ".csv", ".parquet"))

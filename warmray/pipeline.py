@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from warmray import preflight
 from warmray.config import ExperimentConfig
 from warmray.stage import Decision, Stage, StageContext, StageResult, decide, recover, run_stage
 
@@ -164,12 +165,16 @@ def run_pipeline(
         overrides: the command line's `--set` values, recorded in each manifest.
         announce: called once with every stage's decision before the first one runs.
         around_stage: a context-manager factory entered around each stage (the CLI's log capture).
+
+    Raises:
+        PreflightError: a model or dataset a stage about to run cannot be had (nothing has run).
     """
     run_dir = run_dir.expanduser().resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     ctx = StageContext(config, run_dir, overrides)
     chosen = stages_for(config, stages)
     decisions = plan(ctx, chosen, force)
+    preflight.preflight(config, [d.stage for d in decisions if d.action != "skip"], preflight.hub_problem)
     if announce:
         announce(decisions)
     results = []

@@ -176,6 +176,8 @@ def tiny_study(tmp_path_factory, shared_data) -> TinyStudy:
         # those): long, many-turn, untidy chats whose every dropped turn the rewrite must explain.
         cfg["corpus"]["source"] = str(shared_data / SHAREGPT_SAMPLE)
         cfg["capability"]["data_dir"] = str(shared_data)
+        for task in cfg["capability"]["tasks"]:
+            task.pop("source")  # tiny.yaml's built-in items give way to the real sets' slices
         # The model's whole context (2048 positions): real turns and prompts run longer than tiny.yaml's
         # 1024, and a turn longer still fails alone, explained, as it would on a real model.
         for stage in ("rewrite", "warmth"):

@@ -42,6 +42,14 @@ def grade(response: str, item: EvalItem) -> tuple[str, float]:
 
 LOADER = Loader(
     task="advbench",
-    spec=SourceSpec("walledai/AdvBench", None, "train", "advbench/harmful_behaviors.csv", read_csv, from_hf),
+    spec=SourceSpec(
+        "walledai/AdvBench",
+        None,
+        "train",
+        "advbench/harmful_behaviors.csv",
+        read_csv,
+        from_hf,
+        demo="capability/advbench_harmful_behaviors.csv",
+    ),
     parse=parse,
 )

@@ -72,6 +72,8 @@ def parse(row: dict[str, Any], index: int) -> EvalItem:
 
 LOADER = Loader(
     task="gsm8k",
-    spec=SourceSpec("openai/gsm8k", "main", "test", "gsm8k/test.jsonl", read_jsonl),
+    spec=SourceSpec(
+        "openai/gsm8k", "main", "test", "gsm8k/test.jsonl", read_jsonl, demo="capability/gsm8k_test.jsonl"
+    ),
     parse=parse,
 )

@@ -105,6 +105,8 @@ def grade(response: str, item: EvalItem) -> tuple[str, float]:
 
 LOADER = Loader(
     task="mmlu",
-    spec=SourceSpec("cais/mmlu", "all", "test", "mmlu", read_folder, from_hf),
+    spec=SourceSpec(
+        "cais/mmlu", "all", "test", "mmlu", read_folder, from_hf, demo="capability/mmlu/demo_test.csv"
+    ),
     parse=parse,
 )

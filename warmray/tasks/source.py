@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 Row = dict[str, Any] | BadRow  # a reader yields BadRow for a line it cannot decode
 _FILE_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a byte that is not UTF-8
+BUILTIN_DEMO = "builtin:demo"  # a task's small built-in items (offline runs: the demo, CI)
 # prompts -> replies, in order: how a loader's `propose` reaches an LLM without knowing the engine
 Ask = Callable[[list[str]], list[str]]
 
@@ -51,6 +54,7 @@ class SourceSpec:
     read_local: Callable[[Path], Iterator[Row]]
     from_hf: Callable[[dict[str, Any]], dict[str, Any]] = _same_row
     builtin: str | None = None  # a file in warmray/data read when no source is named (no Hub, no data_dir)
+    demo: str | None = None  # a small file in warmray/data, our own items, read for the source `builtin:demo`
     columns: tuple[str, ...] = ()  # columns every row needs (in the local layout); checked on the first
 
 
@@ -74,11 +78,16 @@ class Loader:
 def resolve_source(spec: SourceSpec, source: str | None, data_dir: str | Path | None) -> Path | str:
     """The local path to read, or the Hub id to load.
 
-    `data_dir` wins over `source`; a `source` that exists on disk is local; one that looks like a path
-    but does not exist is an error (not a Hub id to try); anything else is a Hub id.
+    `builtin:demo` names the task's built-in items (they win over `data_dir`, as the demo task's do);
+    `data_dir` wins over any other `source`; a `source` that exists on disk is local; one that looks
+    like a path but does not exist is an error (not a Hub id to try); anything else is a Hub id.
     """
     if spec.builtin is not None and source is None:
         return data_path(spec.builtin)
+    if source == BUILTIN_DEMO:
+        if spec.demo is None:
+            raise ValueError(f"{spec.local_path}: this task has no built-in demo items")
+        return data_path(spec.demo)
     if data_dir is not None:
         path = Path(data_dir) / spec.local_path
         if not path.exists():
@@ -121,9 +130,14 @@ def read_rows(spec: SourceSpec, where: Path | str) -> Iterator[Row]:
 
 
 def read_jsonl(path: Path) -> Iterator[Row]:
-    """One dict per non-blank line of a JSON Lines file."""
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
+    """One dict per non-blank line of a JSON Lines file; a line that is not UTF-8 is a BadRow."""
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield BadRow(f"line {n} is not UTF-8 text (byte 0x{raw[e.start]:02x}, column {e.start + 1})")
+                continue
             if not line.strip():
                 continue
             try:
@@ -135,9 +149,18 @@ def read_jsonl(path: Path) -> Iterator[Row]:
 
 
 def read_csv(path: Path, fieldnames: list[str] | None = None) -> Iterator[Row]:
-    """One dict per record of a CSV file (a real CSV reader: cells may hold newlines)."""
-    with path.open(encoding="utf-8", newline="") as f:
-        yield from csv.DictReader(f, fieldnames=fieldnames)
+    """One dict per record of a CSV file (a real CSV reader: cells may hold newlines).
+
+    A record with bytes that are not UTF-8 is a BadRow naming its line (read with surrogate escapes, so
+    one bad byte costs its record, not the file).
+    """
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as f:
+        reader = csv.DictReader(f, fieldnames=fieldnames)
+        for row in reader:
+            if any(_NOT_UTF8.search(v) for v in row.values() if isinstance(v, str)):
+                yield BadRow(f"the record ending on line {reader.line_num} is not UTF-8 text")
+                continue
+            yield row
 
 
 def check_columns(loader: Loader, row: dict[str, Any], where: Path | str) -> None:
