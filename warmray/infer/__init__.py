@@ -24,6 +24,9 @@ import ray
 
 from warmray import progress, resumable
 from warmray.config import VLLM_LORA_RANKS, EngineConfig, ModelConfig, SamplingConfig, lora_slots
+from warmray.infer import failures, http
+from warmray.infer.failures import REQUEST_FAILED
+from warmray.infer.http import RetryPolicy
 from warmray.models import resolve_model
 from warmray.runtime import normal_priority
 
@@ -279,26 +282,43 @@ def _vllm_processor(
     )
 
 
+def retry_policy(engine: EngineConfig) -> RetryPolicy:
+    """How each request to the engine's endpoint is tried (warmray.infer.http)."""
+    return RetryPolicy(tries=engine.request_tries, timeout_s=engine.request_timeout_s)
+
+
+def endpoint_row(row: dict[str, Any]) -> tuple[str, int, int, str]:
+    """An endpoint's reply as (text, prompt tokens, completion tokens, error); error "" when answered.
+
+    A request that failed after its tries (warmray.infer.http) is a failed request: no text, and an
+    error that starts with REQUEST_FAILED (warmray.infer.failures).
+    """
+    resp = row.get("http_response") or {}
+    error = http.failure(resp)
+    if error:
+        return "", 0, 0, f"{REQUEST_FAILED}{error} (after {resp.get('tries', 0)} tries)"
+    usage = resp.get("usage") or {}
+    return http.reply_text(resp), usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), ""
+
+
 def _http_processor(model: str, engine: EngineConfig, sampling: SamplingConfig, carried: list[str]) -> Any:
     from ray.data.llm import HttpRequestProcessorConfig, build_processor
 
-    key_env = engine.api_key_env
+    key_env, policy = engine.api_key_env, retry_policy(engine)
 
     def session() -> Any:
-        import aiohttp
-
         # The key is read on the worker, so it never sits in a config, a log line or an output row.
-        return aiohttp.ClientSession(headers={"Authorization": f"Bearer {os.environ.get(key_env, '')}"})
+        return http.RetryingSession({"Authorization": f"Bearer {os.environ.get(key_env, '')}"}, policy)
 
     config = HttpRequestProcessorConfig(
         url=engine.endpoint.rstrip("/") + "/chat/completions",
         batch_size=engine.batch_size,
         concurrency=engine.concurrency,
         qps=engine.qps,
-        max_retries=3,
+        # The session retries, and never raises (warmray.infer.http says why): a request that still
+        # fails is a failed request, not the end of the stage.
+        max_retries=0,
         session_factory=session,
-        # No should_continue_on_error here (the HTTP processor refuses it): a request that still fails
-        # after the retries stops the stage, and a rerun resumes from the rows already written.
     )
     params = sampling_params(sampling)
 
@@ -306,17 +326,8 @@ def _http_processor(model: str, engine: EngineConfig, sampling: SamplingConfig, 
         return {"payload": {"model": model, "messages": list(row["messages"]), **params}}
 
     def postprocess(row: dict[str, Any]) -> dict[str, Any]:
-        resp = row.get("http_response") or {}
-        usage = resp.get("usage") or {}
-        choices = resp.get("choices") or [{}]
-        text = (choices[0].get("message") or {}).get("content") or ""
-        return _finish_row(
-            row,
-            carried,
-            text,
-            usage.get("prompt_tokens", 0),
-            usage.get("completion_tokens", 0),
-        )
+        text, n_in, n_out, error = endpoint_row(row)
+        return _finish_row(row | {"__inference_error__": error}, carried, text, n_in, n_out)
 
     return build_processor(config, preprocess=preprocess, postprocess=postprocess)
 
@@ -417,7 +428,11 @@ def answer(
     `lora_r` is the rank the adapters named in the `adapter` column were trained with; an engine
     serves LoRA (a slot per distinct adapter and one empty: warmray.config.lora_slots) only when some
     of its rows name one; the base model's rows go first (`base_rows_first` says why).
+    Through an endpoint, a request that failed after its tries comes back as a failed request
+    (warmray.infer.failures: asked again at the next attempt); more of them than
+    `engine.max_failed_fraction` stops the stage with RequestsFailed, keeping what succeeded.
     """
+    failures.reopen(folder)
     todo = resumable.remaining(requests, key, folder)
     if len(todo):
         log.info("%s: %d of %d rows to answer with %s", label, len(todo), len(requests), model)
@@ -428,7 +443,11 @@ def answer(
             ds = ray.data.from_pandas(base_rows_first(todo))
             processed = chat(ds, model, engine, sampling, lora_rank=lora_rank, adapters=adapters)
             processed.write_parquet(str(folder))
-    return resumable.collect(folder, key, requests[key])
+    done = resumable.collect(folder, key, requests[key])
+    if engine.endpoint:
+        limit = engine.max_failed_fraction
+        failures.check_share(done, label=label, endpoint=engine.endpoint, limit=limit, folder=folder)
+    return done
 
 
 def answer_responses(
