@@ -66,9 +66,14 @@ class Console:
             self._open_line = False
 
     @contextmanager
-    def capture(self, log_file: Path) -> Iterator[None]:
-        """Send fds 1 and 2 (this process and the processes it starts) to `log_file` inside the block."""
-        self.log_file = log_file
+    def capture(self, log_file: Path, *, holds_errors: bool = True) -> Iterator[None]:
+        """Send fds 1 and 2 (this process and the processes it starts) to `log_file` inside the block.
+
+        `log_file` becomes the log an error message names, unless `holds_errors` is False (the shutdown's
+        farewells: an error raised in a stage must still point at that stage's log).
+        """
+        if holds_errors:
+            self.log_file = log_file
         if self.verbose:
             yield
             return
@@ -120,7 +125,7 @@ def stop_ray(console: Console, log_file: Path) -> None:
     import ray
 
     if ray.is_initialized():
-        with console.capture(log_file):
+        with console.capture(log_file, holds_errors=False):
             ray.shutdown()
 
 

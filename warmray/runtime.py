@@ -14,8 +14,10 @@ import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from warmray.config import RayConfig
+from warmray.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -75,24 +77,113 @@ def choose_connection(
     return Connection(None, "starting a local Ray")
 
 
+class RayStartError(UserError, RuntimeError):
+    """Ray could not be started or joined; the message says which, what failed and what to try."""
+
+
+def gcs_address(address: str) -> str | None:
+    """The host:port a Ray address reaches its cluster's GCS at, or None when it names no such port.
+
+    `ray://` (Ray Client) and `http(s)://` (the dashboard) addresses, `auto` and `local` are left to Ray.
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit() or not host:
+        return None
+    return address
+
+
+def unreachable_problem(chosen: Connection, alive: Callable[[str], bool] = gcs_alive) -> str | None:
+    """Why joining `chosen` would hang, or None: nothing listens at the address it joins (pure but `alive`).
+
+    Ray itself retries a dead GCS address for minutes with nothing on the terminal (a stale RAY_ADDRESS
+    from an earlier job hung a command for over six minutes); one bounded connection attempt says it now.
+    """
+    gcs = gcs_address(chosen.address) if chosen.address else None
+    if gcs is None or alive(gcs):
+        return None
+    return (
+        f"cannot join Ray: {chosen.reason.removeprefix('joining ')}, but nothing answers at {gcs}. The "
+        "cluster has stopped or the address is stale: start it (`ray start --head`), fix ray.address, or "
+        "unset RAY_ADDRESS (`unset RAY_ADDRESS`) to let warmray start a Ray of its own."
+    )
+
+
+def token_auth_env(environ: dict[str, str] | os._Environ[str], token_file: Path) -> dict[str, str]:
+    """The variables to set so that joining a `ray start` cluster passes Ray's token authentication.
+
+    Ray 2.60 turns token authentication on for clusters started with `ray start --head` and writes the
+    token to ~/.ray/auth_token, but a driver reads it only with RAY_AUTH_MODE=token. Nothing is set when
+    the user chose a mode, or gave a token, or there is no token file.
+    """
+    if environ.get("RAY_AUTH_MODE") or environ.get("RAY_AUTH_TOKEN") or not token_file.is_file():
+        return {}
+    return {"RAY_AUTH_MODE": "token"}
+
+
+def ray_temp_dir() -> str:
+    """Where a local Ray keeps its sessions and logs (RAY_TMPDIR, else /tmp, then ray/)."""
+    return os.path.join(os.environ.get("RAY_TMPDIR", "/tmp"), "ray")
+
+
+def start_failure(chosen: Connection, error: BaseException) -> str:
+    """The paragraph for a Ray that did not start or could not be joined (pure)."""
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+    if chosen.address is None:
+        return (
+            f"Ray did not start on this machine ({type(error).__name__}: {first}). This is the machine, "
+            "not warmray: a loaded machine can make Ray's raylet miss its start-up deadline, and a full "
+            "/tmp or a leftover Ray can stop it. Run the same command again when the load is lower, check "
+            "`df -h /tmp` and `ray status`, or start Ray yourself (`ray start --head`) and set ray.address. "
+            f"Ray's own logs: {ray_temp_dir()}/session_latest/logs."
+        )
+    auth = ""
+    if "auth" in first.lower() or "token" in first.lower():
+        auth = (
+            " It asks for Ray's token: set RAY_AUTH_MODE=token (the token is read from ~/.ray/auth_token) "
+            "or RAY_AUTH_TOKEN."
+        )
+    return (
+        f"could not join the Ray cluster at {chosen.address} ({type(error).__name__}: {first}). Its head "
+        f"answers, but the cluster may be half-stopped (a raylet that died) or refuse this driver.{auth} "
+        "Check it with `ray status`; `ray stop` and `ray start --head` again, set ray.address to another "
+        "cluster, or `ray stop` it to let warmray start a private Ray."
+    )
+
+
 def ensure_ray(cfg: RayConfig) -> None:
-    """Start or join Ray once per process (see choose_connection for which)."""
+    """Start or join Ray once per process (see choose_connection for which).
+
+    Raises:
+        RayStartError: the address to join answers nothing, or Ray failed to start or join (its reason
+            and what to try in the message).
+    """
     import ray  # here, not at import time: `warmray --help` and config checks stay fast
     from ray._private.utils import read_ray_address
 
     if ray.is_initialized():
         return
     chosen = choose_connection(cfg.address, os.environ.get("RAY_ADDRESS"), read_ray_address())
+    if problem := unreachable_problem(chosen):
+        raise RayStartError(problem)
     # ray.init replaces the driver's SIGTERM handler with one that exits at once; warmray's own (the
     # command line's) stops the engines and Ray first, so it is put back.
     on_sigterm = signal.getsignal(signal.SIGTERM)
-    if chosen.address:
-        log.info("%s", chosen.reason)
-        ray.init(address=chosen.address, log_to_driver=True)
-    else:
-        log.info("%s with %s logical CPUs", chosen.reason, cfg.num_cpus)
-        # "local": a new private instance, never the recorded one (Ray's default for address=None).
-        ray.init(address="local", num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=True)
+    try:
+        if chosen.address:
+            log.info("%s", chosen.reason)
+            for name, value in token_auth_env(os.environ, Path.home() / ".ray" / "auth_token").items():
+                log.info("%s=%s: the cluster's token is in ~/.ray/auth_token", name, value)
+                os.environ[name] = value
+            ray.init(address=chosen.address, log_to_driver=True)
+        else:
+            log.info("%s with %s logical CPUs", chosen.reason, cfg.num_cpus)
+            # "local": a new private instance, never the recorded one (Ray's default for address=None).
+            ray.init(address="local", num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=True)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:  # ray.init raises bare Exception, RuntimeError, ConnectionError, TimeoutError
+        log.exception("Ray did not start")
+        raise RayStartError(start_failure(chosen, e)) from e
     if callable(on_sigterm):
         signal.signal(signal.SIGTERM, on_sigterm)
     configure_data(cfg, progress_bars=True)

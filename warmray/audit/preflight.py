@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from warmray.audit.targets import Target
-from warmray.config import VLLM_LORA_RANKS
+from warmray.config import VLLM_LORA_RANKS, ExperimentConfig
 from warmray.errors import UserError
 from warmray.models import check_model_source, resolve_model
 
@@ -96,3 +96,47 @@ def check_endpoint(base_url: str, model: str, key_env: str) -> str | None:
     if served and model not in served:
         return f"the endpoint does not serve {model!r}; it serves {served}."
     return None
+
+
+def run_endpoints(config: ExperimentConfig, stages: list[str]) -> list[tuple[str, str, str, str]]:
+    """(stage, base URL, model name, key variable) of every endpoint the given stages of a run ask (pure).
+
+    A model with its own endpoint is asked by the stages that answer with the models (generate, warmth,
+    capability); a stage's engine with an endpoint is asked for the stage's own model (rewrite, the
+    grid's wrong-answer model, an LLM judge). Each (URL, model) once, in stage order.
+    """
+    found: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+
+    def add(stage: str, url: str | None, model: str | None, key_env: str) -> None:
+        if url and model and stage in stages:
+            found.setdefault((url, model), (stage, url, model, key_env))
+
+    add("rewrite", config.rewrite.engine.endpoint, config.rewrite.model, config.rewrite.engine.api_key_env)
+    grid = config.grid
+    add(
+        "grid",
+        grid.wrong_answer_engine.endpoint,
+        grid.wrong_answer_model,
+        grid.wrong_answer_engine.api_key_env,
+    )
+    for stage in ("generate", "warmth", "capability"):
+        engine = getattr(config, stage).engine
+        for m in config.models:
+            key_env = m.api_key_env if m.endpoint else engine.api_key_env
+            add(stage, m.endpoint or engine.endpoint, m.source, key_env)
+    if config.judge.grader == "llm":
+        add("judge", config.judge.engine.endpoint, config.judge.model, config.judge.engine.api_key_env)
+    return list(found.values())
+
+
+def check_run_endpoints(config: ExperimentConfig, stages: list[str]) -> None:
+    """Ask every endpoint the stages about to run will use, before Ray starts; PreflightError lists all."""
+    problems = [
+        f"  - {stage} ({url}, model {model}): {problem}"
+        for stage, url, model, key_env in run_endpoints(config, stages)
+        if (problem := check_endpoint(url, model, key_env))
+    ]
+    if problems:
+        raise PreflightError(
+            "\n".join(["an endpoint in the config cannot be used; nothing was run:", *problems])
+        )

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from warmray.console import add_verbose_argument, of_command, stop_ray
+from warmray.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,13 @@ def command(args: argparse.Namespace) -> int:
     run_dir = (args.run_dir or Path(config.run_dir)).expanduser().resolve()
     log_file = run_dir / "sweep" / "logs" / "sweep.log"
     console.say(f"warmray sweep {args.config}: Ray's, Tune's and vLLM's output in {log_file}")
-    try:
-        folder = run_sweep(config, run_dir, console.say, lambda: console.capture(log_file))
-    finally:
-        stop_ray(console, log_file)
+    # The run directory's lock, as every command that writes one holds it: a second sweep on the same
+    # directory would resume the first one's live trials (RunDirBusy, exit 2, names the holder).
+    with RunDir(run_dir).locked():
+        try:
+            folder = run_sweep(config, run_dir, console.say, lambda: console.capture(log_file))
+        finally:
+            stop_ray(console, log_file)
     for name in ("trials.parquet", "frontier.png", "report.md"):
         console.say(f"sweep: {folder / name}")
     return 0
