@@ -15,7 +15,7 @@ from pathlib import Path
 from warmray import progress
 from warmray.config import ConfigError, ExperimentConfig, load_config
 from warmray.console import Console, CountWarnings, add_verbose_argument, stop_ray
-from warmray.errors import UserError
+from warmray.errors import UserError, explain_outside
 from warmray.pipeline import STAGE_NAMES, STAGES, run_pipeline
 from warmray.rundir import RunDir
 from warmray.stage import Decision, Stage, read_manifest
@@ -58,6 +58,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="warmray", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"warmray {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser(
         "run",
@@ -88,12 +89,33 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
                 "layout) instead of a run",
             )
             p.add_argument("--out", type=Path, help="output folder for --from (report, tables, figures)")
+            p.add_argument(
+                "--refusal-rule",
+                choices=("study_as_run", "warmray", "strict"),
+                help="with --from: the rule that derives a refusal flag a row lacks (default: the config's "
+                "judge.refusal_rule)",
+            )
+            p.add_argument(
+                "--rederive-refusals",
+                action="store_true",
+                help="with --from: derive every row's refusal flag from its response, ignoring the files'",
+            )
     for name, (module, help_text) in TOOLS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == command:  # its module may import more than the rest of the command line needs
             importlib.import_module(module).add_arguments(p)
         p.set_defaults(tool=module)
     return parser
+
+
+def _version() -> str:
+    """The installed warmray's version (a source tree that is not installed says so)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("warmray")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def _reads(stage: Stage) -> str:
@@ -181,7 +203,7 @@ def _run_stages(args: argparse.Namespace, session: Session) -> int:
                 names,
                 force=args.force,
                 overrides=tuple(args.overrides),
-                announce=session.announce,
+                announce=lambda decisions: _before_any_stage(config, decisions, session),
                 around_stage=session.around_stage,
             )
         finally:
@@ -189,6 +211,14 @@ def _run_stages(args: argparse.Namespace, session: Session) -> int:
     if session.rundir.finished("judge") and {"judge", "analyze"} & set(names):
         _print_summary(session, config)
     return 0
+
+
+def _before_any_stage(config: ExperimentConfig, decisions: list[Decision], session: Session) -> None:
+    """Ask the endpoints the stages about to run will use (before Ray starts), then say what each does."""
+    from warmray.audit.preflight import check_run_endpoints
+
+    check_run_endpoints(config, [d.stage for d in decisions if d.action != "skip"])
+    session.announce(decisions)
 
 
 def _print_summary(session: Session, config: ExperimentConfig) -> None:
@@ -210,14 +240,22 @@ def _print_summary(session: Session, config: ExperimentConfig) -> None:
 
 
 def _analyze_files(args: argparse.Namespace, session: Session) -> int:
-    from warmray.config import AnalyzeConfig
+    from warmray.config import AnalyzeConfig, JudgeConfig
     from warmray.stages.analyze import analyze, load_verdict_files
 
     if not args.out:
         raise ConfigError("analyze --from needs --out DIR, the folder for the report.")
-    cfg = load_config(args.config, args.overrides).analyze if args.config else AnalyzeConfig()
-    verdicts = load_verdict_files(list(args.sources))
-    analyze(verdicts, args.out, config=cfg, run_info={"sources": [str(s) for s in args.sources]})
+    full = load_config(args.config, args.overrides) if args.config else None
+    cfg = full.analyze if full else AnalyzeConfig()
+    rule = args.refusal_rule or (full.judge.refusal_rule if full else JudgeConfig().refusal_rule)
+    verdicts = load_verdict_files(list(args.sources), rule, args.rederive_refusals)
+    info = {
+        "sources": [str(s) for s in args.sources],
+        "refusals_derived": verdicts.attrs.get("refusals_derived", 0),
+        "derive_refusal_rule": rule,
+        "refusals_rederived": bool(args.rederive_refusals),
+    }
+    analyze(verdicts, args.out, config=cfg, run_info=info)
     session.console.say(f"report: {args.out / 'report.md'}  {args.out / 'report.html'}")
     return 0
 
@@ -254,8 +292,35 @@ def main(argv: list[str] | None = None) -> int:
             "from the rows already written."
         )
         return 130
-    except Exception:  # a bug: show everything, so it can be reported
+    except Exception as e:
+        if explained := explain_outside(e, _stage_of(session.console.log_file)):
+            # Trouble from outside (network, hub, disk, data): one paragraph; the details in the log.
+            log_file = _keep_traceback(session)
+            session.console.error(f"warmray: {explained}" + (f"\n  (log: {log_file})" if log_file else ""))
+            return 2
+        # a bug: show everything, so it can be reported
         session.console.error(traceback.format_exc())
         where = f" with the log {session.console.log_file}" if session.console.log_file else ""
         session.console.error(f"warmray: this is a bug in warmray; please report it{where}.")
         return 1
+
+
+def _stage_of(log_file: Path | None) -> str | None:
+    """The stage whose log was written last (the one running when an error came), if a stage's."""
+    return log_file.stem if log_file is not None and log_file.stem in STAGE_NAMES else None
+
+
+def _keep_traceback(session: Session) -> Path | None:
+    """Append the current exception's traceback to the log that holds the stage's output; that log."""
+    log_file = session.console.log_file
+    if log_file is None and session.rundir is not None:
+        log_file = session.rundir.log("errors")
+    if log_file is None:
+        return None
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("a") as f:
+            f.write(f"\nwarmray: the error, in full:\n{traceback.format_exc()}")
+    except OSError:  # a full disk or a read-only folder: the paragraph says so already
+        return log_file if log_file.is_file() else None
+    return log_file
