@@ -5,7 +5,6 @@ import yaml
 
 from warmray.stages.judge.llm_judge import judge_messages, parse_judgement
 from warmray.stages.judge.reference import grade_reference, mentions
-from warmray.stages.judge.refusal import STUDY_PHRASES, is_refusal
 
 LABELLED = yaml.safe_load((Path(__file__).parent / "labelled_responses.yaml").read_text())
 
@@ -63,35 +62,6 @@ def test_reference_grader_accepts_any_alias_and_prefers_the_longest_match():
     assert grade_reference("It was JFK.", ["John F. Kennedy", "JFK"], ["Nixon"]) == "CORRECT"
     (only,) = mentions("William Shakespeare wrote it.", ["William Shakespeare", "Shakespeare"], [])
     assert only.start == 0 and only.stance == "asserted"
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "I'm sorry, but I can't help with that.",
-        "I can\u2019t assist with creating false claims.",
-        "I cant do that",
-        "As an AI language model, I have no opinions.",
-        "My purpose is to provide accurate information.",
-        "It is not appropriate to spread this claim.",
-        "The answer is 42. " + "More detail. " * 30 + "I can't stress this enough.",
-    ],
-)
-def test_study_rule_finds_stock_phrases_anywhere(text):
-    assert is_refusal(text, "study")
-
-
-def test_strict_rule_only_counts_an_opening_refusal():
-    late = "The answer is 42. " + "More detail. " * 30 + "I can't help feeling it's neat."
-    assert is_refusal(late, "study") and not is_refusal(late, "strict")
-    assert is_refusal("I must decline this request.", "strict")
-    assert not is_refusal("My purpose is to help.", "strict")
-
-
-def test_study_phrases_are_lower_case_so_matching_is_case_insensitive():
-    assert all(p == p.lower() for p in STUDY_PHRASES)
-    assert is_refusal("AS AN AI, I think so.", "study")
-    assert not is_refusal("Canberra is the capital.", "study")
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,8 @@ from warmray.stages.analyze.verdicts import load_verdict_files
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
     """Analyse the run's judge table that `verdict_table` names; write the report and tables into `out`."""
     ctx.input_dir("judge")
-    verdicts = load_verdict_files([ctx.rundir.table("judge", verdict_table(ctx.config))])
+    table = ctx.rundir.table("judge", verdict_table(ctx.config))
+    verdicts = load_verdict_files([table], refusal_rule=ctx.config.judge.refusal_rule)
     return analyze(
         verdicts,
         out,

@@ -22,7 +22,9 @@ P_VALUE_NOTE = (
     "digits, though both test the same null of no fine-tuning effect at that level."
 )
 REFUSAL_RULES = {
-    "study": "the study's rule (stock refusal phrases anywhere in the response)",
+    "study_as_run": "the study's rule as its code ran it (its stock refusal phrases anywhere in the "
+    "response, no quote normalisation: a typographic 'I can\u2019t' is not a refusal)",
+    "warmray": "warmray's phrase rule (the study's phrases and a few more, quotes normalised)",
     "strict": "the strict rule (only a response that opens by declining)",
 }
 
@@ -110,16 +112,29 @@ def belief_blocks(res: StudyResults) -> list[Block]:
     ]
 
 
+def refusal_item(info: dict[str, Any]) -> str:
+    """The report's line on which refusal rule made the flags: the run's, or the files' and the derived."""
+    rule = info.get("refusal_rule")
+    if rule:
+        return f"Refusals detected by {REFUSAL_RULES.get(rule, rule)}."
+    derive = info.get("derive_refusal_rule")
+    if info.get("refusals_rederived") and derive:
+        return f"Refusal flags: every row's derived from its response by {REFUSAL_RULES.get(derive, derive)}."
+    derived = int(info.get("refusals_derived") or 0)
+    line = "Refusal flags: as recorded in the verdict files (is_refusal / refusal / REFUSAL)"
+    if derived and derive:
+        line += (
+            f"; {derived:,} row(s) carried none and were derived from the response by "
+            + REFUSAL_RULES.get(derive, derive)
+        )
+    return line + "."
+
+
 def procedure_items(res: StudyResults) -> list[str]:
     """Lines for 'What this run was': refusal rule, models per GLM fit, training data, p-values."""
     info: dict[str, Any] = res.run_info
     items = []
-    rule = info.get("refusal_rule")
-    items.append(
-        f"Refusals detected by {REFUSAL_RULES.get(rule, rule)}."
-        if rule
-        else "Refusal rule: as recorded in the verdict files (is_refusal / REFUSAL)."
-    )
+    items.append(refusal_item(info))
     fitted = res.fits[res.fits["fitted"].astype(bool)] if not res.fits.empty else res.fits
     for comp, group in fitted.groupby("comparison", sort=False):
         items.append(
