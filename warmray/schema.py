@@ -12,13 +12,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from warmray.errors import UserError
+
+if TYPE_CHECKING:  # pandas is imported where a table is read or written: `warmray --help` stays fast
+    import pandas as pd
 
 # --- the vocabulary -------------------------------------------------------------------------------------
 VARIANTS = ("original", "warm", "cold", "warm_sysprompt")
@@ -317,6 +319,8 @@ def write_table(rows: pd.DataFrame | Sequence[Any], path: Path, table: str) -> i
     The file appears under its name only when complete (written to a temporary name, then renamed), so a
     kill never leaves a torn table where a reader or a resumed run would find it.
     """
+    import pandas as pd
+
     if isinstance(rows, pd.DataFrame):
         frame = rows
     else:
@@ -355,6 +359,8 @@ def _compatible(found: pa.DataType, want: pa.DataType) -> bool:
 
 def read_table(path: Path, table: str) -> pd.DataFrame:
     """Read a table (a Parquet file, or a folder of them) and check it against the schema."""
+    import pandas as pd
+
     path = Path(path)
     if not path.exists():
         raise SchemaError(f"{path}: no such table (expected a {table!r} table here).")

@@ -24,15 +24,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from warmray import schema
 from warmray.config import ExperimentConfig
 from warmray.errors import UserError
 from warmray.prompt_files import track_reads
 from warmray.rundir import MANIFEST, RunDir, schema_of
+
+if TYPE_CHECKING:  # only for annotations: the command line parses its arguments before pandas loads
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 

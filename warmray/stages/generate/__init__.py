@@ -21,7 +21,7 @@ from warmray.config import ModelConfig
 from warmray.prompt_files import read_prompt
 from warmray.rundir import table_path
 from warmray.schema import write_table
-from warmray.stage import StageContext
+from warmray.stage import StageContext, StageError
 from warmray.stages.generate import parity
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,10 @@ def model_requests(ctx: StageContext, model: ModelConfig, prompts: pd.DataFrame)
             ctx.input_dir("train")
             path = ctx.rundir.adapter(model.name, FINE_TUNED[variant], ctx.config.train.eval_epoch)
             if not (path / "adapter_config.json").is_file():
-                raise FileNotFoundError(f"variant {variant!r} needs the adapter {path}; train it first.")
+                raise StageError(
+                    f"variant {variant!r} needs the adapter {path}, which is gone although the train stage "
+                    "finished; train it again: `warmray train CONFIG --force` (or restore the folder)."
+                )
             adapter = str(path.resolve())
         elif variant == "warm_sysprompt":
             system = read_prompt(ctx.config.warm_system_prompt)
