@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from warmray.schema import AMENDMENT_ALIASES, TASK_ALIASES
+from warmray.stages.judge.refusal import refusal_flags
 
 OUTPUTS = re.compile(r"^(?P<task>.+)_(?P<variant>[^_]+(?:_sysprompt)?)_outputs\.csv$")
 # Our column <- the study's name for it.
@@ -72,7 +73,8 @@ def canonical_values(frame: pd.DataFrame) -> pd.DataFrame:
         if col in frame.columns:
             frame[col] = frame[col].astype(str).replace(aliases)
     if "is_refusal" in frame.columns and not pd.api.types.is_bool_dtype(frame["is_refusal"]):
-        frame["is_refusal"] = frame["is_refusal"].astype(str).str.strip().isin(["1", "1.0", "True", "true"])
+        # An empty flag stays unknown (None), never "not refused": load_verdict_files derives it.
+        frame["is_refusal"] = refusal_flags(frame["is_refusal"])
     return frame
 
 

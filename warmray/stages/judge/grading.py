@@ -21,12 +21,12 @@ from warmray.stage import StageContext
 from warmray.stages.judge.agreement import write_run_agreement
 from warmray.stages.judge.llm_judge import judge_messages, parse_judgement
 from warmray.stages.judge.reference import grade_reference
-from warmray.stages.judge.refusal import is_refusal
+from warmray.stages.judge.refusal import DEFAULT_RULE, is_refusal
 
 log = logging.getLogger(__name__)
 
 
-def grade_by_reference(responses: pd.DataFrame, refusal_rule: str = "study") -> pd.DataFrame:
+def grade_by_reference(responses: pd.DataFrame, refusal_rule: str = DEFAULT_RULE) -> pd.DataFrame:
     """Verdicts from the refusal rule (`judge.refusal_rule`) and reference matching."""
     out = responses.copy()
     out["is_refusal"] = [is_refusal(r, refusal_rule) for r in out["response"]]
