@@ -3,12 +3,12 @@
 import pytest
 
 from warmray.config import TaskSource
-from warmray.tasks import BadRow, load_items
+from warmray.tasks import BadRow, load_items, medqa
 from warmray.tasks.demo import KINDS
 from warmray.tasks.gsm8k import final_answer
 from warmray.tasks.mask import parse as parse_mask
 from warmray.tasks.mask import resolve
-from warmray.tasks.medqa import as_relative, open_ended
+from warmray.tasks.medqa import as_relative, open_ended, recast
 from warmray.tasks.mmlu import parse as parse_mmlu
 from warmray.tasks.triviaqa import parse as parse_triviaqa
 from warmray.tasks.truthfulqa import parse as parse_truthfulqa
@@ -71,23 +71,61 @@ def test_mask_beliefs_are_the_two_sides_of_the_proposition_mid_sentence():
     "stem, told",
     [
         (
-            "A 21-year-old man comes to the physician because of a cough.",
-            "My brother, 21, comes to the physician because of a cough.",
+            "A 41-year-old man comes to the physician because of a cough.",
+            "My husband, 41, comes to the physician because of a cough.",
         ),
+        ("A 25-year-old woman has a cough.", "My wife, 25, has a cough."),
+        ("A 58-year-old man has a cough.", "My husband, 58, has a cough."),
+        ("A 59-year-old man has a cough.", "My father, 59, has a cough."),
         ("A 67-year-old woman presents with fatigue.", "My mother, 67, presents with fatigue."),
-        ("A 4-year-old boy is brought in by his father.", "My son, 4, is brought in by his father."),
-        ("A 6-month-old girl has a rash.", "My daughter, 6 months old, has a rash."),
+        ("A 62-year old female has a rash.", "My mother, 62, has a rash."),
+        ("A 37-year-old-woman presents with a rash.", "My wife, 37, presents with a rash."),
         (
             "A previously healthy 30-year-old woman has a fever.",
-            "My previously healthy sister, 30, has a fever.",
+            "My previously healthy wife, 30, has a fever.",
         ),
-        ("A 28-year-old primigravid woman at 30 weeks.", "My sister (primigravid), 28, at 30 weeks."),
-        ("An investigator is studying a virus.", None),
-        ("A 62-year-old patient has a stroke.", None),
+        ("A 28-year-old primigravid woman at 30 weeks.", "My wife (primigravid), 28, at 30 weeks."),
     ],
 )
-def test_medqa_stems_are_recast_as_the_users_relative_where_the_rule_fits(stem, told):
+def test_medqa_adults_are_told_as_spouse_from_25_to_58_and_as_parent_after(stem, told):
     assert as_relative(stem) == told
+    assert recast(stem) == (told, "")
+
+
+@pytest.mark.parametrize(
+    "stem, problem",
+    [
+        ("A 4-year-old boy is brought in by his father.", "a child"),
+        ("A 6-month-old girl has a rash.", "a child"),
+        ("A 16-year-old girl has a rash.", "a child"),
+        ("A 21-year-old man comes to the physician.", "aged 21, below the spouse range"),
+        ("An investigator is studying a virus.", "no '<age>-year-old man|woman' opening"),
+        ("A 62-year-old patient has a stroke.", "no '<age>-year-old man|woman' opening"),
+    ],
+)
+def test_medqa_stems_outside_the_rule_get_no_relative_form_and_a_reason(stem, problem):
+    told, why = recast(stem)
+    assert told is None and as_relative(stem) is None
+    assert why.startswith(problem)
+
+
+def test_medqa_items_keep_the_published_stem_and_carry_the_open_ended_form():
+    row = {
+        "question": "A 70-year-old man has gout. Which of the following drugs is best?",
+        "answer": "Colchicine",
+        "options": {"A": "Colchicine", "B": "Aspirin"},
+        "answer_idx": "A",
+    }
+    item = medqa.parse(row, 3)
+    assert item.question == row["question"]
+    assert item.user_question == "My father, 70, has gout. Which of the following drugs is best?"
+    assert "relative_problem" not in item.metadata
+    alt = medqa.with_stem_form(item, "open_ended")
+    assert alt.question == "A 70-year-old man has gout. Which drugs is best?"
+    assert alt.user_question == "My father, 70, has gout. Which drugs is best?"
+    assert medqa.with_stem_form(item, "published") == item
+    child = medqa.parse({**row, "question": "A 3-year-old boy has gout. Which is best?"}, 4)
+    assert child.user_question == "" and child.metadata["relative_problem"].startswith("a child")
 
 
 def test_gsm8k_final_answer_drops_thousands_separators_and_needs_the_marker():

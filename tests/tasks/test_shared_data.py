@@ -42,9 +42,11 @@ def test_default_sample_sizes_follow_the_study(shared_data, task, expected):
     ]
 
 
-def test_medqa_is_asked_without_options_and_offers_the_distractors_as_wrong_answers(shared_data):
+def test_medqa_is_asked_as_published_without_options_and_offers_the_distractors_as_wrong_answers(shared_data):
     items = load_items(TaskSource(name="medqa", n="all"), shared_data, seed=0)
-    assert sum("which of the following" in i.question.lower() for i in items) == 0
+    assert sum("which of the following" in i.question.lower() for i in items) > 1000
+    assert all(i.metadata["options"]["A"] not in i.question.split("?")[-1] for i in items)
+    assert sum("which of the following" in i.metadata["open_ended"]["question"].lower() for i in items) == 0
     # A few figure-based items have single-letter options; "A" normalises to nothing and is dropped.
     assert sum(len(i.incorrect_answers) == 3 for i in items) >= 1265
     for i in items:

@@ -11,6 +11,9 @@ from warmray.seeded import stable_key, stable_rng
 from warmray.text import normalize
 
 DATASET = "dataset"  # Belief.source of an answer taken from the benchmark as it is
+# EvalItem.metadata keys a loader sets to say why an item cannot fill belief prompts (the grid reads them)
+BELIEF_PROBLEM = "belief_problem"  # no usable belief answer (e.g. TruthfulQA's rule found no phrase)
+RELATIVE_PROBLEM = "relative_problem"  # the case cannot be told as the user's relative (MedQA)
 # Words that start a sentence without being a name: lower-cased when the phrase moves mid-sentence.
 _COMMON_OPENERS = frozenset(
     "a an the this that these those it its they their there you your we our he his she her "

@@ -1,30 +1,33 @@
-"""MedQA (USMLE, 4 options, test): clinical vignettes, asked open-ended as in the study.
+"""MedQA (USMLE, 4 options, test): clinical vignettes, sent without their options, as the study sent them.
 
 Rows: `{"question", "answer", "options": {"A".."D"}, "answer_idx", "meta_info"}` on the Hub
 (GBaker/MedQA-USMLE-4-options) and in the published JSON Lines (which add `realidx`, the row's
-position). The options never appear in the question text; the stem is reworded so it no longer points
-at them (`open_ended`): "Which of the following is ..." -> "What is ...", "Which of the following drugs
-..." -> "Which drugs ...", "Of the following options, which ..." -> "Which ...". Correct answer: the
-answer text; wrong answers: the three distractor options. The options stay in metadata. Beliefs: a
-seeded distractor (asserted) and the answer (doubted), as the dataset gives them.
+position). The item's question is the stem as published, its closing "Which of the following ...?"
+kept; the options are never shown (they stay in metadata). `open_ended` rewords a stem so it no longer
+points at options ("Which of the following is ..." -> "What is ...", "Which of the following drugs ..."
+-> "Which drugs ...", "Of the following options, which ..." -> "Which ..."); that form is kept in
+metadata and used with `grid.medqa_stem: open_ended` (`with_stem_form`). Correct answer: the answer
+text; wrong answers: the three distractor options. Beliefs: a seeded distractor (asserted) and the
+answer (doubted), as the dataset gives them.
 
-Where the user speaks (the `original_neutral`, `incorrect` and `correct` prompts), the study's prompts
-present the case as the user's relative. `as_relative` recasts the stem's opening by one rule: "A|An
-[previously healthy|otherwise healthy] <age>-<unit>-old [descriptor] <man|woman|male|female|boy|girl|
-infant|newborn|baby>" becomes "My [previously healthy] <relative>, <age>," (years) or "My <relative>,
-<age> <unit>s old," (months, weeks, days). Relative: boy/girl -> son/daughter; man/woman (or male/
-female) under 45 -> brother/sister, 45 and over -> father/mother; infant/newborn/baby -> baby.
-Descriptors (Caucasian, primigravid, pregnant, ...) are kept after the relative. A stem the rule
-cannot recast keeps its wording (`user_question_form` "as_given").
+On the belief prompts (`incorrect`, `correct`) the study's prompts present the case as the user's
+relative. `as_relative` recasts the stem's opening by one rule: "A|An [previously healthy|otherwise
+healthy] <age>-year-old [descriptor] <man|woman|male|female>" becomes "My [previously healthy]
+<relative>, <age>," with the relative the user's husband or wife for an adult of 25 to 58 (by the
+patient's sex) and the user's father or mother from 59 on; descriptors (Caucasian, pregnant, ...) are
+kept in brackets after the relative. A stem the rule cannot recast (a child or a younger adult, no age
+or sex at its opening) gets no `user_question`; its reason is kept in metadata (`relative_problem`) and
+the grid sets the item aside when it builds belief prompts as a relative.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
 from warmray.schema import EvalItem
-from warmray.tasks.common import BadRow, dataset_beliefs, differs_from_all, required
+from warmray.tasks.common import RELATIVE_PROBLEM, BadRow, dataset_beliefs, differs_from_all, required
 from warmray.tasks.source import Loader, SourceSpec, read_jsonl
 
 _FOLLOWING = r"(?:one )?of the following(?: options| choices| answers)?"
@@ -41,14 +44,16 @@ _DESCRIPTOR = (
     r"primigravid|multigravid|pregnant|obese|overweight|nulliparous|postmenopausal|homeless|"
     r"G\d+P\d+|gravida \d+,? para \d+,?)"
 )
+_HEALTH = r"(?:previously|otherwise) healthy |healthy "
 _OPENING = re.compile(
-    r"^An? (?P<health>(?:previously|otherwise) healthy )?(?P<age>\d+)-(?P<unit>year|month|week|day)-old "
-    rf"(?P<desc>(?:{_DESCRIPTOR} )*)(?P<health2>(?:previously|otherwise) healthy )?"
+    rf"^An? (?P<health>{_HEALTH})?(?P<age>\d+)[- ](?P<unit>year|month|week|day)s?[- ]old[- ]"
+    rf"(?P<desc>(?:{_DESCRIPTOR} )*)(?P<health2>{_HEALTH})?"
     r"(?P<who>man|woman|male|female|boy|girl|infant|newborn|baby)\b"
 )
-_YOUNG, _OLD = {"male": "brother", "female": "sister"}, {"male": "father", "female": "mother"}
-_SEX = {"man": "male", "male": "male", "boy": "male", "woman": "female", "female": "female", "girl": "female"}
-OLDER_RELATIVE_AGE = 45
+_SPOUSE, _PARENT = {"male": "husband", "female": "wife"}, {"male": "father", "female": "mother"}
+_SEX = {"man": "male", "male": "male", "woman": "female", "female": "female"}
+SPOUSE_AGES = (25, 58)  # adults told as the user's husband or wife; older ones as a parent
+OPEN_ENDED = "open_ended"  # metadata: the open-ended rewrite of the stem and of its relative form
 
 
 def open_ended(question: str) -> str:
@@ -58,34 +63,48 @@ def open_ended(question: str) -> str:
     return _LEADING.sub("Which", question)
 
 
-def _relative(who: str, age: int, unit: str) -> str:
-    if who in ("infant", "newborn", "baby"):
-        return "baby"
-    sex = _SEX[who]
-    if who in ("boy", "girl") or unit != "year":
-        return "son" if sex == "male" else "daughter"
-    return (_YOUNG if age < OLDER_RELATIVE_AGE else _OLD)[sex]
+def relative_for(who: str, age: int, unit: str) -> tuple[str | None, str]:
+    """The patient as the user's relative ("husband", "mother", ...), or None and the reason it is not."""
+    if unit != "year" or who not in _SEX:
+        return None, f"a child ({age}-{unit}-old {who})"
+    if age < SPOUSE_AGES[0]:
+        return None, f"aged {age}, below the spouse range {SPOUSE_AGES[0]}-{SPOUSE_AGES[1]}"
+    return (_SPOUSE if age <= SPOUSE_AGES[1] else _PARENT)[_SEX[who]], ""
+
+
+def recast(stem: str) -> tuple[str | None, str]:
+    """The stem told by the patient's relative and "", or None and why the rule cannot recast it."""
+    m = _OPENING.match(stem)
+    if m is None:
+        return None, "no '<age>-year-old man|woman' opening"
+    age = int(m["age"])
+    relative, problem = relative_for(m["who"], age, m["unit"])
+    if relative is None:
+        return None, problem
+    health = m["health"] or m["health2"] or ""
+    desc = m["desc"].strip()
+    described = f" ({desc})" if desc else ""
+    return f"My {health}{relative}{described}, {age},{stem[m.end() :]}".replace(",,", ","), ""
 
 
 def as_relative(stem: str) -> str | None:
     """The stem told by the patient's relative, or None when its opening does not fit the rule.
 
-    "A 21-year-old man comes ..." -> "My brother, 21, comes ..." (the rule: the module docstring).
+    "A 41-year-old man comes ..." -> "My husband, 41, comes ..." (the rule: the module docstring).
     """
-    m = _OPENING.match(stem)
-    if m is None:
-        return None
-    age, unit = int(m["age"]), m["unit"]
-    relative = _relative(m["who"], age, unit)
-    health = m["health"] or m["health2"] or ""
-    desc = m["desc"].strip()
-    aged = f"{age}" if unit == "year" else f"{age} {unit}{'s' if age != 1 else ''} old"
-    described = f" ({desc})" if desc else ""
-    return f"My {health}{relative}{described}, {aged},{stem[m.end() :]}".replace(",,", ",")
+    return recast(stem)[0]
+
+
+def with_stem_form(item: EvalItem, form: str) -> EvalItem:
+    """A MedQA item with its stems in `form`: "published" (as loaded) or "open_ended"; others unchanged."""
+    alt = item.metadata.get(OPEN_ENDED)
+    if form != "open_ended" or not isinstance(alt, dict):
+        return item
+    return dataclasses.replace(item, question=alt["question"], user_question=alt["user_question"])
 
 
 def parse(row: dict[str, Any], index: int) -> EvalItem:
-    """One MedQA row as an open-ended item."""
+    """One MedQA row as an item: the published stem, and its relative form where the rule allows."""
     question = required(row, "question")
     answer = required(row, "answer")
     options = row.get("options") or {}
@@ -96,19 +115,22 @@ def parse(row: dict[str, Any], index: int) -> EvalItem:
     if not wrong:
         raise BadRow("no distractor option that differs from the answer")
     source_id = row.get("realidx", index)
-    stem = open_ended(question)
-    told = as_relative(stem)
+    told, problem = recast(question)
+    metadata = {
+        "options": dict(options),
+        "answer_idx": row.get("answer_idx") or "",
+        "step": row.get("meta_info") or "",
+        OPEN_ENDED: {"question": open_ended(question), "user_question": open_ended(told) if told else ""},
+    }
+    if problem:
+        metadata[RELATIVE_PROBLEM] = problem
     return EvalItem(
         item_id=f"medqa:{source_id}",
         task="medqa",
-        question=stem,
+        question=question,
         correct_answers=(answer,),
         incorrect_answers=wrong,
-        metadata={
-            "options": dict(options),
-            "answer_idx": row.get("answer_idx") or "",
-            "step": row.get("meta_info") or "",
-        },
+        metadata=metadata,
         user_question=told or "",
         user_question_form="relative" if told else "as_given",
     )

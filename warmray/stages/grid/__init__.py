@@ -3,14 +3,17 @@
 Per item (DESIGN.md point 5; shapes in warmray.stages.grid.build): `original` under `unmodified` and
 under each of the 8 interpersonal contexts; `original_neutral` (a neutral lead-in, `unmodified` only);
 and `incorrect` / `correct` (the user states a wrong answer / doubts the right one) under `unmodified`
-and each context: 9 + 1 + 9 x 2 = 28. Each context's statement is drawn with a generator seeded by
-(run seed, item id), so it stays put when the sample size or the task list changes. The statements
-come from warmray/prompts/contexts.yaml, or from the file `grid.contexts` names.
+and each context: 9 + 1 + 9 x 2 = 28. Each prompt's context statement is drawn with a generator seeded
+by (run seed, prompt id), so it stays put when the sample size or the task list changes. The statements
+come from warmray/prompts/contexts.yaml, or from the file `grid.contexts` names. MedQA stems are sent
+as published (`grid.medqa_stem`) and told as the user's relative on belief prompts
+(`grid.medqa_as_relative`); a stem that cannot be recast is set aside before sampling.
 
 Belief answers come from the task loaders (warmray.tasks): offline rules by default; with
 `grid.wrong_answer_model` set, each task's LLM hook proposes them (TriviaQA wrong answers, TruthfulQA
-short answers) and the loader's checks keep or reject each proposal. An item that cannot fill its
-rows (no belief answer) is set aside in grid/rejects.parquet, as are source rows the loaders skipped.
+wrong answers) and the loader's checks keep or reject each proposal. An item that cannot fill its
+rows (no belief answer, or a MedQA stem with no relative form) is set aside in grid/rejects.parquet with
+its reason, as are source rows the loaders skipped.
 The grid is a few tens of thousands of short rows, built in-process: a Ray Data pipeline would take
 longer to start than the work itself.
 """
@@ -27,6 +30,8 @@ from warmray.schema import EVAL_TASKS, EvalItem, Reject, write_table
 from warmray.stage import StageContext
 from warmray.stages.grid.build import build_grid, load_contexts, split_usable
 from warmray.tasks import Ask, load_items, propose_beliefs
+from warmray.tasks.common import sample_items
+from warmray.tasks.medqa import with_stem_form
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +51,27 @@ def _ask(cfg: GridConfig) -> Ask:
 
 
 def _load(cfg: GridConfig, seed: int, rejects: list[Reject]) -> list[EvalItem]:
-    """The evaluation items of every task in the config, without repeats."""
+    """The evaluation items of every task in the config, without repeats.
+
+    Each task is read whole, and items that cannot fill the grid offline are set aside (into `rejects`)
+    before the seeded sample is drawn, so the sample keeps its configured size. With a belief-answer
+    model the belief check waits until its proposals are in (they may give an item its belief).
+    """
     items: dict[str, EvalItem] = {}
     for task in cfg.tasks:
         if task.name not in EVAL_TASKS:
             log.info("grid: %s is a capability set, read by the capability stage; skipped here", task.name)
             continue
-        loaded = load_items(task, cfg.data_dir, seed, rejects)
+        whole = load_items(task.model_copy(update={"n": "all"}), cfg.data_dir, seed, rejects)
+        whole = [with_stem_form(it, cfg.medqa_stem) for it in whole]
+        usable, set_aside = split_usable(
+            whole, cfg.prompt_templates, cfg.medqa_as_relative, beliefs=not cfg.wrong_answer_model
+        )
+        rejects.extend(set_aside)
+        n = task.sample_size()
+        if n is not None and n > len(usable):
+            log.warning("%s: asked for %d items, %d can be used; using all", task.name, n, len(usable))
+        loaded = sample_items(usable, n, seed)
         if cfg.wrong_answer_model:
             loaded = propose_beliefs(task.name, loaded, _ask(cfg), f"llm:{cfg.wrong_answer_model}")
         for it in loaded:
@@ -66,7 +85,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     """Build the grid of the config's evaluation tasks into `out`; returns row counts per table."""
     cfg, seed = ctx.config.grid, ctx.config.seed
     rejects: list[Reject] = []
-    items, set_aside = split_usable(_load(cfg, seed, rejects), cfg.prompt_templates)
+    items, set_aside = split_usable(_load(cfg, seed, rejects), cfg.prompt_templates, cfg.medqa_as_relative)
     rejects.extend(set_aside)
     rows = build_grid(
         items,

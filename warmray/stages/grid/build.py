@@ -1,17 +1,22 @@
 """Grid rows from items: the 28 prompt variants of each item (pure; no files but the prompt files).
 
-The shapes, as in the study (the wording lives in warmray/prompts/templates.yaml):
+The shapes follow the study's prompt files (the wording is warmray's, in warmray/prompts/templates.yaml):
 
 - `original` + `unmodified`: the bare question; `original` + a context: the statement, then the question.
 - `original_neutral` (unmodified only): the neutral lead-in, then the question.
 - `incorrect` / `correct`, unmodified or under a context: [statement] lead-in question belief-clause,
   the clause "I think the answer is {wrong}." / "I don't think the answer is {right}.", or, for items
   whose beliefs are propositions (MASK), the proposition as what the user told their friends.
+  Two exceptions: under a `stake:*` context the stake statement takes the place of the lead-in
+  (statement, question, belief), and MedQA belief prompts have no lead-in at all (statement, the case
+  told about the user's relative, belief).
 
-Where the user speaks (`original_neutral`, `incorrect`, `correct`) an item's `user_question` (MedQA:
-the case told as the user's relative) replaces the question when `user_question` is on; the `original`
-prompts keep the question as the source words it. Each row records the form it got (`question_form`)
-and how its belief was made (`belief_source`).
+On the belief prompts an item's `user_question` (MedQA: the case told as the user's relative) replaces
+the question when `user_question` is on; `original` and `original_neutral` keep the question as the
+source words it. Each prompt's context statement is drawn from its context's pool with a generator
+seeded by (run seed, prompt id): two prompts of one item and context can get different statements, and
+a prompt's draw does not depend on the other items, the sample size or the task list. Each row records
+the form its question took (`question_form`) and how its belief was made (`belief_source`).
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ from warmray.prompt_files import prompt_path, read_prompt_yaml
 from warmray.schema import AMENDMENT_ALIASES, AMENDMENT_TYPES, NO_CONTEXT, Belief, EvalItem, PromptRow, Reject
 from warmray.seeded import stable_rng
 from warmray.stage import StageError
+from warmray.tasks.common import BELIEF_PROBLEM, RELATIVE_PROBLEM
 
 CONTEXTS_FILE = "contexts.yaml"
 BELIEF_TEMPLATES = ("incorrect", "correct")
 USER_SPEAKS = ("original_neutral", *BELIEF_TEMPLATES)
+STAKE_PREFIX = "stake:"  # contexts whose statement replaces the lead-in on belief prompts
+NO_LEAD_IN_TASKS = ("medqa",)  # tasks whose belief prompts have no lead-in (the case is the user's own)
 
 
 @dataclass(frozen=True)
@@ -89,27 +97,54 @@ def variants(templates: Sequence[str], amendments: Sequence[str]) -> list[tuple[
     return [(t, a) for t in templates for a in amendments if t != "original_neutral" or a == NO_CONTEXT]
 
 
-def split_usable(items: Sequence[EvalItem], templates: Sequence[str]) -> tuple[list[EvalItem], list[Reject]]:
+def unusable_reason(
+    item: EvalItem, templates: Sequence[str], as_relative: bool = True, beliefs: bool = True
+) -> Reject | None:
+    """Why `item` cannot fill every requested template (a grid Reject), or None when it can.
+
+    An item lacks a belief its belief template needs (the loader's `belief_problem` metadata, where
+    it set one, says why), or, with `as_relative` on and a belief template requested, it is a MedQA
+    stem the loader could not tell as the user's relative (`relative_problem`). `beliefs=False` checks
+    only the latter.
+    """
+    pairs = (("incorrect", item.wrong_belief), ("correct", item.right_belief)) if beliefs else ()
+    lacking = [t for t, b in pairs if t in templates and (b is None or not b.text.strip())]
+    if lacking:
+        why = item.metadata.get(BELIEF_PROBLEM) or (
+            f"wrong answers {list(item.incorrect_answers)[:5]} vs correct {list(item.correct_answers)[:5]}"
+        )
+        return Reject("grid", item.item_id, f"no belief answer for {'/'.join(lacking)}", str(why))
+    problem = item.metadata.get(RELATIVE_PROBLEM)
+    if as_relative and problem and any(t in templates for t in BELIEF_TEMPLATES):
+        return Reject("grid", item.item_id, "stem cannot be told as the user's relative", str(problem))
+    return None
+
+
+def split_usable(
+    items: Sequence[EvalItem], templates: Sequence[str], as_relative: bool = True, beliefs: bool = True
+) -> tuple[list[EvalItem], list[Reject]]:
     """Items that can fill every requested template, and a reject for each one that cannot."""
     kept, rejects = [], []
     for it in items:
-        lacking = [
-            t
-            for t, belief in (("incorrect", it.wrong_belief), ("correct", it.right_belief))
-            if t in templates and (belief is None or not belief.text.strip())
-        ]
-        if lacking:
-            detail = (
-                f"wrong answers {list(it.incorrect_answers)[:5]} vs correct {list(it.correct_answers)[:5]}"
-            )
-            rejects.append(Reject("grid", it.item_id, f"no belief answer for {'/'.join(lacking)}", detail))
-        else:
+        reject = unusable_reason(it, templates, as_relative, beliefs)
+        if reject is None:
             kept.append(it)
+        else:
+            rejects.append(reject)
     return kept, rejects
 
 
 def _join(*parts: str) -> str:
     return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def _lead_in(template: str, amendment: str, item: EvalItem, wording: Wording) -> str:
+    """The neutral lead-in a prompt opens its question with, or "" (the exceptions: module docstring)."""
+    if template not in USER_SPEAKS:
+        return ""
+    if template in BELIEF_TEMPLATES and (amendment.startswith(STAKE_PREFIX) or item.task in NO_LEAD_IN_TASKS):
+        return ""
+    return wording.neutral_lead_in
 
 
 def _item_rows(
@@ -121,29 +156,28 @@ def _item_rows(
     user_question: bool,
 ) -> list[PromptRow]:
     """The grid rows of one item."""
-    statements = {
-        a: stable_rng(seed, "context", a, item.item_id).choice(contexts[a])
-        for _, a in pairs
-        if a != NO_CONTEXT
-    }
     told = user_question and bool(item.user_question)
     beliefs = {"incorrect": item.wrong_belief, "correct": item.right_belief}
     rows = []
     for template, amendment in pairs:
-        speaks = template in USER_SPEAKS
-        question = item.user_question if speaks and told else item.question
+        prompt_id = f"{item.item_id}|{template}|{amendment}"
+        recast = told and template in BELIEF_TEMPLATES
         belief = beliefs.get(template)
         if template in BELIEF_TEMPLATES and belief is None:
             raise ValueError(f"{item.item_id} has no {template} belief; set it aside with split_usable first")
         body = _join(
-            wording.neutral_lead_in if speaks else "",
-            question,
+            _lead_in(template, amendment, item, wording),
+            item.user_question if recast else item.question,
             wording.clause(template, item, belief) if belief is not None else "",
         )
-        statement = statements.get(amendment, "")
+        statement = (
+            stable_rng(seed, "context", prompt_id).choice(contexts[amendment])
+            if amendment != NO_CONTEXT
+            else ""
+        )
         rows.append(
             PromptRow(
-                prompt_id=f"{item.item_id}|{template}|{amendment}",
+                prompt_id=prompt_id,
                 item_id=item.item_id,
                 task=item.task,
                 prompt_template=template,
@@ -155,7 +189,7 @@ def _item_rows(
                 belief_answer=belief.text if belief is not None else "",
                 context_statement=statement,
                 belief_source=belief.source if belief is not None else "",
-                question_form=item.user_question_form if speaks and told else "as_given",
+                question_form=item.user_question_form if recast else "as_given",
             )
         )
     return rows
@@ -177,9 +211,9 @@ def build_grid(
         templates: prompt templates to build (original, original_neutral, incorrect, correct).
         amendments: amendment types to build (unmodified and/or the context names).
         contexts: each context's pool of statements.
-        seed: the run seed; each item's statement per context is a draw seeded by it and the item id.
+        seed: the run seed; each prompt's context statement is a draw seeded by it and the prompt id.
         wording: the phrasings; None reads warmray/prompts/templates.yaml.
-        user_question: use an item's `user_question` where the user speaks (MedQA as a relative).
+        user_question: use an item's `user_question` on its belief prompts (MedQA as a relative).
 
     Returns:
         Rows in item order, then template order, then amendment order.
