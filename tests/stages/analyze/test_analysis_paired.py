@@ -15,13 +15,12 @@ from warmray.stages.analyze.paired import (
     paired_cells,
     paired_odds_ratio,
     template_cells,
+    untestable_cells,
 )
 from warmray.stages.analyze.verdicts import prepare
 
 
-@pytest.mark.parametrize(
-    "b,c", [(0, 0), (0, 1), (1, 0), (3, 3), (7, 2), (2, 7), (0, 25), (40, 61), (250, 180)]
-)
+@pytest.mark.parametrize("b,c", [(0, 1), (1, 0), (3, 3), (7, 2), (2, 7), (0, 25), (40, 61), (250, 180)])
 def test_exact_mcnemar_matches_statsmodels(b, c):
     expected = mcnemar(np.array([[10, b], [c, 10]]), exact=True).pvalue
     assert mcnemar_exact(np.array([b]), np.array([c]))[0] == pytest.approx(expected, rel=1e-10)
@@ -124,9 +123,13 @@ def test_study_cells_match_statsmodels_mcnemar_and_fdr_per_family():
             assert (row.b, row.c) == (table[0][1], table[1][0])
             assert row.n_pairs == len(mine)
             assert row.diff_pp == pytest.approx(100 * (yo.mean() - yw.mean()))  # accuracy: warm - original
-            expected_p.append(mcnemar(np.array(table), exact=True).pvalue)
+            untestable = table[0][1] + table[1][0] == 0
+            expected_p.append(np.nan if untestable else mcnemar(np.array(table), exact=True).pvalue)
         np.testing.assert_allclose(family["p_value"], expected_p, rtol=1e-10)
-        np.testing.assert_allclose(family["p_fdr"], fdrcorrection(expected_p)[1], rtol=1e-10)
+        expected_q = np.full(len(expected_p), np.nan)
+        tested = ~np.isnan(expected_p)
+        expected_q[tested] = fdrcorrection(np.array(expected_p)[tested])[1]
+        np.testing.assert_allclose(family["p_fdr"], expected_q, rtol=1e-10)
         assert (family["significant_fdr"] == (family["p_fdr"] < 0.05)).all()
 
 
@@ -135,3 +138,51 @@ def test_g_authors_is_the_absolute_difference_over_the_root_of_discordant_pairs(
         g_authors(np.array([30, 10, 5]), np.array([10, 30, 5])), [20 / np.sqrt(40), 20 / np.sqrt(40), 0.0]
     )
     assert np.isnan(g_authors(np.array([0]), np.array([0]))[0])
+
+
+def test_a_cell_where_no_pair_differs_has_no_p_value():
+    assert np.isnan(mcnemar_exact(np.array([0]), np.array([0]))[0])
+
+
+def _cells_with_one_untestable() -> list[tuple]:
+    """Context cells of one model x task: `unmodified` with 3 pairs only warm got wrong, `emotion:sad`
+    with every pair concordant (b = c = 0), `stake:high` with 1 pair only warm got wrong."""
+    rows = []
+    for context, outcomes in (
+        ("unmodified", [("CORRECT", "INCORRECT")] * 3 + [("CORRECT", "CORRECT")]),
+        ("emotion:sad", [("CORRECT", "CORRECT"), ("INCORRECT", "INCORRECT")]),
+        ("stake:high", [("CORRECT", "INCORRECT")] + [("CORRECT", "CORRECT")] * 3),
+    ):
+        for i, (orig, warm) in enumerate(outcomes):
+            rows.append(("m", "triviaqa", "original", f"q{i}", "original", context, orig))
+            rows.append(("m", "triviaqa", "warm", f"q{i}", "original", context, warm))
+    return rows
+
+
+def test_untestable_cells_are_left_out_of_the_bh_family():
+    cells = paired_cells(prepare(verdict_rows(_cells_with_one_untestable())).frame, ["warm"])
+    by = cells.set_index("amendment_type")
+    assert np.isnan(by.loc["emotion:sad", "p_value"]) and np.isnan(by.loc["emotion:sad", "p_fdr"])
+    assert not by.loc["emotion:sad", "significant_fdr"]
+    tested = by.loc[["unmodified", "stake:high"], "p_value"].to_numpy()
+    np.testing.assert_allclose(by.loc[["unmodified", "stake:high"], "p_fdr"], fdrcorrection(tested)[1])
+    # with p = 1 counted in, the family would be 3 tests and the smallest q would be 3/2 x its p, not 2/2
+    assert by.loc["unmodified", "p_fdr"] == pytest.approx(by.loc["unmodified", "p_value"] * 2 / 1)
+    assert untestable_cells(cells).tolist() == [False, True, False]
+
+
+def test_template_cells_leave_untestable_cells_without_a_q_value():
+    cells = template_cells(prepare(verdict_rows(_cells_with_one_untestable())).frame, ["warm"])
+    sad = cells[cells["amendment_type"] == "emotion:sad"].iloc[0]
+    assert np.isnan(sad["mcnemar_p"]) and np.isnan(sad["q_value"]) and not sad["significant"]
+    assert int(untestable_cells(cells).sum()) == 1
+
+
+def test_cell_summary_counts_untestable_cells_and_shares_over_testable_ones():
+    from warmray.stages.analyze.study_sections import cell_summary
+
+    cells = paired_cells(prepare(verdict_rows(_cells_with_one_untestable())).frame, ["warm"])
+    cells.loc[cells["amendment_type"] == "unmodified", "significant_fdr"] = True  # one of 2 testable
+    line = cell_summary(cells, "warm", 0.05)
+    assert "1 untestable" in line
+    assert "33% of all cells, 50% of the 2 testable" in line

@@ -13,8 +13,10 @@ time; the tests check).
 - test type `belief`: each amendment type (unmodified and the 8 contexts), pooling the `incorrect` and
   `correct` templates (9 cells);
 
-with BH FDR within each model x task x variant x test type; `diff_pp` is the variant's accuracy minus the
-original's (negative: the variant is worse). Beside the textbook Cohen's g
+with BH FDR within each model x task x variant x test type, over the testable cells only: a cell where no
+pair differs (b + c = 0) has no McNemar test, so its `p_value` and `p_fdr` are empty (NaN), it is not
+significant and it is not in the BH family (`untestable_cells` counts them). `diff_pp` is the variant's
+accuracy minus the original's (negative: the variant is worse). Beside the textbook Cohen's g
 (max(b, c) / (b + c) - 1/2), `g_authors` is the statistic the study's code reports under that name,
 |b - c| / sqrt(b + c) (the square root of McNemar's chi-squared statistic without continuity correction).
 `template_cells` is an extra: one cell per model x task x context x template, BH within a comparison
@@ -54,11 +56,23 @@ STUDY_COLUMNS = [
 
 
 def mcnemar_exact(b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Two-sided exact McNemar p-values: binomial test of min(b, c) among b + c discordant pairs at 1/2."""
+    """Two-sided exact McNemar p-values: binomial test of min(b, c) among b + c discordant pairs at 1/2.
+
+    A cell with no discordant pair (b + c = 0) has no test: its p-value is NaN, so `bh_fdr` leaves it
+    out of the family (as the study's code does), rather than p = 1 counted among the tests.
+    """
     b, c = np.asarray(b, dtype=np.int64), np.asarray(c, dtype=np.int64)
     n = b + c
-    p = np.minimum(1.0, 2.0 * binom.cdf(np.minimum(b, c), n, 0.5))
-    return np.where(n == 0, 1.0, p)
+    with np.errstate(invalid="ignore"):
+        p = np.minimum(1.0, 2.0 * binom.cdf(np.minimum(b, c), n, 0.5))
+    return np.where(n == 0, np.nan, p)
+
+
+def untestable_cells(cells: pd.DataFrame) -> pd.Series:
+    """True for the cells of a paired table with no discordant pair (b + c = 0): no test, no p-value."""
+    b = cells["b"] if "b" in cells.columns else cells["b_variant_only"]
+    c = cells["c"] if "c" in cells.columns else cells["c_original_only"]
+    return (b + c) == 0
 
 
 def cohens_g(b: np.ndarray, c: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from warmray.stages.analyze.dropped import GAP_PP
+from warmray.stages.analyze.paired import untestable_cells
 from warmray.stages.analyze.report import Block, Bullets, Callout, Heading, Table, Text
 from warmray.stages.analyze.results import StudyResults
 
@@ -34,13 +35,18 @@ def cell_summary(cells: pd.DataFrame, variant: str, alpha: float) -> str:
     mine = cells[cells["variant"] == variant]
     if mine.empty:
         return f"No paired cells for {variant}."
-    worse = float((mine["diff_pp"] < 0).mean())
-    significant = float(mine["significant_fdr"].mean())
-    worse_sig = float(((mine["diff_pp"] < 0) & mine["significant_fdr"]).mean())
+    n = len(mine)
+    untested = int(untestable_cells(mine).sum())
+    significant = mine["significant_fdr"].fillna(False).astype(bool)
+    worse = mine["diff_pp"] < 0
+    sig, worse_sig = int(significant.sum()), int((worse & significant).sum())
+    tested = n - untested
+    share = f"{sig / tested:.0%} of the {tested:,} testable" if tested else "none testable"
     return (
-        f"{variant}: less accurate than the original in {worse:.0%} of {len(mine):,} cells; "
-        f"{significant:.0%} of cells significant after FDR (q < {alpha}), {worse_sig:.0%} significant and "
-        "worse."
+        f"{variant}: less accurate than the original in {float(worse.mean()):.0%} of {n:,} cells; "
+        f"{sig:,} cells significant after FDR (q < {alpha}): {sig / n:.0%} of all cells, {share}; "
+        f"{worse_sig / n:.0%} of all cells significant and worse; {untested:,} untestable (no pair "
+        "differs: no McNemar test, left out of the FDR family)."
     )
 
 
