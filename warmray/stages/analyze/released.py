@@ -23,7 +23,6 @@ from pathlib import Path
 import pandas as pd
 
 from warmray.schema import AMENDMENT_ALIASES, TASK_ALIASES
-from warmray.stages.judge.refusal import refusal_flags
 
 OUTPUTS = re.compile(r"^(?P<task>.+)_(?P<variant>[^_]+(?:_sysprompt)?)_outputs\.csv$")
 # Our column <- the study's name for it.
@@ -74,6 +73,8 @@ def canonical_values(frame: pd.DataFrame) -> pd.DataFrame:
             frame[col] = frame[col].astype(str).replace(aliases)
     if "is_refusal" in frame.columns and not pd.api.types.is_bool_dtype(frame["is_refusal"]):
         # An empty flag stays unknown (None), never "not refused": load_verdict_files derives it.
+        from warmray.stages.judge.refusal import refusal_flags  # the judge package imports this one
+
         frame["is_refusal"] = refusal_flags(frame["is_refusal"])
     return frame
 
