@@ -44,7 +44,7 @@ def test_llm_judge_keeps_reference_verdicts_and_agreement(tmp_path, monkeypatch)
     (run_dir / "generate" / "manifest.json").write_text(json.dumps({"stage": "generate"}))
     write_table(responses(8), run_dir / "generate" / "responses" / "m.parquet", "responses")
 
-    def fake_llm(ctx, frame, raw):
+    def fake_llm(ctx, frame, raw, set_aside=None):
         # Agrees with the reference grader on all but the first row.
         out = grading.grade_by_reference(frame, ctx.config.judge.refusal_rule)
         out.loc[0, "verdict"] = CORRECT if out.loc[0, "verdict"] == INCORRECT else INCORRECT

@@ -2,7 +2,9 @@
 
 Refusal rules run first (REFUSAL). The rest are graded by `judge.grader`: `reference` (answer matching,
 no LLM) or `llm` (the judge model through warmray.infer, resumable per row). Responses the engine
-failed to produce are UNPARSEABLE with the engine's error as `judge_raw`.
+failed to produce are UNPARSEABLE with the engine's error as `judge_raw`. A response whose judge request
+failed (an endpoint that kept failing: warmray.infer.failures) gets no verdict at all: it is set aside in
+judge/failed_requests/ with its error, and past `judge.engine.max_failed_fraction` the stage stops.
 With the LLM judge and `judge.keep_reference`, the reference grader's verdicts are kept beside the
 judge's (judge/reference_verdicts/) and their agreement goes to judge/agreement.parquet.
 """
@@ -40,8 +42,15 @@ def grade_by_reference(responses: pd.DataFrame, refusal_rule: str = DEFAULT_RULE
     return _mark_failed(out)
 
 
-def grade_by_llm(ctx: StageContext, responses: pd.DataFrame, raw: Path) -> pd.DataFrame:
-    """Verdicts from refusal rules, then the LLM judge on everything else."""
+def grade_by_llm(
+    ctx: StageContext, responses: pd.DataFrame, raw: Path, set_aside: Path | None = None
+) -> pd.DataFrame:
+    """Verdicts from refusal rules, then the LLM judge on everything else.
+
+    A response whose judge request failed after its tries (warmray.infer.failures: fewer than
+    `judge.engine.max_failed_fraction`, else the stage stops) gets no verdict: it is left out, counted
+    in the log and, when `set_aside` names a file, listed there with its error (a `rejects` table).
+    """
     cfg = ctx.config.judge
     out = responses.copy()
     out["is_refusal"] = [is_refusal(r, cfg.refusal_rule) for r in out["response"]]
@@ -62,6 +71,12 @@ def grade_by_llm(ctx: StageContext, responses: pd.DataFrame, raw: Path) -> pd.Da
     )[["response_id", "messages"]]
     judged = infer.answer(asks, "response_id", raw, cfg.model, cfg.engine, cfg.sampling, label="judge")
     judged = judged.set_index("response_id")
+    failed = judged.index[infer.failures.is_failed(judged["inference_error"])]
+    if len(failed):
+        log.warning("judge: %d responses set aside, their judge requests failed", len(failed))
+        if set_aside is not None:
+            write_table(failed_requests(judged.loc[failed, "inference_error"]), set_aside, "rejects")
+        out = out[~out["response_id"].isin(failed)].copy()
     text = out["response_id"].map(judged["generated_text"]).fillna("")
     out["judge_raw"] = text
     out["verdict"] = [
@@ -69,6 +84,18 @@ def grade_by_llm(ctx: StageContext, responses: pd.DataFrame, raw: Path) -> pd.Da
     ]
     out["grader"] = f"llm:{cfg.model}"
     return _mark_failed(out)
+
+
+def failed_requests(errors: pd.Series) -> pd.DataFrame:
+    """The `rejects` rows of responses whose judge request failed (`errors` indexed by response_id)."""
+    return pd.DataFrame(
+        {
+            "stage": "judge",
+            "row_id": errors.index.astype(str),
+            "reason": "judge request failed",
+            "detail": errors.astype(str).str.removeprefix(infer.failures.REQUEST_FAILED).to_numpy(),
+        }
+    )
 
 
 def _mark_failed(out: pd.DataFrame) -> pd.DataFrame:
@@ -86,7 +113,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     reference_folder = table_path(out, "judge", "reference_verdicts")
     if keep_reference:
         reference_folder.mkdir(exist_ok=True)
-    counts = {}
+    counts, set_aside_rows = {}, 0
     ctx.input_dir("generate")
     for path in sorted(ctx.rundir.table("generate", "responses").glob("*.parquet")):
         final = folder / path.name
@@ -95,7 +122,10 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
             continue
         responses = read_table(path, "responses")
         if ctx.config.judge.grader == "llm":
-            verdicts = grade_by_llm(ctx, responses, out / ".raw" / path.stem)
+            set_aside = out / "failed_requests" / path.name
+            verdicts = grade_by_llm(ctx, responses, out / ".raw" / path.stem, set_aside)
+            if set_aside.is_file():
+                set_aside_rows += len(pd.read_parquet(set_aside, columns=["row_id"]))
             if keep_reference:  # written before the judge's file, so a resumed run never lacks it
                 reference = grade_by_reference(responses, ctx.config.judge.refusal_rule)
                 write_table(reference[columns("verdicts")], reference_folder / path.name, "verdicts")
@@ -105,6 +135,8 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         counts[path.stem] = len(verdicts)
         log.info("judge: %s %s", path.stem, verdicts["verdict"].value_counts().to_dict())
     counts["verdicts"] = sum(counts.values())
+    if set_aside_rows:
+        counts["failed_requests"] = set_aside_rows
     if keep_reference:
         counts["agreement"] = write_run_agreement(
             folder, reference_folder, table_path(out, "judge", "agreement")
