@@ -279,7 +279,9 @@ def main(argv: list[str] | None = None) -> int:
             return int(importlib.import_module(args.tool).command(args))
         return _run_stages(args, session)
     except UserError as e:
-        log_hint = f"\n  (log: {session.console.log_file})" if session.console.log_file else ""
+        # An explained error that wraps a library's exception (Ray's start) keeps that one in the log.
+        log_file = _keep_traceback(session) if e.__cause__ is not None else session.console.log_file
+        log_hint = f"\n  (log: {log_file})" if log_file else ""
         session.console.error(f"warmray: {e}{log_hint}")
         return 2
     except (KeyboardInterrupt, SystemExit) as e:

@@ -182,7 +182,6 @@ def ensure_ray(cfg: RayConfig) -> None:
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as e:  # ray.init raises bare Exception, RuntimeError, ConnectionError, TimeoutError
-        log.exception("Ray did not start")
         raise RayStartError(start_failure(chosen, e)) from e
     if callable(on_sigterm):
         signal.signal(signal.SIGTERM, on_sigterm)
