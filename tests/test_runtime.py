@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from e2e.ray_nodes import RayCluster, cluster_env, free_port, short_temp_dir
 
-from warmray.runtime import choose_connection
+from warmray.runtime import choose_connection, start_failure, token_auth_env, unreachable_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 _SCRIPT = """
@@ -79,3 +79,29 @@ def test_warmray_starts_its_own_ray_when_the_recorded_cluster_is_gone():
     assert f"the Ray cluster recorded at {stale} is gone" in proc.stderr
     assert "starting a local Ray with 2 logical CPUs" in proc.stderr
     assert f"GCS {stale}" not in proc.stdout and "NODES 1" in proc.stdout
+
+
+def test_a_stale_address_is_named_at_once_with_what_to_do():
+    chosen = choose_connection(None, "127.0.0.1:6399", None)
+    problem = unreachable_problem(chosen, alive=lambda a: False)
+    assert problem is not None and "127.0.0.1:6399" in problem and "unset RAY_ADDRESS" in problem
+    assert unreachable_problem(chosen, alive=lambda a: True) is None
+    client = choose_connection("ray://head:10001", None, None)  # Ray Client: left to Ray
+    assert unreachable_problem(client, alive=lambda a: pytest.fail("not probed")) is None
+
+
+def test_joining_a_ray_start_cluster_reads_its_token_unless_the_user_chose(tmp_path):
+    token = tmp_path / "auth_token"
+    assert token_auth_env({}, token) == {}  # no token file
+    token.write_text("secret")
+    assert token_auth_env({}, token) == {"RAY_AUTH_MODE": "token"}
+    assert token_auth_env({"RAY_AUTH_MODE": "disabled"}, token) == {}
+    assert token_auth_env({"RAY_AUTH_TOKEN": "x"}, token) == {}
+
+
+def test_a_join_refused_for_its_token_says_how_to_give_it():
+    chosen = choose_connection("10.0.0.1:6379", None, None)
+    text = start_failure(chosen, RuntimeError("Missing authentication token"))
+    assert "RAY_AUTH_MODE=token" in text and "10.0.0.1:6379" in text
+    local = start_failure(choose_connection(None, None, None), TimeoutError("raylet"))
+    assert "Ray did not start" in local and "ray start --head" in local
