@@ -74,7 +74,7 @@ class Conversation:
     conversation_id: str
     category: str  # refusal | factual | creative | technical | advice | other
     turns: list[dict[str, str]]  # [{"role": ..., "content": ...}], alternating, user first
-    split: str  # "train" | "val"
+    split: str  # "train" (the training sample) | "spare" (replaces a failed one: the rewrite stage)
     source: str = ""
 
 

@@ -49,10 +49,13 @@ def test_rewrite_makes_one_checked_rewrite_per_turn_and_style_and_explains_each_
     # for the engine, some rewrites out of bounds; what is checked is the bookkeeping, not the quality.
     rundir = RunDir(tiny_study.run_dir)
     conversations = schema.read_table(rundir.table("corpus", "conversations"), "conversations")
-    assert len(conversations) == 12
     train = conversations[conversations["split"] == "train"]
+    assert len(train) == 12 and set(conversations["split"]) <= {"train", "spare"}
     turns = schema.read_table(rundir.table("rewrite", "rewrites"), "rewrites")
-    n_assistant = sum(sum(t["role"] == "assistant" for t in conv) for conv in train["turns"])
+    # the training sample, and the spares that took the place of conversations that failed
+    tried = conversations[conversations["conversation_id"].isin(set(turns["conversation_id"]))]
+    assert set(train["conversation_id"]) <= set(tried["conversation_id"])
+    n_assistant = sum(sum(t["role"] == "assistant" for t in conv) for conv in tried["turns"])
     assert len(turns) == 2 * n_assistant and turns["request_id"].is_unique  # warm and cold
     rejects = schema.read_table(rundir.table("rewrite", "rejects"), "rejects")
     assert set(turns.loc[turns["reason"] != "", "request_id"]) <= set(rejects["row_id"])
@@ -67,8 +70,10 @@ def test_rewrite_makes_one_checked_rewrite_per_turn_and_style_and_explains_each_
         assert len(table) == counts[style]
         kept = set(table["conversation_id"])
         mine = dropped[dropped["style"] == style]
-        # every training conversation is kept or dropped with a reason, not both
-        assert kept | set(mine["conversation_id"]) == set(train["conversation_id"])
+        # every conversation rewritten is kept or dropped with a reason, not both
+        assert kept | set(mine["conversation_id"]) == set(tried["conversation_id"])
+        assert counts["replaced"] == len(kept - set(train["conversation_id"]))
+        assert counts["unfilled"] == 12 - len(kept) == 12 - counts["shared_conversations"]
         assert not kept & set(mine["conversation_id"]) and mine["conversation_id"].is_unique
         # one style's failure drops the conversation from both: warm and cold train on the same chats
         elsewhere = mine.loc[mine["reason"] == "failed_in_another_style", "conversation_id"]

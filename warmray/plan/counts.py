@@ -48,7 +48,7 @@ def task_items(name: str, sample: int | None) -> int:
 def count_rows(cfg: ExperimentConfig, assistant_turns_per_conversation: float) -> Counts:
     """Rows of every stage for one config (an estimate where data decides, e.g. turns per conversation)."""
     n = cfg.corpus.n_conversations
-    train = n - round(n * cfg.corpus.val_fraction)
+    train = n  # the whole sample trains (spares replace failed rewrites); held-out prompts come from outside
     items = {t.name: task_items(t.name, t.sample_size()) for t in cfg.grid.tasks}
     per_item = len(variants(cfg.grid.prompt_templates, cfg.grid.amendment_types))
     prompts = sum(items.values()) * per_item

@@ -1,6 +1,6 @@
 import pytest
 
-from warmray.stages.corpus.sampling import even_quotas, sample_evenly, validation_ids
+from warmray.stages.corpus.sampling import even_quotas, sample_evenly, spare_ids
 
 
 def test_quotas_are_equal_when_every_category_has_enough():
@@ -48,24 +48,22 @@ def test_sample_is_deterministic_order_free_and_seeded():
     assert other_seed != first and len(other_seed) == 20 and quotas == {"a": 10, "b": 10}
 
 
-def test_validation_split_holds_out_the_fraction_deterministically():
-    ids = [f"c{i}" for i in range(200)]
-    val = validation_ids(ids, 0.1, seed=0)
-    assert len(val) == 20 and set(val) <= set(ids)
-    assert validation_ids(list(reversed(ids)), 0.1, seed=0) == val
-    assert validation_ids(ids, 0.1, seed=1) != val
+def test_spares_are_the_next_in_line_of_each_category_and_at_most_its_quota():
+    rows = make_rows({"a": 3, "b": 50, "c": 50})
+    chosen, quotas, _ = sample_evenly(rows, 30, seed=0)
+    spares = spare_ids(rows, chosen, quotas, set(), seed=0)
+    assert not set(spares) & chosen
+    assert quotas == {"a": 3, "b": 13, "c": 14}
+    assert [rows[i] for i in spares] == ["b"] * 13 + ["c"] * 14  # "a" has none left
+    # the next in line: a sample larger by one per category takes the first spare of each
+    more, _, _ = sample_evenly(rows, 32, seed=0)
+    assert more - chosen == {spares[0], spares[13]}
 
 
-def test_validation_split_keeps_one_of_each_side_when_it_can():
-    assert len(validation_ids(["a", "b"], 0.01, seed=0)) == 1
-    assert len(validation_ids(["a", "b"], 0.99, seed=0)) == 1
-    assert validation_ids(["a"], 0.5, seed=0) == []
-
-
-def test_pieces_of_one_sharegpt_chat_fall_on_the_same_side_of_the_split():
-    ids = [f"chat{c:03d}_{p}" for c in range(20) for p in (0, 7, 15)]
-    val = set(validation_ids(ids, 0.2, seed=1))
-    assert val and len(val) < len(ids)
-    for c in range(20):
-        pieces = {f"chat{c:03d}_{p}" for p in (0, 7, 15)}
-        assert pieces <= val or not pieces & val
+def test_excluded_ids_are_never_spares_and_the_next_one_steps_up():
+    rows = make_rows({"a": 10})
+    chosen, quotas, _ = sample_evenly(rows, 3, seed=0)
+    spares = spare_ids(rows, chosen, quotas, set(), seed=0)
+    without_first = spare_ids(rows, chosen, quotas, {spares[0]}, seed=0)
+    assert without_first == spares[1:] + [without_first[-1]] and spares[0] not in without_first
+    assert spare_ids(dict(reversed(list(rows.items()))), chosen, quotas, set(), seed=0) == spares

@@ -51,55 +51,55 @@ def check_invariants(conversations, rejects, val_prompts, n_input, max_turns):
     for turns in conversations.turns:
         assert 2 <= len(turns) <= max_turns and len(turns) % 2 == 0
         assert [t["role"] for t in turns] == ["user", "assistant"] * (len(turns) // 2)
-    val = conversations[conversations.split == "val"]
-    first_user = dict(zip(val.conversation_id, [t[0]["content"] for t in val.turns], strict=True))
-    from_val = val_prompts[val_prompts.origin == "val"]
-    assert dict(zip(from_val.conversation_id, from_val.prompt, strict=True)).items() <= first_user.items()
-    # the rest come from conversations that passed every filter but were not sampled, never from training
+    assert set(conversations.split) <= {"train", "spare"}
+    # the training sample first, then the spares; a category has at most as many spares as it trains on
+    assert list(conversations.split) == sorted(conversations.split, key=lambda s: s != "train")
+    per = conversations.groupby(["category", "split"]).size().unstack(fill_value=0)
+    assert (per.get("spare", 0) <= per["train"]).all()
+    # held-out prompts come from filtered conversations outside the training sample and the spares
     not_sampled = set(rejects.row_id[rejects.reason == "not_sampled"])
-    assert set(val_prompts.conversation_id[val_prompts.origin == "unsampled"]) <= not_sampled
-    train = conversations[conversations.split == "train"]
-    assert not set(val_prompts.conversation_id) & set(train.conversation_id)
-    trained_texts = {text_key(t["content"]) for turns in train.turns for t in turns if t["role"] == "user"}
-    assert not set(val_prompts.prompt.map(text_key)) & trained_texts
+    assert set(val_prompts.conversation_id) <= not_sampled and set(val_prompts.origin) <= {"unsampled"}
+    for split in ("train", "spare"):  # neither trained on nor replacing a trained one
+        mine = conversations[conversations.split == split]
+        texts = {text_key(t["content"]) for turns in mine.turns for t in turns if t["role"] == "user"}
+        assert not set(val_prompts.prompt.map(text_key)) & texts
+        assert not {chat_root(c) for c in val_prompts.conversation_id} & set(
+            mine.conversation_id.map(chat_root)
+        )
     assert val_prompts.prompt_id.is_unique and val_prompts.prompt.map(text_key).is_unique
-    # validation prompts come first
-    assert list(val_prompts.origin) == sorted(val_prompts.origin, key=lambda o: o != "val")
 
 
 def test_demo_corpus_stage_writes_the_three_tables(tmp_path):
-    rows = run(context(tmp_path, n_conversations=30, val_fraction=0.2), tmp_path)
+    rows = run(context(tmp_path, n_conversations=24, max_val_prompts=8), tmp_path)
     conversations, rejects, val_prompts = read(tmp_path)
-    # 6 validation prompts, then the 12 conversations the sampling left out (all distinct texts)
-    assert rows == {"conversations": 30, "train": 24, "val": 6, "val_prompts": 18, "rejects": 12}
+    # 24 trained on (4 a category), 8 held-out prompts, and then spares from the 10 left
+    assert rows == {"conversations": 34, "train": 24, "spares": 10, "val_prompts": 8, "rejects": 8}
     assert list(conversations.columns) == columns("conversations")
     assert list(rejects.columns) == columns("rejects")
     assert list(val_prompts.columns) == ["conversation_id", "prompt_id", "prompt", "origin"]
-    assert Counter(val_prompts.origin) == {"val": 6, "unsampled": 12}
-    assert set(val_prompts.conversation_id[val_prompts.origin == "unsampled"]) == set(rejects.row_id)
+    assert set(val_prompts.conversation_id) == set(rejects.row_id)
     turns_type = pq.read_schema(tmp_path / "conversations.parquet").field("turns").type
     assert pa.types.is_list(turns_type)
     assert turns_type.value_type == pa.struct([("role", pa.string()), ("content", pa.string())])
-    assert Counter(conversations.category) == {
-        c: 5 for c in ["refusal", "technical", "creative", "advice", "factual", "other"]
+    train = conversations[conversations.split == "train"]
+    assert Counter(train.category) == {
+        c: 4 for c in ["refusal", "technical", "creative", "advice", "factual", "other"]
     }
     assert set(rejects.reason) == {"not_sampled"} and (conversations.source == "builtin:demo").all()
     check_invariants(conversations, rejects, val_prompts, 42, 20)
 
 
-def test_demo_at_default_sizes_samples_everything_so_only_val_prompts_are_held_out(tmp_path):
+def test_a_sample_that_takes_the_whole_pool_leaves_no_spare_and_no_prompt_and_says_so(tmp_path, caplog):
     rows = run(context(tmp_path), tmp_path)
-    _, _, val_prompts = read(tmp_path)
-    assert rows["conversations"] == 42 and rows["rejects"] == 0
-    assert rows["val"] == round(42 * 0.1) == rows["val_prompts"] and set(val_prompts.origin) == {"val"}
+    assert rows == {"conversations": 42, "train": 42, "spares": 0, "val_prompts": 0, "rejects": 0}
+    assert "no spare conversation in advice, creative" in caplog.text
+    assert "no held-out prompt" in caplog.text
 
 
-def test_val_prompts_are_capped(tmp_path):
-    rows = run(context(tmp_path, val_fraction=0.5, max_val_prompts=3), tmp_path)
-    assert rows["val"] == 21 and rows["val_prompts"] == 3
-    rows = run(context(tmp_path / "more", n_conversations=30, val_fraction=0.2, max_val_prompts=10), tmp_path)
-    _, _, val_prompts = read(tmp_path)
-    assert rows["val_prompts"] == 10 and Counter(val_prompts.origin) == {"val": 6, "unsampled": 4}
+def test_val_prompts_are_capped_and_what_they_leave_becomes_spares(tmp_path):
+    rows = run(context(tmp_path, n_conversations=30, max_val_prompts=3), tmp_path)
+    assert rows["val_prompts"] == 3 and rows["train"] == 30 and rows["spares"] == 9
+    check_invariants(*read(tmp_path), 42, 20)
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +113,8 @@ def test_sharegpt_sample_accounts_for_every_input_record(sharegpt_run):
     rows, out = sharegpt_run
     conversations, rejects, val_prompts = read(out)
     check_invariants(conversations, rejects, val_prompts, 3000, 20)
-    assert rows["conversations"] == 1617 and rows["rejects"] == 3000 - 1617
-    # whole chats are held out, so the validation split may pass its share by a chat's last pieces
-    assert round(1617 * 0.1) <= rows["val"] <= round(1617 * 0.1) + 10
+    assert rows["train"] == 1617 and rows["rejects"] == 3000 - rows["conversations"]
+    assert 0 < rows["spares"] == rows["conversations"] - 1617
     reasons = Counter(rejects.reason)
     assert reasons["not_sampled"] > 0 and reasons["empty"] > 0 and reasons["not_alternating"] > 0
 
@@ -123,33 +122,31 @@ def test_sharegpt_sample_accounts_for_every_input_record(sharegpt_run):
 def test_sharegpt_sample_holds_out_as_many_prompts_as_it_can(sharegpt_run, shared_data):
     rows, out = sharegpt_run
     conversations, rejects, val_prompts = read(out)
-    not_sampled = set(rejects.row_id[rejects.reason == "not_sampled"])
-    unsampled: dict[str, str] = {}  # the first usable record of an id is the one kept
-    for c in (clean_record(r, 20) for r in iter_records(shared_data / SAMPLE)):
-        if isinstance(c, Cleaned) and c.conversation_id in not_sampled:
-            unsampled.setdefault(c.conversation_id, c.turns[0]["content"])
     train = conversations[conversations.split == "train"]
+    kept = set(conversations.conversation_id) | set(rejects.row_id[rejects.reason == "not_sampled"])
+    pool: dict[str, str] = {}  # filtered conversations outside the sample; the first record of an id is kept
+    for c in (clean_record(r, 20) for r in iter_records(shared_data / SAMPLE)):
+        if (
+            isinstance(c, Cleaned)
+            and c.conversation_id in kept
+            and c.conversation_id not in set(train.conversation_id)
+        ):
+            pool.setdefault(c.conversation_id, c.turns[0]["content"])
     trained = {text_key(t["content"]) for turns in train.turns for t in turns if t["role"] == "user"}
-    val_first = [t[0]["content"] for t in conversations.turns[conversations.split == "val"]]
     train_chats = {chat_root(cid) for cid in train.conversation_id}
-    held_out = [p for cid, p in unsampled.items() if chat_root(cid) not in train_chats]
-    available = {text_key(p) for p in [*val_first, *held_out]} - trained
-    assert not {chat_root(c) for c in val_prompts.conversation_id} & train_chats
-    assert rows["val_prompts"] == len(val_prompts) == min(1500, len(available))
-    assert len(val_prompts) > 4 * rows["val"]  # far more than the validation split alone
+    available = {text_key(p) for cid, p in pool.items() if chat_root(cid) not in train_chats} - trained
+    assert rows["val_prompts"] == len(val_prompts) == min(1500, len(available)) > 300
     by_id = dict(zip(val_prompts.conversation_id, val_prompts.prompt, strict=True))
-    assert all(by_id[cid] == p for cid, p in unsampled.items() if cid in by_id)
-    # every validation prompt that is new comes first, ahead of any unsampled one
-    assert Counter(val_prompts.origin)["val"] == len({text_key(p) for p in val_first} - trained)
+    assert all(by_id[cid] == p for cid, p in pool.items() if cid in by_id)
 
 
 def test_sharegpt_sample_is_balanced_as_far_as_categories_allow(sharegpt_run):
     _, out = sharegpt_run
     conversations, rejects, _ = read(out)
-    sampled = Counter(conversations.category)
+    sampled = Counter(conversations.category[conversations.split == "train"])
     left_out = Counter(
         d.split(":")[0].removeprefix("category ") for d in rejects[rejects.reason == "not_sampled"].detail
-    )
+    ) + Counter(conversations.category[conversations.split == "spare"])
     assert set(sampled) == {"refusal", "technical", "creative", "advice", "factual", "other"}
     full = {c for c in sampled if left_out[c] > 0}  # categories that had more rows than their quota
     assert full and max(sampled[c] for c in full) - min(sampled[c] for c in full) <= 1
@@ -171,7 +168,7 @@ def test_truncated_sharegpt_file_runs_on_its_complete_records(shared_data, tmp_p
     assert 0 < n_complete < 3000
     run(context(tmp_path, source=str(cut), n_conversations=200), tmp_path)
     conversations, rejects, val_prompts = read(tmp_path)
-    assert len(conversations) == 200
+    assert (conversations.split == "train").sum() == 200
     check_invariants(conversations, rejects, val_prompts, n_complete, 20)
 
 

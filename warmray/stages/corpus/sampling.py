@@ -1,4 +1,4 @@
-"""Even sampling across categories, and the train / validation split, both seeded and deterministic.
+"""Even sampling across categories, and the spares that replace lost conversations, seeded and deterministic.
 
 Both rank conversations by a hash of (seed, purpose, conversation id) instead of shuffling a list, so
 the choice does not depend on the order records arrive in, and adding rows to the source never
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from warmray.seeded import stable_key
 
@@ -67,23 +67,30 @@ def chat_root(conversation_id: str) -> str:
     return piece.group(1) if piece else conversation_id
 
 
-def validation_ids(conversation_ids: Sequence[str], val_fraction: float, seed: int) -> list[str]:
-    """The ids held out for validation, in rank order: about round(n * val_fraction) of them.
+def spare_ids(
+    categories: Mapping[str, str],
+    chosen: set[str],
+    quotas: Mapping[str, int],
+    excluded: set[str],
+    seed: int,
+) -> list[str]:
+    """Conversations kept in reserve to replace sampled ones lost later (a rewrite that fails).
 
-    Whole chats are held out (all pieces of a split ShareGPT chat fall on the same side), so no
-    validation prompt continues a conversation seen in training. At least one conversation is held out,
-    and at least one kept for training, whenever there are two chats.
+    Within each category the ids `sample_evenly` left out are taken in the rank order it used, so a spare
+    is the next conversation in line for its category and a replacement keeps the sample even. `excluded`
+    ids (those whose prompts became held-out prompts) are never spares, so a replacement can never train
+    on a held-out prompt. At most as many spares as the category's quota are kept: more would only fill
+    the table.
+
+    Returns:
+        The spare ids, category by category (sorted by name), best ranked first within each.
     """
-    by_chat: dict[str, list[str]] = defaultdict(list)
-    for cid in sorted(conversation_ids):
-        by_chat[chat_root(cid)].append(cid)
-    if len(by_chat) < 2:
-        return []
-    n_val = max(1, round(len(conversation_ids) * val_fraction))
-    held: list[str] = []
-    # keep one chat for training
-    for root in sorted(by_chat, key=lambda r: stable_key(seed, "split", r))[:-1]:
-        if len(held) >= n_val:
-            break
-        held += by_chat[root]
-    return held
+    by_category: dict[str, list[str]] = defaultdict(list)
+    for conversation_id, category in categories.items():
+        if conversation_id not in chosen and conversation_id not in excluded:
+            by_category[category].append(conversation_id)
+    spares: list[str] = []
+    for category in sorted(by_category):
+        ids = sorted(by_category[category], key=lambda i: stable_key(seed, "sample", i))
+        spares += ids[: quotas.get(category, 0)]
+    return spares

@@ -2,11 +2,13 @@
 
 Output (in the stage folder):
 - `conversations.parquet`: the `conversations` table of `warmray.schema`; `turns` is
-  list<struct<role, content>>, roles "user" / "assistant", alternating, user first, assistant last.
+  list<struct<role, content>>, roles "user" / "assistant", alternating, user first, assistant last;
+  split "train" (the training sample), then "spare" (replacements for the rewrite stage, in each
+  category's order of preference).
 - `rejects.parquet`: the columns of `warmray.schema.Reject`, one row per input record not kept.
 - `val_prompts.parquet`: conversation_id, prompt_id, prompt, origin: the held-out prompts for warmth
-  scoring, first user turns of validation conversations (origin "val") and then of filtered but
-  unsampled conversations (origin "unsampled"), unique, never from training (`warmray.stages.corpus.heldout`).
+  scoring, first user turns of filtered conversations outside the training sample and the spares
+  (origin "unsampled"), unique, never from training (`warmray.stages.corpus.heldout`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     rows = {
         "conversations": len(tables.conversations),
         "train": train,
-        "val": len(tables.conversations) - train,
+        "spares": len(tables.conversations) - train,
         "val_prompts": len(tables.val_prompts),
         "rejects": len(tables.rejects),
     }
