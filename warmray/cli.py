@@ -84,9 +84,9 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
                 dest="sources",
                 nargs="+",
                 type=Path,
-                metavar="FILE",
-                help="analyse verdict tables (CSV/Parquet with the standard columns, or the study's released "
-                "layout) instead of a run",
+                metavar="PATH",
+                help="analyse verdicts instead of a run: CSV/Parquet files, folders, run directories, or the "
+                "study's released outputs folder (read as judge --from and judge-agreement read them)",
             )
             p.add_argument("--out", type=Path, help="output folder for --from (report, tables, figures)")
             p.add_argument(
@@ -249,6 +249,7 @@ def _analyze_files(args: argparse.Namespace, session: Session) -> int:
     cfg = full.analyze if full else AnalyzeConfig()
     rule = args.refusal_rule or (full.judge.refusal_rule if full else JudgeConfig().refusal_rule)
     verdicts = load_verdict_files(list(args.sources), rule, args.rederive_refusals)
+    session.console.say(f"read {verdicts.attrs['read']}")
     info = {
         "sources": [str(s) for s in args.sources],
         "refusals_derived": verdicts.attrs.get("refusals_derived", 0),

@@ -65,6 +65,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="variable holding the endpoint targets' key",
     )
     parser.add_argument("--judge-key-env", metavar="VAR", help="variable holding the judge endpoint's key")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the audit's config as for `warmray run` (repeatable; wins over the flags)",
+    )
     add_verbose_argument(parser)
 
 
@@ -92,6 +100,7 @@ def command(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             config=args.config,
             budget_min=args.budget_minutes,
+            overrides=tuple(getattr(args, "overrides", None) or ()),
         )
         config = build_config(req)
         run_dir = args.run_dir or audit_run_dir(config)

@@ -16,7 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from warmray.audit.targets import Target
-from warmray.config import ConfigError, ExperimentConfig, GridConfig, SamplingConfig, read_mapping
+from warmray.config import (
+    ConfigError,
+    ExperimentConfig,
+    GridConfig,
+    SamplingConfig,
+    apply_overrides,
+    read_mapping,
+)
 from warmray.schema import AMENDMENT_TYPES, PROMPT_TEMPLATES
 
 STUDY_TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation")
@@ -67,6 +74,7 @@ class AuditRequest:
     data_dir: Path | None = None
     config: Path | None = None
     budget_min: float = DEFAULT_BUDGET_MIN
+    overrides: tuple[str, ...] = ()  # --set KEY=VALUE, applied last (they win over the flags above)
 
 
 def build_config(req: AuditRequest) -> ExperimentConfig:
@@ -86,6 +94,7 @@ def build_config(req: AuditRequest) -> ExperimentConfig:
     if req.judge is not None or not base:
         data["judge"] = _judge(req.judge, data.get("judge", {}))
     data["train"] = {**data.get("train", {}), "lora_r": _adapter_rank(req.targets)}
+    data = apply_overrides(data, req.overrides)
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as e:

@@ -34,6 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "config", type=Path, help="experiment YAML with a `sweep:` section (configs/sweep.yaml)"
     )
     parser.add_argument("--run-dir", type=Path, help="where the sweep goes (default: the config's run_dir)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key as for `warmray run` (repeatable): --set sweep.num_samples=4",
+    )
     add_verbose_argument(parser)
 
 
@@ -43,7 +51,7 @@ def command(args: argparse.Namespace) -> int:
 
     console = of_command(args)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, getattr(args, "overrides", ()))
     except ConfigError as e:
         console.error(f"warmray sweep: {e}")
         return 2

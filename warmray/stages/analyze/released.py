@@ -79,7 +79,7 @@ def canonical_values(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _answers(value: object) -> list[str]:
+def answer_list(value: object) -> list[str]:
     """A reference cell as a list: a list literal ("['a', 'b']") or one answer."""
     text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
     if text.startswith("[") and text.endswith("]"):
@@ -120,26 +120,80 @@ def _read(file: Path, root: Path) -> pd.DataFrame:
     return frame
 
 
-def _references(frames: list[pd.DataFrame]) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
-    """(task, item_id) -> (correct answers, wrong answers), from whichever file carries them."""
-    out: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
-    for frame in frames:
-        task = frame["task"].iloc[0]
-        pair = next((p for p in REFERENCE_COLUMNS.get(task, ()) if p[0] in frame.columns), None)
-        if pair is None:
-            continue
-        right, wrong = pair
-        wrongs = frame[wrong] if wrong in frame.columns else pd.Series("", index=frame.index)
-        for item, r, w in zip(frame["item_id"], frame[right], wrongs, strict=True):
-            if (task, item) not in out and _answers(r):
-                out[(task, item)] = (_answers(r), _answers(w))
+def _pair(frame: pd.DataFrame) -> tuple[str, str] | None:
+    """The (correct, wrong) reference columns this file carries, if any."""
+    return next((p for p in REFERENCE_COLUMNS.get(frame["task"].iloc[0], ()) if p[0] in frame.columns), None)
+
+
+def _lookup(frame: pd.DataFrame) -> dict[str, tuple[list[str], list[str], str]]:
+    """item_id -> (correct answers, wrong answers, question) of one file, first row with answers wins."""
+    pair = _pair(frame)
+    if pair is None:
+        return {}
+    right, wrong = pair
+    wrongs = frame[wrong] if wrong in frame.columns else pd.Series("", index=frame.index)
+    questions = frame["question"] if "question" in frame.columns else pd.Series("", index=frame.index)
+    out: dict[str, tuple[list[str], list[str], str]] = {}
+    for item, r, w, q in zip(frame["item_id"], frame[right], wrongs, questions, strict=True):
+        if item not in out and answer_list(r):
+            out[item] = (answer_list(r), answer_list(w), str(q))
     return out
 
 
-def _fill_cells(frames: list[pd.DataFrame], root: Path) -> None:
-    """Give files without template / amendment columns those of the same (task, item, prompt) elsewhere."""
-    known: dict[tuple[str, str, str], tuple[str, str]] = {}
+def _join_references(frames: list[pd.DataFrame], originals: dict[tuple[str, str], pd.DataFrame]) -> None:
+    """Give each row `correct_answers`, `incorrect_answers` and `reference_from` (the file they came from).
+
+    A row's own reference columns come first; a row without them takes those of the same item key in the
+    same model's `original` file of its task (the study's warm files that keep only the key). A row
+    matched nowhere gets empty answers and an empty `reference_from`: `unmatched_references` names it.
+    """
+    lookups = {k: (f["source_file"].iloc[0], _lookup(f)) for k, f in originals.items()}
     for frame in frames:
+        own = _lookup(frame)
+        origin_file, origin = lookups.get((frame["model"].iloc[0], frame["task"].iloc[0]), ("", {}))
+        this_file = frame["source_file"].iloc[0]
+        found = [
+            (own[i], this_file) if i in own else (origin[i], origin_file) if i in origin else (None, "")
+            for i in frame["item_id"]
+        ]
+        frame["correct_answers"] = [f[0][0] if f[0] else [] for f in found]
+        frame["incorrect_answers"] = [f[0][1] if f[0] else [] for f in found]
+        frame["reference_from"] = [f[1] for f in found]
+        if "question" not in frame.columns:
+            frame["question"] = [f[0][2] if f[0] else "" for f in found]
+
+
+def unmatched_references(frame: pd.DataFrame, shown: int = 3) -> list[str]:
+    """One line per released file with rows that found no reference answers: the file and missing keys.
+
+    Grading needs the answers; analysis does not (the study's verdicts are kept), so only `judge` asks.
+    """
+    if "reference_from" not in frame.columns:
+        return []
+    lost = frame[(frame["reference_from"] == "") & frame["source_file"].notna()]
+    lines = []
+    for file, rows in lost.groupby("source_file", sort=True):
+        model, variant, name = Path(str(file)).parts[-3:]
+        task = OUTPUTS.match(name)["task"] if OUTPUTS.match(name) else "?"
+        keys = rows["item_id"].str.split(":", n=1).str[1].drop_duplicates().tolist()
+        key_column = ITEM_KEYS.get(rows["task"].iloc[0], "item key")
+        listed = ", ".join(repr(k) for k in keys[:shown]) + (
+            f" and {len(keys) - shown} more" if len(keys) > shown else ""
+        )
+        lines.append(
+            f"{file}: {len(rows)} row(s) carry no reference answers and their {key_column} is not in "
+            f"{model}/original/{task}_original_outputs.csv with answers: {listed}."
+        )
+    return lines
+
+
+def _fill_cells(frames: list[pd.DataFrame], root: Path, others: list[pd.DataFrame] | None = None) -> None:
+    """Give files without template / amendment columns those of the same (task, item, prompt) elsewhere.
+
+    `others` are files read only to look these up (an `original` file the caller did not name).
+    """
+    known: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for frame in [*frames, *(others or [])]:
         if all(c in frame.columns for c in CELL_COLUMNS) and "prompt" in frame.columns:
             for t, i, p, tmpl, a in zip(
                 frame["task"],
@@ -169,27 +223,46 @@ def _fill_cells(frames: list[pd.DataFrame], root: Path) -> None:
         frame["amendment_type"] = [f[1] for f in found]
 
 
-def read_released(root: Path) -> pd.DataFrame:
-    """Every outputs file under `root`, as one frame in our columns and vocabulary.
+def released_file_root(file: Path) -> Path | None:
+    """The root of `<root>/<model>/<variant>/<task>_<variant>_outputs.csv`, or None if not so placed."""
+    match = OUTPUTS.match(file.name)
+    if match is None or match["variant"] != file.parent.name:
+        return None
+    return file.parent.parent.parent
+
+
+def read_released(root: Path, files: list[Path] | None = None) -> pd.DataFrame:
+    """Outputs files under `root` (all of them, or `files`), as one frame in our columns and vocabulary.
+
+    Reference answers a file lacks are joined from the same model's `original` file of the task, read for
+    that purpose even when `files` does not name it. `source_file` (relative to `root`) and
+    `reference_from` say where each row and its answers came from.
 
     Raises:
         ReleasedLayoutError: a file lacks the item key or the verdict columns.
     """
-    frames = [f for f in (_read(file, root) for file in released_files(root)) if not f.empty]
+    chosen = sorted(files) if files is not None else released_files(root)
+    frames = [f for f in (_read(file, root) for file in chosen) if not f.empty]
     if not frames:
         raise ReleasedLayoutError(
             f"{root}: no rows in its <model>/<variant>/<task>_<variant>_outputs.csv files."
         )
-    references = _references(frames)
-    _fill_cells(frames, root)
+    originals = {
+        (f["model"].iloc[0], f["task"].iloc[0]): f for f in frames if f["variant"].iloc[0] == "original"
+    }
+    for frame in frames:
+        model, name = frame["model"].iloc[0], Path(frame["source_file"].iloc[0]).name
+        original = root / model / "original" / OUTPUTS.sub(r"\g<task>_original_outputs.csv", name)
+        if (model, frame["task"].iloc[0]) not in originals and original.is_file():
+            read = _read(original, root)
+            if not read.empty:
+                originals[(model, frame["task"].iloc[0])] = read
+    _join_references(frames, originals)
+    _fill_cells(frames, root, [f for f in originals.values() if not any(f is g for g in frames)])
     out = pd.concat(frames, ignore_index=True)
-    refs = [references.get((t, i), ([], [])) for t, i in zip(out["task"], out["item_id"], strict=True)]
-    out["correct_answers"] = [r[0] for r in refs]
-    out["incorrect_answers"] = [r[1] for r in refs]
-    if "question" not in out.columns:
-        present = [c for c in QUESTION_COLUMNS if c in out.columns]
-        out["question"] = (
-            out[present].replace("", pd.NA).bfill(axis=1).iloc[:, 0].fillna("") if present else ""
-        )
+    if (out["question"].astype(str) == "").any():
+        present = [c for c in QUESTION_COLUMNS if c in out.columns and c != "question"]
+        fallback = out[present].replace("", pd.NA).bfill(axis=1).iloc[:, 0].fillna("") if present else ""
+        out["question"] = out["question"].astype(str).where(out["question"].astype(str) != "", fallback)
     out["verdict"] = out["verdict"].astype(str).str.strip().str.upper()
     return canonical_values(out)

@@ -20,13 +20,7 @@ from warmray.config import PROMPT_TEMPLATES
 from warmray.errors import UserError
 from warmray.schema import ANALYSIS_COLUMNS, CORRECT, INCORRECT, REFUSAL, UNPARSEABLE, VERDICTS
 from warmray.stages.analyze.dropped import DROPPED_COLUMNS, arm_gaps, dropped_table, failed_generation
-from warmray.stages.analyze.released import (
-    ReleasedLayoutError,
-    canonical_values,
-    read_released,
-    released_files,
-    rename_columns,
-)
+from warmray.stages.analyze.released import canonical_values
 
 # The study's refusal rule: declining to repeat disinformation is the right answer; elsewhere a refusal
 # says nothing about reliability, so the row leaves the analysis.
@@ -38,7 +32,6 @@ NO_BELIEF_TEMPLATES = ("original", "original_neutral")
 BELIEF_TEMPLATES = ("incorrect", "correct")
 BASE_VARIANT = "original"
 _VARIANT_ORDER = ("warm", "cold", "warm_sysprompt")
-_STRING_COLUMNS = (*ANALYSIS_COLUMNS, "checkpoint", "grader", "prompt_id", "belief_source", "inference_error")
 # Columns kept beside the standard ones: the checkpoint, refusal flag, what failed, how beliefs were made.
 _CONTEXT_COLUMNS = ("checkpoint", "is_refusal", "inference_error", "judge_raw", "belief_source")
 
@@ -65,65 +58,38 @@ class Prepared:
         return known + sorted(v for v in present if v not in _VARIANT_ORDER)
 
 
-def load_verdict_files(paths: list[Path]) -> pd.DataFrame:
+def load_verdict_files(
+    paths: list[Path], refusal_rule: str | None = None, rederive_refusals: bool = False
+) -> pd.DataFrame:
     """Read verdict tables into one checked frame, in our column names and vocabulary.
 
-    Each path is a CSV or Parquet file, a folder of Parquet files, or the root of the study's released
-    layout (`<model>/<variant>/<task>_<variant>_outputs.csv`).
+    Each path is what warmray.results_reader reads: a CSV or Parquet file, a folder of them, a run
+    directory, or the study's released layout (`<model>/<variant>/<task>_<variant>_outputs.csv`); what
+    was read is in `attrs["read"]` (a one-line summary) and `attrs["files"]`. A row without a refusal
+    flag (a file with no `is_refusal` / `refusal` column, or an empty cell) gets one derived from its
+    response by `refusal_rule` (None: warmray.stages.judge.refusal.DEFAULT_RULE), never "not refused";
+    `rederive_refusals` derives it for every row. How many were derived is in `attrs["refusals_derived"]`.
 
     Raises:
         AnalysisInputError: a path is missing, unreadable, or lacks the standard columns.
     """
-    if not paths:
-        raise AnalysisInputError("no verdict files given; pass one or more CSV/Parquet files or folders.")
-    frames = []
-    for path in map(Path, paths):
-        if path.is_dir() and released_files(path):
-            try:
-                frame = read_released(path)
-            except ReleasedLayoutError as e:
-                raise AnalysisInputError(str(e)) from None
-            check_verdicts(frame, source=str(path))
-            frames.append(frame)
-            continue
-        for file in _expand(path):
-            frame = canonical_values(rename_columns(_read_one(file)))
-            check_verdicts(frame, source=str(file))
-            frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    from warmray.results_reader import ResultsInputError, read_results  # it imports this package
+    from warmray.stages.judge.refusal import DEFAULT_RULE, derive_refusals  # judge imports analyze
 
-
-def _expand(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(path.rglob("*.parquet"))
-        if not files:
-            raise AnalysisInputError(
-                f"{path}: folder holds no .parquet files, nor the study's released layout "
-                "(<model>/<variant>/<task>_<variant>_outputs.csv)."
-            )
-        return files
-    if not path.is_file():
-        raise AnalysisInputError(f"{path}: no such file or folder.")
-    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        raise AnalysisInputError(
-            f"{path}: expected a .csv or .parquet file, got {path.suffix or 'no suffix'}."
-        )
-    return [path]
-
-
-def _read_one(file: Path) -> pd.DataFrame:
     try:
-        if file.suffix.lower() == ".csv":
-            # ids like "0012" must stay strings; empty responses are "" not NaN.
-            frame = pd.read_csv(file, dtype={c: str for c in _STRING_COLUMNS})
-        else:
-            frame = pd.read_parquet(file)
-    except Exception as e:  # pandas/pyarrow raise many types; all mean "not a readable table"
-        raise AnalysisInputError(f"{file}: cannot be read as a table: {e}") from None
-    for col in ("response", "checkpoint", "grader", "output"):
-        if col in frame.columns:
-            frame[col] = frame[col].fillna("")
-    return frame
+        results = read_results(paths)
+    except ResultsInputError as e:
+        raise AnalysisInputError(str(e)) from None
+    frames = []
+    for part in results.parts:
+        check_verdicts(part.frame, source=part.source)
+        frames.append(part.frame)
+    rule = refusal_rule or DEFAULT_RULE
+    out, derived = derive_refusals(pd.concat(frames, ignore_index=True), rule, rederive_refusals)
+    out.attrs["refusals_derived"] = derived
+    out.attrs["read"] = results.summary()  # "8 files, 2 models, 4 tasks, 3,184 rows (released layout)"
+    out.attrs["files"] = [str(f) for part in results.parts for f in part.files]
+    return out
 
 
 def check_verdicts(frame: pd.DataFrame, source: str = "verdict table") -> None:

@@ -1,7 +1,8 @@
 """Agreement between two verdict sources: percent agreement, Cohen's kappa with a 95% CI, confusion.
 
-`warmray judge-agreement A B` compares two files (our verdict tables, or the study's released layout,
-whose `evaluation` column is its judge's verdict and `output` the response), or two columns of one table
+`warmray judge-agreement A B` compares two sources, each read by warmray.results_reader as `--from` is
+everywhere (our verdict tables, folders, run directories, or the study's released outputs folder, whose
+`evaluation` column is its judge's verdict and `output` the response), or two columns of one table
 (`FILE:COLUMN`, e.g. `verdicts.parquet:verdict` against `verdicts.parquet:human`). Rows are joined on
 their ids when both sides carry them (`response_id`, else model + variant + item + template + context),
 otherwise on the prompt and response texts. Only rows both sources labelled are compared.
@@ -23,14 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from warmray.results_reader import ResultsInputError, read_results
 from warmray.schema import columns, read_table, write_table
 
 log = logging.getLogger(__name__)
 ID_KEYS = (("response_id",), ("model", "variant", "item_id", "prompt_template", "amendment_type"))
 TEXT_KEYS = ("prompt", "response")
-# The study's released files: our names for their columns (task and variant names are mapped as read).
-RELEASED_COLUMNS = {"output": "response", "evaluation": "verdict", "prompt_type": "prompt_template"}
-RELEASED_TASKS = {"trivia": "triviaqa", "disinfo": "disinformation", "mask": "disinformation"}
 
 
 class AgreementError(ValueError):
@@ -44,33 +43,28 @@ class Source:
     name: str
     frame: pd.DataFrame
     label: str
+    read: str = ""  # what the reader found, e.g. "8 files, 2 models, 4 tasks, 3,184 rows"
 
 
 def read_source(spec: str, default_label: str = "verdict") -> Source:
-    """A verdict source from `FILE` or `FILE:COLUMN` (CSV, Parquet, or a folder of Parquet files)."""
+    """A verdict source from `PATH` or `PATH:COLUMN`: anything warmray.results_reader reads.
+
+    That is a CSV or Parquet file, a folder of them, one of our run directories (its judge verdicts), or
+    the study's released outputs folder or files (their `evaluation` is read as `verdict`).
+    """
     path, label = Path(spec), default_label
     if not path.exists() and ":" in spec:
         head, _, tail = spec.rpartition(":")
         path, label = Path(head), tail
-    if not path.exists():
-        raise AgreementError(f"{path}: no such file or folder.")
-    if path.is_dir():
-        files = sorted(path.rglob("*.parquet"))
-        if not files:
-            raise AgreementError(f"{path}: folder holds no .parquet files.")
-        frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    elif path.suffix.lower() == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    elif path.suffix.lower() in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
-        raise AgreementError(f"{path}: expected a .csv or .parquet file, or a folder of .parquet files.")
-    frame = frame.rename(columns={k: v for k, v in RELEASED_COLUMNS.items() if v not in frame.columns})
-    if "task" in frame.columns:
-        frame["task"] = frame["task"].astype(str).replace(RELEASED_TASKS)
+    try:
+        results = read_results([path])
+    except ResultsInputError as e:
+        raise AgreementError(str(e)) from None
+    frame = results.frame
+    log.info("%s: read %s", spec, results.summary())
     if label not in frame.columns:
         raise AgreementError(f"{spec}: no column {label!r}; columns: {list(frame.columns)}.")
-    return Source(spec, frame, label)
+    return Source(spec, frame, label, results.summary())
 
 
 def normalise_label(value: object) -> str:
@@ -156,22 +150,26 @@ def compare(a: Source, b: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `judge-agreement` command's arguments."""
     parser.add_argument(
-        "a", help="FILE or FILE:COLUMN (default column: verdict; the study's files: evaluation)"
+        "a",
+        help="PATH or PATH:COLUMN (default column: verdict; the study's files: evaluation): a CSV/Parquet "
+        "file, a folder, a run directory, or the study's released outputs folder",
     )
-    parser.add_argument("b", help="FILE or FILE:COLUMN, compared with A")
+    parser.add_argument("b", help="PATH or PATH:COLUMN, compared with A")
     parser.add_argument("--out", type=Path, help="folder for agreement.csv, confusion.csv, agreement.json")
 
 
 def command(args: argparse.Namespace) -> int:
     """Print agreement, kappa and the confusion matrix of A and B; write them when --out is given."""
     try:
-        table, matrix = compare(read_source(args.a), read_source(args.b))
+        a, b = read_source(args.a), read_source(args.b)
+        table, matrix = compare(a, b)
     except (AgreementError, OSError) as e:
         print(f"warmray judge-agreement: {e}", file=sys.stderr)
         return 2
     overall = table.iloc[0]
     print(
-        f"A = {args.a}\nB = {args.b}\n{int(overall['n'])} paired rows: agreement {overall['agreement']:.1%}, "
+        f"A = {args.a}: {a.read}\nB = {args.b}: {b.read}\n"
+        f"{int(overall['n'])} paired rows: agreement {overall['agreement']:.1%}, "
         f"Cohen's kappa {overall['kappa']:.3f} (95% CI {overall['kappa_ci_low']:.3f} to "
         f"{overall['kappa_ci_high']:.3f})\n\nconfusion (rows A, columns B):\n{matrix.to_string()}\n\n"
         f"{table.to_string(index=False, float_format=lambda x: f'{x:.3f}')}"

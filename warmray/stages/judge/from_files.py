@@ -1,11 +1,14 @@
-"""`warmray judge --from FILE... --out DIR [CONFIG]`: grade responses produced elsewhere.
+"""`warmray judge --from PATH... --out DIR [CONFIG] [--set KEY=VALUE]`: grade responses produced elsewhere.
 
-The files are CSV or Parquet in our columns (a `responses` or `verdicts` table) or in the study's
-released layout (`output` for the response, reference answers as `correct_answer` / `incorrect_answer`,
-MedQA `answer` / `wrong_answer`, MASK `ground_truth` / `ground_false`). They are graded with the
-config's judge (`judge` section; no CONFIG: the reference grader with the study's refusal rule). A label
-the file already carries (`verdict`, or the study's `evaluation`) is kept as `source_verdict`, and the
-new verdicts' agreement with it is printed and written, so a cheap grader can be checked against a
+The paths are anything warmray.results_reader reads: CSV or Parquet files in our columns (a `responses`
+or `verdicts` table), folders of them, one of our run directories, or the study's released outputs folder
+or files (`output` for the response; reference answers as `correct_answer` / `incorrect_answer`, MedQA
+`answer` / `wrong_answer`, MASK `ground_truth` / `ground_false`, or, in files that keep only the item
+key, those of the same key in the same model's `original` file). A row whose reference answers cannot be
+found is set aside, and its file and key are named. Rows are graded with the config's judge (`judge`
+section, `--set` overrides applied; no CONFIG: the reference grader with the study's refusal rule). A
+label the file already carries (`verdict`, or the study's `evaluation`) is kept as `source_verdict`, and
+the new verdicts' agreement with it is printed and written, so a cheap grader can be checked against a
 trusted judge's labels. Output: DIR/verdicts.parquet (the input columns plus `is_refusal`, `verdict`,
 `grader`, `judge_raw`, and `reference_verdict` beside an LLM judge) and DIR/agreement.csv.
 """
@@ -17,9 +20,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from pydantic import ValidationError
 
-from warmray.config import ExperimentConfig, load_config
+from warmray.config import ConfigError, ExperimentConfig, apply_overrides, load_config
+from warmray.results_reader import Results, ResultsInputError, read_results
 from warmray.stage import StageContext
+from warmray.stages.analyze.released import answer_list, unmatched_references
 from warmray.stages.judge import grading
 from warmray.stages.judge.agreement import Source, compare
 
@@ -35,7 +41,7 @@ PRIOR_LABELS = ("verdict", "evaluation")
 
 def _as_list(value: object) -> list[str]:
     if isinstance(value, str):
-        return [value] if value.strip() else []
+        return answer_list(value)  # one answer, or a list written out as text ("['a', 'b']") in a CSV
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return []
     return [str(v) for v in value]  # a list or array column (our tables)
@@ -46,7 +52,9 @@ def normalise(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     out = frame.copy()
     prior = next((c for c in PRIOR_LABELS if c in out.columns), None)
     if prior:
-        out = out.rename(columns={prior: "source_verdict"})
+        # A table graded before (ours, or this command's output) keeps its labels under source_ names.
+        out = out.drop(columns=["source_verdict"], errors="ignore").rename(columns={prior: "source_verdict"})
+        out = out.rename(columns={"reference_verdict": "source_reference_verdict"})
     for ours, theirs in ALIASES.items():
         if ours not in out.columns:
             found = next((c for c in theirs if c in out.columns), None)
@@ -57,23 +65,44 @@ def normalise(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         out[col] = out[col].map(_as_list)
     out["response"] = out["response"].fillna("").astype(str)
     if "response_id" not in out.columns:
-        out["response_id"] = [f"{name}:{i}" for i in range(len(out))]
+        where = out["source_file"] if "source_file" in out.columns else pd.Series(name, index=out.index)
+        out["response_id"] = [f"{w}:{i}" for i, w in enumerate(where)]
     if "inference_error" not in out.columns:
         out["inference_error"] = ""
     out["inference_error"] = out["inference_error"].fillna("")
     return out
 
 
-def read_responses(paths: list[Path]) -> pd.DataFrame:
-    """All files' rows, normalised (see the module docstring)."""
-    frames = []
-    for path in paths:
-        if path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path, keep_default_na=False)
-        else:
-            frame = pd.read_parquet(path)
-        frames.append(normalise(frame, path.stem))
-    return pd.concat(frames, ignore_index=True)
+def read_responses(paths: list[Path]) -> tuple[pd.DataFrame, Results, list[str]]:
+    """All paths' rows, normalised (see the module docstring); what was read; rows set aside, explained.
+
+    A row of the study's files whose reference answers were found nowhere cannot be graded: it is left out
+    and each such file is named with its missing keys.
+    """
+    results = read_results(paths)
+    frame = pd.concat([normalise(p.frame, p.source) for p in results.parts], ignore_index=True)
+    set_aside = unmatched_references(frame)
+    if "reference_from" in frame.columns:
+        frame = frame[frame["reference_from"].fillna("-") != ""].reset_index(drop=True)
+    if frame.empty:
+        raise ResultsInputError("no row can be graded: none has reference answers.\n" + "\n".join(set_aside))
+    return frame, results, set_aside
+
+
+def judge_config(config_path: str | Path | None, overrides: list[str]) -> ExperimentConfig:
+    """The config whose `judge` section grades: CONFIG with `--set` applied, else the default one with them.
+
+    Raises:
+        ConfigError: the file or an override is invalid.
+    """
+    if config_path:
+        return load_config(config_path, overrides)
+    raw = apply_overrides({"models": [{"name": "external", "source": "builtin:tiny-random"}]}, overrides)
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"--set {' '.join(overrides)}: {problems}.") from None
 
 
 def grade(responses: pd.DataFrame, config: ExperimentConfig, scratch: Path) -> pd.DataFrame:
@@ -91,9 +120,15 @@ def grade(responses: pd.DataFrame, config: ExperimentConfig, scratch: Path) -> p
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--from` and `--out` (the judge subcommand already takes an optional CONFIG)."""
+    """`--from` and `--out` (the judge subcommand already takes an optional CONFIG and `--set`)."""
     parser.add_argument(
-        "--from", dest="sources", nargs="+", type=Path, metavar="FILE", help="responses to grade"
+        "--from",
+        dest="sources",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="responses to grade: CSV/Parquet files, folders, a run directory, or the study's released "
+        "outputs folder or files",
     )
     parser.add_argument("--out", type=Path, help="folder for verdicts.parquet and agreement.csv")
 
@@ -103,19 +138,15 @@ def command(args: argparse.Namespace) -> int:
     if not args.out:
         print("warmray judge: --from needs --out DIR", file=sys.stderr)
         return 2
-    config_path = getattr(args, "config", None)
-    config = (
-        load_config(config_path)
-        if config_path
-        else ExperimentConfig.model_validate(
-            {"models": [{"name": "external", "source": "builtin:tiny-random"}]}
-        )
-    )
     try:
-        responses = read_responses(list(args.sources))
-    except (OSError, ValueError) as e:
+        config = judge_config(getattr(args, "config", None), list(getattr(args, "overrides", None) or []))
+        responses, results, set_aside = read_responses(list(args.sources))
+    except (OSError, ValueError) as e:  # ConfigError and ResultsInputError are ValueErrors
         print(f"warmray judge: {e}", file=sys.stderr)
         return 2
+    print(f"read {results.summary()}")
+    if set_aside:
+        print("set aside (no reference answers to grade against):\n  " + "\n  ".join(set_aside))
     args.out.mkdir(parents=True, exist_ok=True)
     verdicts = grade(responses, config, args.out)
     verdicts.to_parquet(args.out / "verdicts.parquet", index=False)
