@@ -146,11 +146,19 @@ def procedure_items(res: StudyResults) -> list[str]:
         items.append(
             f"GLMs for {comp} vs original fitted on the models with both arms: {group['models'].iloc[0]}."
         )
-    shared = (info.get("data_sizes") or {}).get("rewrite/shared_conversations")
+    sizes = info.get("data_sizes") or {}
+    shared = sizes.get("rewrite/shared_conversations")
     if shared is not None:
+        replaced, unfilled = sizes.get("rewrite/replaced"), sizes.get("rewrite/unfilled")
+        dose = (
+            f" {replaced:,} of them spares of the same category in place of conversations whose rewrite "
+            f"failed; {unfilled:,} slot(s) of the configured sample left empty (no spare left)."
+            if replaced is not None and unfilled is not None
+            else ""
+        )
         items.append(
             f"Training conversations: {shared:,}, the same for every style (those whose rewrites passed the "
-            "checks in every configured style)."
+            f"checks in every configured style).{dose}"
         )
     items.append(P_VALUE_NOTE)
     return items
