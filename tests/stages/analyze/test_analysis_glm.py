@@ -202,3 +202,41 @@ def test_model_confounded_with_task_drops_the_collinear_term():
     outcome = fit_one(prepared.frame, "warm", SPECS[0], False)
     assert outcome.fitted
     assert any("Collinear" in n and "model[T.model-b]" in n for n in outcome.notes)
+
+
+def _delta_ame(fitted, rows: pd.DataFrame) -> tuple[float, float]:
+    """AME of ft over `rows` from a statsmodels formula fit, and its delta-method standard error."""
+    from patsy import build_design_matrices
+
+    info = fitted.model.data.model_spec
+    x1, x0 = (np.asarray(build_design_matrices([info], rows.assign(ft=v))[0]) for v in (1.0, 0.0))
+    p1, p0 = (1 / (1 + np.exp(-(x @ fitted.params.to_numpy()))) for x in (x1, x0))
+    grad = ((p1 * (1 - p1)) @ x1 - (p0 * (1 - p0)) @ x0) / len(rows)
+    return float((p1 - p0).mean()), float(np.sqrt(grad @ fitted.cov_params().to_numpy() @ grad))
+
+
+def test_glm4_holds_the_context_group_main_effect_like_the_published_model(context_data):
+    import statsmodels.formula.api as smf
+
+    from warmray.stages.analyze.glm import GlmSpec
+
+    prepared = prepare(context_data)
+    outcome = fit_one(prepared.frame, "warm", SPECS[3], False)
+    df = prepared.frame[prepared.frame["variant"].isin(["original", "warm"])].copy()
+    assert outcome.n == len(df)  # every prompt, with and without a context, with and without a belief
+    df["ft"] = (df["variant"] == "warm").astype(float)
+    for col in ("belief", "context_group", "task", "model"):
+        df[col] = df[col].astype(str)
+    formula = (
+        "is_incorrect ~ ft * C(belief, Treatment('none')) + C(context_group, Treatment('none')) "
+        "+ C(task) + C(model)"
+    )
+    fitted = smf.glm(formula, df, family=sm.families.Binomial()).fit()
+    ours = outcome.effects.set_index("level")
+    for level, rows in (("all", df), ("belief", df[df["belief"] == "belief"])):
+        ame, se = _delta_ame(fitted, rows)
+        assert ours.loc[level, "ame_pp"] == pytest.approx(100 * ame, rel=1e-6)
+        assert ours.loc[level, "se_pp"] == pytest.approx(100 * se, rel=1e-4)
+    # without the context-group term the standard errors differ: the term is really in the fit
+    without = fit_one(prepared.frame, "warm", GlmSpec(4, "no context term", "all", "belief", "none"), False)
+    assert abs(without.effects.iloc[0]["se_pp"] - ours.loc["all", "se_pp"]) > 1e-4

@@ -25,20 +25,38 @@ def level_order(levels: list[str], reference: str = "") -> list[str]:
 
 @dataclass(frozen=True)
 class Layout:
-    """The columns of a design: intercept, finetuned, finetuned x level, level, task, model, length."""
+    """The columns of a design, in order: intercept, finetuned, finetuned x level, level, covariates.
+
+    Then task, model and length. Covariates are main effects only (model 4's context group), their first
+    level the reference.
+    """
 
     tasks: tuple[str, ...]
     models: tuple[str, ...]
     factor: str | None
     levels: tuple[str, ...]  # reference first; empty without a factor
     length: bool
+    covariates: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (column, levels, reference first)
 
     @classmethod
-    def for_cells(cls, cells: pd.DataFrame, factor: str | None, reference: str, length: bool) -> Layout:
+    def for_cells(
+        cls,
+        cells: pd.DataFrame,
+        factor: str | None,
+        reference: str,
+        length: bool,
+        covariates: tuple[str, ...] = (),
+    ) -> Layout:
         """The layout for these cells; the first task and model (sorted) are the references."""
         levels = level_order(_present(cells, factor), reference) if factor else []
+        extra = tuple((c, tuple(level_order(_present(cells, c)))) for c in covariates)
         return cls(
-            tuple(_present(cells, "task")), tuple(_present(cells, "model")), factor, tuple(levels), length
+            tuple(_present(cells, "task")),
+            tuple(_present(cells, "model")),
+            factor,
+            tuple(levels),
+            length,
+            extra,
         )
 
     @property
@@ -50,6 +68,7 @@ class Layout:
             "finetuned",
             *[f"finetuned:{n}" for n in lev],
             *lev,
+            *[f"{c}[T.{v}]" for c, levels in self.covariates for v in levels[1:]],
             *[f"task[T.{t}]" for t in self.tasks[1:]],
             *[f"model[T.{m}]" for m in self.models[1:]],
             *(["length_z"] if self.length else []),
@@ -62,6 +81,7 @@ class Layout:
         if self.factor:
             lev = _dummies(cells[self.factor], self.levels)
             parts += [ft * lev, lev]
+        parts += [_dummies(cells[c], levels) for c, levels in self.covariates]
         parts += [_dummies(cells["task"], self.tasks), _dummies(cells["model"], self.models)]
         if self.length:
             parts.append(cells["length_z"].to_numpy(dtype=np.float64)[:, None])

@@ -1,8 +1,10 @@
 """The study's four binomial GLMs and their average marginal effects (DESIGN.md point 8).
 
-`is_incorrect ~ finetuned (x factor) + task + model`, logit link, fitted by statsmodels on binomial
-counts per cell (task x model x factor x arm), which gives the same likelihood as one row per answer and
-makes 500,000 answers a fit over a few hundred rows. With the response-length covariate the rows cannot be
+`is_incorrect ~ finetuned (x factor) + task + model`, logit link; model 4 (fine-tuned x user belief, fitted
+on every prompt, with and without a context) also holds the context group as a main effect, as the study's
+published model 4 does. Fitted by statsmodels on binomial counts per cell (task x model x factor x
+covariates x arm), which gives the same likelihood as one row per answer and makes 500,000 answers a fit
+over a few hundred rows. With the response-length covariate the rows cannot be
 pooled, and the fit runs on one row per answer.
 
 Each contrast (warm, cold, warm_sysprompt, each against original) is fitted only on the models that have
@@ -66,13 +68,14 @@ class GlmSpec:
     rows: str  # "no_context" | "no_belief" | "all"
     factor: str | None = None  # column interacted with finetuned
     reference: str = ""
+    covariates: tuple[str, ...] = ()  # further main effects (no interaction with finetuned)
 
 
 SPECS = (
     GlmSpec(1, "fine-tuned, no context, original prompts", "no_context"),
     GlmSpec(2, "fine-tuned x context group", "no_belief", "context_group", "none"),
     GlmSpec(3, "fine-tuned x specific context", "no_belief", "amendment_type", NO_CONTEXT),
-    GlmSpec(4, "fine-tuned x user belief", "all", "belief", "none"),
+    GlmSpec(4, "fine-tuned x user belief + context group", "all", "belief", "none", ("context_group",)),
 )
 
 
@@ -119,8 +122,8 @@ def fit_one(frame: pd.DataFrame, comparison: str, spec: GlmSpec, length_covariat
     if spec.factor:
         data = data[data[spec.factor].isin(_shared_levels(data, spec, outcome.notes))]
         outcome.n = len(data)
-    cells = _cells(data, spec.factor, length_covariate)
-    layout = Layout.for_cells(cells, spec.factor, spec.reference, length_covariate)
+    cells = _cells(data, spec.factor, length_covariate, spec.covariates)
+    layout = Layout.for_cells(cells, spec.factor, spec.reference, length_covariate, spec.covariates)
     try:
         fit = _fit(cells, layout, outcome.notes)
     except Exception as e:  # one model failing must not stop the report, which says why
@@ -184,9 +187,11 @@ def _shared_levels(data: pd.DataFrame, spec: GlmSpec, notes: list[str]) -> list[
     return level_order(both, spec.reference)
 
 
-def _cells(data: pd.DataFrame, factor: str | None, length_covariate: bool) -> pd.DataFrame:
+def _cells(
+    data: pd.DataFrame, factor: str | None, length_covariate: bool, covariates: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """Binomial counts per covariate pattern; one row per answer when a continuous covariate is on."""
-    keys = ["task", "model", "ft"] + ([factor] if factor else [])
+    keys = ["task", "model", "ft"] + ([factor] if factor else []) + list(covariates)
     if length_covariate:
         cells = data[keys].copy()
         cells["k"] = data["y"].to_numpy(dtype=np.float64)
