@@ -1,0 +1,95 @@
+"""`warmray compare`: two run directories, table by table on stable ids, and effect sizes side by side."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from warmray.cli import main
+from warmray.compare import CompareError, compare_runs, compare_tables, format_report
+
+
+def verdicts(texts: dict[str, str], verdict: str = "CORRECT") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "response_id": list(texts),
+            "response": list(texts.values()),
+            "verdict": verdict,
+            "correct_answers": [["paris", "Paris"]] * len(texts),
+            "loss": 0.5,
+        }
+    )
+
+
+def make_run(root, rows: pd.DataFrame, effects: pd.DataFrame | None = None, note: str = ""):
+    (root / "judge" / "verdicts").mkdir(parents=True)
+    rows.to_parquet(root / "judge" / "verdicts" / "m.parquet")
+    manifest = {"stage": "judge"} | ({"nondeterministic": note} if note else {})
+    (root / "judge" / "manifest.json").write_text(json.dumps(manifest))
+    if effects is not None:
+        (root / "analyze" / "tables").mkdir(parents=True)
+        (root / "analyze" / "manifest.json").write_text("{}")
+        effects.to_csv(root / "analyze" / "tables" / "glm_effects.csv", index=False)
+    return root
+
+
+def effects(ame: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "comparison": ["warm"],
+            "glm": [1],
+            "factor": ["finetuned"],
+            "level": ["all"],
+            "ame_pp": [ame],
+            "p_value": [0.5],
+        }
+    )
+
+
+def test_rows_are_matched_on_their_ids_whatever_their_order():
+    a = verdicts({"r1": "Paris", "r2": "Lyon"})
+    diff = compare_tables("judge/verdicts", a, a.iloc[::-1], ("response_id",))
+    assert diff.identical and diff.equal == 2
+
+
+def test_a_changed_row_is_counted_with_the_column_that_changed_and_unmatched_rows_per_side():
+    a = verdicts({"r1": "Paris", "r2": "Lyon", "r3": "Rome"})
+    b = verdicts({"r1": "Paris", "r2": "Nice", "r4": "Oslo"})
+    diff = compare_tables("judge/verdicts", a, b, ("response_id",))
+    assert (diff.equal, diff.different, diff.only_a, diff.only_b) == (1, 1, 1, 1)
+    assert diff.columns == {"response": 1} and not diff.identical
+
+
+def test_floats_equal_to_rounding_are_equal_and_lists_compare_by_value():
+    a = verdicts({"r1": "Paris"})
+    b = a.assign(loss=0.5 + 1e-15, correct_answers=[["paris", "Paris"]])
+    assert compare_tables("t", a, b, ("response_id",)).identical
+    assert not compare_tables("t", a, a.assign(loss=0.6), ("response_id",)).identical
+
+
+def test_two_runs_compare_table_by_table_with_effects_side_by_side_and_notes(tmp_path):
+    run_a = make_run(tmp_path / "a", verdicts({"r1": "Paris", "r2": "Lyon"}), effects(2.0))
+    run_b = make_run(
+        tmp_path / "b", verdicts({"r1": "Paris", "r2": "Nice"}), effects(3.5), note="rewrite sampled on CPU"
+    )
+    diffs, side = compare_runs(run_a, run_b)
+    assert [d.name for d in diffs] == ["judge/verdicts"]
+    assert (diffs[0].equal, diffs[0].different) == (1, 1)
+    assert (
+        side.loc[0, "ame_pp_a"] == 2.0
+        and side.loc[0, "ame_pp_b"] == 3.5
+        and side.loc[0, "ame_pp_diff"] == 1.5
+    )
+    text = format_report(diffs, side, {"judge": "rewrite sampled on CPU"})
+    assert "0 of 1 tables identical" in text and "response (1)" in text and "nondeterministic" in text
+
+
+def test_the_command_prints_the_comparison_and_refuses_a_folder_that_is_no_run(tmp_path, capsys):
+    rows = verdicts({"r1": "Paris"})
+    run_a, run_b = make_run(tmp_path / "a", rows), make_run(tmp_path / "b", rows)
+    assert main(["compare", str(run_a), str(run_b)]) == 0
+    assert "1 of 1 tables identical" in capsys.readouterr().out
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CompareError):
+        compare_runs(run_a, tmp_path / "empty")
+    assert main(["compare", str(run_a), str(tmp_path / "empty")]) == 2
