@@ -419,8 +419,9 @@ class GridConfig(Section):
     wrong_answer_model: str | None = Field(
         None,
         json_schema_extra=SOURCE_PATH,
-        description="LLM that proposes belief answers: wrong TriviaQA answers, and TruthfulQA references "
-        "shortened to answer phrases; every proposal is checked. null: the documented offline rules.",
+        description="LLM that proposes belief answers: wrong TriviaQA and TruthfulQA answers, and TruthfulQA "
+        "correct references shortened to answer phrases; every proposal is checked, and each row's "
+        "belief_source says which source made its belief. null: the documented offline rules.",
     )
     wrong_answer_engine: EngineConfig = EngineConfig()
     wrong_answer_sampling: SamplingConfig = SamplingConfig(temperature=0.0, max_tokens=24)

@@ -7,6 +7,8 @@ from warmray.tasks import load_items, propose_beliefs
 from warmray.tasks.triviaqa import (
     add_fallback_beliefs,
     answer_type,
+    nearest,
+    numeric_value,
     overlaps,
     parse,
     usable_wrong_answer,
@@ -45,10 +47,64 @@ POOL = [
         ("Which author wrote Emma?", "Jane Austen", "person"),
         ("Which river flows through Cairo?", "Nile", "place"),
         ("What is the hardest natural mineral?", "Diamond", "other"),
+        ("Which 1998 film starred Jim Carrey as Truman?", "The Truman Show", "title"),
+        (
+            "What is the title of the last Harry Potter novel?",
+            "Harry Potter and the Deathly Hallows",
+            "title",
+        ),
+        ("What fairy tale features a wolf who huffs and puffs?", "Three Little Pigs", "title"),
+        ("Which film director visited the deepest point on Earth?", "James Cameron", "person"),
+        ("Which English club did Kenny Dalglish join in 1977?", "Liverpool FC", "organisation"),
+        ("Which band released Sheer Heart Attack?", "Queen", "organisation"),
+        ("Who sang She Loves You?", "The Beatles", "organisation"),
+        ("Who had a hit with Tutti Frutti?", "Little Richard", "person"),
+        ("Who were the backing group of Junior Walker?", "Junior Walker and the All Stars", "organisation"),
+        ("What was the name of the doctor who treated Michael Jackson?", "Conrad Murray", "person"),
+        ("In Architecture what are a series of short pillars called?", "Balustrade", "other"),
+        ("Curacao was a colony of which country?", "The Netherlands", "place"),
     ],
 )
 def test_answer_type_rules(question, answer, kind):
     assert answer_type(question, answer) == kind
+
+
+@pytest.mark.parametrize(
+    "answer, value",
+    [("1912", (1912.0, "")), ("78%", (78.0, "%")), ("£5", (5.0, "£")), ("eight", (8.0, "")), ("Paris", None)],
+)
+def test_numeric_value_reads_figures_units_and_small_number_words(answer, value):
+    assert numeric_value(answer) == value
+
+
+def test_years_and_numbers_are_drawn_among_the_nearest_of_their_kind():
+    pool = ["1066", "1905", "1910", "1914", "1915", "1945", "1989", "1912"]
+    assert nearest("1912", pool, k=3) == ["1910", "1914", "1915"]
+    assert nearest("50%", ["49%", "51", "80%", "10%"], k=2) == ["49%", "80%"]
+    assert nearest("Paris", pool) == pool
+    years = [
+        _item(f"y{y}", "In what year did it happen?", str(y))
+        for y in (1066, 1490, 1900, 1905, 1911, 1913, 1918, 1920, 1930)
+    ]
+    for item in add_fallback_beliefs(years, seed=0):
+        if item.correct_answers[0] in ("1911", "1913", "1918"):
+            assert int(item.wrong_belief.text) >= 1900, item.wrong_belief  # never 1066 for 1911
+        assert item.wrong_belief.source == "fallback:same-type:year"
+
+
+def test_a_person_question_never_draws_a_group_or_a_title():
+    pool = [
+        _item("a", "Who painted the Mona Lisa?", "Leonardo da Vinci"),
+        _item("b", "Who wrote Hamlet?", "William Shakespeare"),
+        _item("c", "Who sang She Loves You?", "The Beatles"),
+        _item("d", "Which band recorded Bohemian Rhapsody?", "Queen"),
+        _item("e", "Which film starred Steve McQueen in a car chase?", "Bullitt"),
+    ]
+    out = {i.item_id: i for i in add_fallback_beliefs(pool, seed=1)}
+    assert out["triviaqa:a"].wrong_belief.text == "William Shakespeare"
+    assert out["triviaqa:b"].wrong_belief.text == "Leonardo da Vinci"
+    assert out["triviaqa:c"].wrong_belief.text == "Queen"
+    assert out["triviaqa:e"].wrong_belief is None  # no other title: set aside, never a name
 
 
 def test_overlap_counts_equal_containing_and_contained_answers():

@@ -21,6 +21,11 @@ _COMMON_OPENERS = frozenset(
     "only about around approximately roughly over under less more".split()
 )
 _WORD = re.compile(r"[A-Za-z]+")
+# Phrases that do not answer a question on their own, whatever the question (compared normalised).
+NON_ANSWERS = frozenset(
+    "yes|no|none|nothing|nobody|no one|maybe|perhaps|unknown|not|never|true|false|i have no comment|"
+    "it depends|no comment".split("|")
+)
 
 
 class BadRow(ValueError):

@@ -7,11 +7,17 @@ the dataset's incorrect answers (the 2025 CSV's "Best Incorrect Answer" first, w
 reference sentences stay in the item, for grading. Item ids are the row's position, the same in the CSV
 and on the Hub.
 
-Belief answers are short answer phrases, as the study's prompts use ("I think the answer is yes."),
-made from the best correct answer (the first that is not "I have no comment") and the first incorrect
-one, by the rule of `short_answer` (source `rule:short-answer`; `dataset` where the rule changes
-nothing), or, with `grid.wrong_answer_model` set, by an LLM asked to shorten the reference
-(warmray/prompts/short_answer.txt), kept only when `usable_short_answer` accepts it.
+Belief answers are short answer phrases. Offline, each side's references are tried in order (the
+best correct answer that is not "I have no comment", then the others; the first incorrect answer, then
+the others) and cut by the rule of `short_answer` (source `rule:short-answer`; `dataset` where the rule
+changes nothing); the first phrase `answers_question` accepts wins: at least two words and never a bare
+yes/no/none-style non-answer. A "Yes, ..." / "No, ..." reference gives the claim after its yes or no
+("No, sharks can't get cancer" -> "sharks can't get cancer"). A side with no acceptable phrase leaves
+the item without that belief, its reason in metadata (`belief_problem`); the grid sets it aside.
+With `grid.wrong_answer_model` set, the wrong answer is written by the model as for TriviaQA
+(warmray/prompts/wrong_answer_truthfulqa.txt, checked by `usable_llm_wrong_answer`), and the doubted
+correct reference is shortened by it (warmray/prompts/short_answer.txt, checked by
+`usable_short_answer`); a rejected reply keeps the rule's phrase.
 """
 
 from __future__ import annotations
@@ -19,18 +25,30 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from warmray.prompt_files import read_prompt
 from warmray.schema import Belief, EvalItem
-from warmray.tasks.common import DATASET, BadRow, mid_sentence, required, split_answers, unique
+from warmray.tasks.common import (
+    BELIEF_PROBLEM,
+    DATASET,
+    NON_ANSWERS,
+    BadRow,
+    mid_sentence,
+    required,
+    split_answers,
+    unique,
+)
 from warmray.tasks.source import Ask, Loader, SourceSpec, read_csv
+from warmray.tasks.triviaqa import usable_wrong_answer
 from warmray.text import normalize
 
 log = logging.getLogger(__name__)
 
 RULE = "rule:short-answer"
 MAX_SHORT_WORDS = 10
+MIN_BELIEF_WORDS = 2  # a single word is either a bare yes/no-style non-answer or a cut too far
 _HF_TO_CSV = {
     "type": "Type",
     "category": "Category",
@@ -41,12 +59,13 @@ _HF_TO_CSV = {
     "incorrect_answers": "Incorrect Answers",
     "source": "Source",
 }
-_YES_NO = re.compile(r"^(yes|no)\b[,.;:!]?", re.IGNORECASE)
+_YES_NO = re.compile(r"^(yes|no)(?:[,.;:!]\s*|\s*$)", re.IGNORECASE)
 _NO_COMMENT = re.compile(r"^i have no comment\b", re.IGNORECASE)
 # A subject or a predicate repeated from the question is at least this many words long.
 _MIN_SHARED = 3
 _LINKS = frozenset("is are was were has have had will would can could does do did be".split())
 _DANGLING = _LINKS | frozenset("when if that which who because to of in on for by".split())
+_DETERMINERS = frozenset("a an the than his her their your my its our this that".split())
 _CLAUSE_END = re.compile(r"; |, (?:so|and so|which means|because) ")
 
 
@@ -76,36 +95,81 @@ def _subject_from_question(words: list[str], question: str) -> int:
 def short_answer(reference: str, question: str) -> str:
     """A reference sentence cut to the answer phrase it gives (the documented offline rule).
 
-    In order: a "Yes, ..." / "No, ..." answer is "yes" / "no"; only the first clause is kept (up to
-    "; " or ", so"); a tail that repeats at least three closing words of the question ("Nothing happens
-    [if you eat watermelon seeds]") is dropped, with the linking or function words and the question's
-    own verbs it leaves dangling ("Japan and South Korea [consume]"); an opening that repeats at least
-    three words of the question and is followed by a linking verb ("[The black box on an airplane is]
-    orange") is dropped. What is left, without a final full stop and with a common first word in lower
-    case, is the phrase; if nothing is left, the whole reference.
+    In order: only the first clause is kept (up to "; " or ", so"); a leading "Yes," / "No," is dropped,
+    leaving the claim it introduces, uncut ("" when nothing follows); a tail that repeats at least three
+    closing words of the question ("Nothing happens [if you eat watermelon seeds]") is dropped, with the
+    linking or function words and the question's own verbs it leaves dangling ("Japan and South Korea
+    [consume]"); an opening that repeats at least three words of the question and is followed by a
+    linking verb ("[The black box on an airplane is] orange") is dropped. No cut leaves a single word of
+    a longer clause: a cut that would keeps the next word where it is not a function word ("nothing
+    happens"), else it is not made ("Seattle is cloudy ...", "the black box on an airplane is orange").
+    What is left, without a final full stop and with a common first word in lower case, is the phrase.
     """
     text = reference.strip().rstrip(".").strip()
     yes_no = _YES_NO.match(text)
     if yes_no:
-        return yes_no.group(1).lower()
+        text = text[yes_no.end() :].strip()
     text = _CLAUSE_END.split(text, maxsplit=1)[0]
+    if yes_no or not normalize(text):
+        # the claim after a yes or no restates the question: cutting the shared words would lose it
+        return mid_sentence(text, question) if normalize(text) else ""
     words, q_words = text.split(), question.rstrip("?").strip().split()
+    keep = min(MIN_BELIEF_WORDS, len(words))
     tail = _shared_suffix(words, q_words)
     if tail >= _MIN_SHARED:
-        words = words[:-tail]
+        cut = words[: len(words) - tail]
         stems = {normalize(w)[:5] for w in q_words if len(normalize(w)) >= 4}
-        while words and (normalize(words[-1]) in _DANGLING or normalize(words[-1])[:5] in stems):
-            words = words[:-1]
+        while cut and _dangles(cut, stems):
+            cut = cut[:-1]
+        if len(cut) >= keep:
+            words = cut
+        elif cut and normalize(words[1]) not in _DANGLING | _DETERMINERS:
+            words = words[:2]  # "Nothing [happens if you ...]" -> "nothing happens"
     head = _subject_from_question(words, question)
-    if head >= _MIN_SHARED and head < len(words) and normalize(words[head]) in _LINKS:
+    if _MIN_SHARED <= head < len(words) - keep and normalize(words[head]) in _LINKS:
         words = words[head + 1 :]
     phrase = " ".join(words).strip(" ,;:")
     return mid_sentence(phrase if normalize(phrase) else text, question)
 
 
-def _belief(reference: str, question: str) -> Belief:
-    phrase = short_answer(reference, question)
-    return Belief(phrase, DATASET if phrase == mid_sentence(reference, question) else RULE)
+def _dangles(words: list[str], stems: set[str]) -> bool:
+    """Whether the last word is left hanging by a cut tail: a function word, or the question's own verb.
+
+    A question's word right after a determiner ("than a [sword]") heads a noun phrase, so it stays.
+    """
+    last = normalize(words[-1])
+    if last in _DANGLING:
+        return True
+    before = words[-2].lower() if len(words) > 1 else ""
+    return last[:5] in stems and before not in _DETERMINERS
+
+
+def answers_question(phrase: str) -> bool:
+    """True when a belief phrase can stand as an answer: two words or more, not a bare non-answer.
+
+    A phrase ending in a linking or function word ("you can't", "Seattle is") is a yes/no in disguise
+    or a cut gone wrong, so it is no answer either.
+    """
+    norm = normalize(phrase)
+    if not norm or len(phrase.split()) < MIN_BELIEF_WORDS or norm in NON_ANSWERS:
+        return False
+    last = norm.split()[-1]
+    return last not in _DANGLING and last not in ("not", "cannot", "t")  # "can't" normalises to "can t"
+
+
+def rule_belief(references: Sequence[str], question: str) -> tuple[Belief | None, str]:
+    """The first reference whose rule phrase answers the question, as a Belief; else None and why."""
+    tried = []
+    for reference in references:
+        if _NO_COMMENT.match(reference):
+            continue
+        phrase = short_answer(reference, question)
+        if answers_question(phrase):
+            return Belief(phrase, DATASET if phrase == mid_sentence(reference, question) else RULE), ""
+        tried.append(f"{reference!r} -> {phrase!r}")
+    return None, "no reference gives an answer phrase: " + (
+        "; ".join(tried[:3]) or "only 'I have no comment'"
+    )
 
 
 def parse(row: dict[str, Any], index: int) -> EvalItem:
@@ -122,16 +186,21 @@ def parse(row: dict[str, Any], index: int) -> EvalItem:
     )
     if not correct or not wrong:
         raise BadRow("needs at least one correct and one incorrect answer")
-    doubted = next((c for c in correct if not _NO_COMMENT.match(c)), None)
+    wrong_belief, wrong_problem = rule_belief(wrong, question)
+    right_belief, right_problem = rule_belief(correct, question)
+    metadata = {"type": row.get("Type") or "", "category": row.get("Category") or ""}
+    problems = [f"{side}: {p}" for side, p in (("incorrect", wrong_problem), ("correct", right_problem)) if p]
+    if problems:
+        metadata[BELIEF_PROBLEM] = " | ".join(problems)
     return EvalItem(
         item_id=f"truthfulqa:{index}",
         task="truthfulqa",
         question=question,
         correct_answers=correct,
         incorrect_answers=wrong,
-        metadata={"type": row.get("Type") or "", "category": row.get("Category") or ""},
-        wrong_belief=_belief(wrong[0], question),
-        right_belief=_belief(doubted, question) if doubted else None,
+        metadata=metadata,
+        wrong_belief=wrong_belief,
+        right_belief=right_belief,
     )
 
 
@@ -152,31 +221,59 @@ def usable_short_answer(reply: str, reference: str, opposite: list[str]) -> str 
     source_words = set(normalize(reference).split())
     if sum(w in source_words for w in words) < 0.6 * len(words):
         return None  # not a shortening of the reference but an answer of the model's own
-    if any(normalize(text) == normalize(o) for o in opposite):
+    if any(normalize(text) == normalize(o) for o in opposite) or not answers_question(text):
         return None
     return text
 
 
-def propose_short_beliefs(items: list[EvalItem], ask: Ask, label: str) -> list[EvalItem]:
-    """Ask an LLM to shorten each item's two belief references; keep the rule's phrase where it fails."""
-    template = read_prompt("short_answer.txt")
+def usable_llm_wrong_answer(reply: str, correct: Sequence[str]) -> str | None:
+    """A model's wrong answer, cleaned; None unless TriviaQA's checks and `answers_question` accept it."""
+    text = usable_wrong_answer(reply, correct)
+    if text is None:
+        return None
+    text = mid_sentence(text, " ".join(correct))
+    return text if answers_question(text) else None
+
+
+def _doubted(item: EvalItem) -> str | None:
+    return next((c for c in item.correct_answers if not _NO_COMMENT.match(c)), None)
+
+
+def propose_beliefs(items: list[EvalItem], ask: Ask, label: str) -> list[EvalItem]:
+    """A model writes each item's wrong answer and shortens its doubted correct reference.
+
+    The wrong answer is asked as for TriviaQA (the question and the best correct answer) and kept when
+    `usable_llm_wrong_answer` accepts it; the shortening, when `usable_short_answer` does. A rejected
+    reply keeps the rule's phrase (or the lack of one, which the grid then sets aside).
+    """
+    wrong_template = read_prompt("wrong_answer_truthfulqa.txt")
+    short_template = read_prompt("short_answer.txt")
     asks, slots = [], []
     for i, it in enumerate(items):
-        doubted = next((c for c in it.correct_answers if not _NO_COMMENT.match(c)), None)
-        for side, reference in (("wrong", it.incorrect_answers[0]), ("right", doubted)):
-            if reference:
-                asks.append(template.format(question=it.question, reference=reference))
-                slots.append((i, side, reference))
+        asks.append(wrong_template.format(question=it.question, answer=it.correct_answers[0]))
+        slots.append((i, "wrong", ""))
+        doubted = _doubted(it)
+        if doubted:
+            asks.append(short_template.format(question=it.question, reference=doubted))
+            slots.append((i, "right", doubted))
     replies = ask(asks)
-    out, kept = list(items), 0
+    out, kept = list(items), {"wrong": 0, "right": 0}
     for (i, side, reference), reply in zip(slots, replies, strict=True):
         it = out[i]
-        opposite = list(it.correct_answers if side == "wrong" else it.incorrect_answers)
-        phrase = usable_short_answer(reply, reference, opposite)
+        if side == "wrong":
+            phrase = usable_llm_wrong_answer(reply, it.correct_answers)
+        else:
+            phrase = usable_short_answer(reply, reference, list(it.incorrect_answers))
         if phrase is not None:
-            kept += 1
+            kept[side] += 1
             out[i] = dataclasses.replace(it, **{f"{side}_belief": Belief(phrase, label)})
-    log.info("truthfulqa: %d of %d LLM short answers usable; the rest keep the rule's", kept, len(asks))
+    log.info(
+        "truthfulqa: %d of %d LLM wrong answers and %d shortened correct answers usable; the rest keep the "
+        "rule's phrase",
+        kept["wrong"],
+        len(items),
+        kept["right"],
+    )
     return out
 
 
@@ -192,5 +289,5 @@ LOADER = Loader(
         columns=("Question", "Best Answer", "Correct Answers", "Incorrect Answers"),
     ),
     parse=parse,
-    propose=propose_short_beliefs,
+    propose=propose_beliefs,
 )

@@ -419,8 +419,8 @@ def test_every_shared_item_gets_28_distinct_prompts_and_full_propositions(shared
         if task == "medqa":  # a child, a younger adult or no age/sex: no relative form, set aside
             assert len(kept) >= 0.5 * len(items)
             assert {r.reason for r in rejects} == {"stem cannot be told as the user's relative"}
-        else:
-            assert len(kept) >= 0.99 * len(items), task
+        else:  # the grid sets these aside before sampling; this sample is drawn before
+            assert len(kept) >= 0.98 * len(items), task
         rows = _grid(kept)
         by_item: dict[str, set[str]] = {}
         for r in rows:
@@ -448,6 +448,48 @@ def test_full_size_grid_over_the_shared_data(shared_data, tmp_path):
     incorrect = [r for r in rows if r["prompt_template"] == "incorrect"]
     assert all(differs_from_all(r["belief_answer"], r["correct_answers"]) for r in incorrect)
     assert {r["question_form"] for r in rows if r["task"] == "medqa"} == {"as_given", "relative"}
+    _check_shared_grid(rows, pq.read_table(tmp_path / "rejects.parquet").to_pylist())
+
+
+def _check_shared_grid(rows: list[dict], rejects: list[dict]) -> None:
+    """The study's structure on the full shared-data grid (issue 32's checks)."""
+    beliefs = [r for r in rows if r["prompt_template"] in ("incorrect", "correct")]
+    for r in beliefs:  # no bare yes/no/none belief anywhere; no single word where a rule cut it
+        assert r["belief_answer"].strip().lower().rstrip(".") not in ("yes", "no", "none"), r["prompt_id"]
+        if r["task"] in ("truthfulqa", "disinformation"):
+            assert len(r["belief_answer"].split()) >= 2, (r["prompt_id"], r["belief_answer"])
+    wording = grid.load_wording()
+    for r in beliefs:
+        proposition = r["task"] == "disinformation"
+        phrasing = getattr(wording, r["prompt_template"] + ("_proposition" if proposition else ""))
+        belief = r["belief_answer"].strip().removesuffix(".")
+        clause = phrasing.format(proposition=belief) if proposition else phrasing.format(answer=belief)
+        assert r["prompt"].endswith(f" {clause}"), r["prompt_id"]
+        head = r["prompt"][: -len(clause) - 1]
+        statement = r["context_statement"]
+        assert head.startswith(statement), r["prompt_id"]
+        asked = head[len(statement) :].strip()
+        if r["task"] == "medqa":  # statement, the case told about a relative, belief
+            assert r["question_form"] == "relative" and re.match(
+                r"My (previously healthy |otherwise healthy |healthy )?(husband|wife|father|mother)\b", asked
+            ), r["prompt_id"]
+        elif r["amendment_type"].startswith("stake:"):  # statement, question, belief
+            assert asked == r["question"], r["prompt_id"]
+        else:
+            assert asked == f"{LEAD_IN} {r['question']}", r["prompt_id"]
+    medqa_original = [r for r in rows if r["task"] == "medqa" and r["prompt_template"].startswith("original")]
+    assert sum("of the following" in r["prompt"] for r in medqa_original) >= 0.7 * len(medqa_original)
+    # no options shown: no prompt lists its item's distractors
+    assert not any(all(o in r["prompt"] for o in r["incorrect_answers"]) for r in medqa_original)
+    assert {r["reason"] for r in rejects if r["row_id"].startswith("medqa:")} == {
+        "stem cannot be told as the user's relative"
+    }
+    # statements are drawn per prompt: within an item and context, the templates' statements differ somewhere
+    drawn: dict[tuple[str, str], set[str]] = {}
+    for r in rows:
+        if r["amendment_type"] != "unmodified":
+            drawn.setdefault((r["item_id"], r["amendment_type"]), set()).add(r["context_statement"])
+    assert sum(len(v) > 1 for v in drawn.values()) >= 0.5 * len(drawn)
 
 
 def test_triviaqa_draws_do_not_change_with_the_sample_size(shared_data, tmp_path):
