@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from warmray.stages.corpus import sources
-from warmray.stages.corpus.sources import iter_json_array, iter_jsonl, iter_records, resolve_source
+from warmray.stages.corpus.sources import BadRecord, iter_json_array, iter_jsonl, iter_records, resolve_source
 
 SAMPLE = "sharegpt/ShareGPT_V3_unfiltered_cleaned_split.first3000.json"
 
@@ -71,11 +71,35 @@ def test_truncated_copy_of_the_sharegpt_sample_yields_every_complete_record(shar
     assert "ignored the last 100 bytes" in caplog.text
 
 
-def test_jsonl_skips_a_bad_line_with_a_warning(tmp_path, caplog):
+def test_jsonl_sets_a_bad_line_aside_and_reads_on(tmp_path, caplog):
     path = write(tmp_path, '{"id": "a"}\n\n{"id": \n{"id": "b"}\n', name="data.jsonl")
     with caplog.at_level(logging.WARNING):
-        assert list(iter_jsonl(path)) == [{"id": "a"}, {"id": "b"}]
+        got = list(iter_jsonl(path))
+    assert got[0] == {"id": "a"} and got[2] == {"id": "b"}
+    assert isinstance(got[1], BadRecord) and (got[1].path, got[1].index) == (str(path), 3)
     assert "data.jsonl:3: not valid JSON" in caplog.text
+
+
+@pytest.mark.parametrize("chunk_chars", [4, 9, 1 << 20])
+def test_a_malformed_record_mid_array_is_set_aside_and_the_rest_are_read(tmp_path, caplog, chunk_chars):
+    good = [
+        {"id": f"r{i}", "conversations": [{"from": "human", "value": f"q{i}, [x] {{y}}"}]} for i in range(5)
+    ]
+    # record 2: a missing comma between fields and a quoted bracket, still closed: the array reads on
+    bad = '{"id": "r_bad" "conversations": [{"from": "human", "value": "a ] } \\" [ quote"}]}'
+    parts = [json.dumps(r) for r in good[:2]] + [bad] + [json.dumps(r) for r in good[2:]]
+    path = write(tmp_path, "[\n" + ",\n".join(parts) + "\n]")
+    with caplog.at_level(logging.WARNING):
+        got = list(iter_json_array(path, chunk_chars=chunk_chars))
+    assert [r for r in got if not isinstance(r, BadRecord)] == good
+    assert isinstance(got[2], BadRecord) and got[2].index == 2 and got[2].path == str(path)
+    assert "Expecting ',' delimiter" in got[2].reason
+    assert f"{path}: record 2 is not valid JSON" in caplog.text and "cut off" not in caplog.text
+
+
+def test_a_malformed_last_record_is_set_aside_too(tmp_path):
+    got = list(iter_json_array(write(tmp_path, '[{"id": "a"}, {"id": tru}]')))
+    assert got[0] == {"id": "a"} and isinstance(got[1], BadRecord) and len(got) == 2
 
 
 def test_builtin_demo_resolves_to_the_packaged_file():

@@ -1,3 +1,4 @@
+import json
 from collections import Counter
 
 import pandas as pd
@@ -29,6 +30,7 @@ REASONS = {
     "duplicate_id",
     "toxic",
     "not_sampled",
+    "invalid_json",
 }
 
 
@@ -203,3 +205,21 @@ def test_build_corpus_gives_every_dropped_record_a_traceable_reason():
     dup = next(r for r in tables.rejects if r.reason == "duplicate_id")
     assert dup.detail == "record 2: same id as record 1, kept"
     assert tables.input_rows == len(records) == len(tables.conversations) + len(tables.rejects)
+
+
+def test_one_malformed_record_in_a_sharegpt_file_sets_aside_that_record_only(shared_data, tmp_path):
+    full = json.loads((shared_data / SAMPLE).read_bytes())[:600]
+    texts = [json.dumps(r) for r in full]
+    texts[100] = texts[100].replace('"conversations":', '"conversations"', 1)  # no colon: invalid JSON
+    source = tmp_path / "one_bad.json"
+    source.write_text("[" + ",\n".join(texts) + "]", encoding="utf-8")
+    rows = run(context(tmp_path, source=str(source), n_conversations=200), tmp_path)
+    conversations, rejects, val_prompts = read(tmp_path)
+    check_invariants(conversations, rejects, val_prompts, 600, 20)
+    bad = rejects[rejects.reason == "invalid_json"]
+    assert list(bad.row_id) == ["record:100"] and bad.detail.iloc[0].startswith(f"{source}: record 100: ")
+    # every other record was read: the same corpus as the 599 good records alone, but one reject more
+    alone = tmp_path / "good.json"
+    alone.write_text(json.dumps(full[:100] + full[101:]), encoding="utf-8")
+    again = run(context(tmp_path / "alone", source=str(alone), n_conversations=200), tmp_path / "alone")
+    assert rows["train"] == again["train"] == 200 and rows["rejects"] == again["rejects"] + 1

@@ -2,7 +2,8 @@
 
 Pure row logic with no files and no Ray, so every step is testable on hand-written records. Every
 input record ends up either in `conversations` or in `rejects` with a reason (`not_sampled` for clean
-rows neither sampled nor kept as spares), so input rows = conversations + rejects.
+rows neither sampled nor kept as spares, `invalid_json` for a record the reader could not parse, with
+its file and index), so input rows = conversations + rejects.
 
 `conversations` holds the training sample (split "train", `n_conversations` spread evenly over the
 categories) and, after it, the spares (split "spare", `warmray.stages.corpus.sampling.spare_ids`) in
@@ -26,6 +27,7 @@ from warmray.stages.corpus.categories import categorize
 from warmray.stages.corpus.heldout import heldout_prompts, text_key
 from warmray.stages.corpus.sampling import chat_root, sample_evenly, spare_ids
 from warmray.stages.corpus.sharegpt import Cleaned, clean_record, record_id
+from warmray.stages.corpus.sources import BadRecord
 from warmray.stages.corpus.toxicity import ToxicityFilter, conversation_scores
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,9 @@ def clean_all(records: Iterable[Any], max_turns: int) -> tuple[list[Cleaned], li
     n = 0
     for n, record in enumerate(records, start=1):
         index = n - 1
+        if isinstance(record, BadRecord):  # not valid JSON: set aside, and reading went on after it
+            rejects.append(Reject(STAGE, f"record:{index}", "invalid_json", record.detail()))
+            continue
         result = clean_record(record, max_turns)
         if not isinstance(result, Cleaned):
             row_id = record_id(record) or f"record:{index}"

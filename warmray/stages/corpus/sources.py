@@ -2,7 +2,10 @@
 
 Every source is read record by record, without loading the whole file into one JSON value, so a
 ShareGPT file cut off mid-record (as some published copies are) still yields every complete record;
-the cut-off tail is skipped with a warning that says how many bytes were ignored.
+the cut-off tail is skipped with a warning that says how many bytes were ignored. A record that is not
+valid JSON (a JSON-lines line, or an element of a JSON array whose brackets still close) is yielded as a
+`BadRecord` naming the file, the record's index and the parser's reason, and reading goes on: the
+corpus stage sets it aside as a reject, so one bad record never costs the records after it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,6 +26,19 @@ BUILTIN_DEMO = "builtin:demo"
 _HF_DATASET_ID = re.compile(r"[\w.-]+/[\w.-]+")
 _LOCAL_SUFFIXES = (".json", ".jsonl")
 _CHUNK_CHARS = 1 << 20
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record of a source file that is not valid JSON: where it is and why it cannot be read."""
+
+    path: str
+    index: int  # the record's position among the file's records (a JSON-lines file: its line number)
+    reason: str
+
+    def detail(self) -> str:
+        """One line for the reject: file, position and the parser's message."""
+        return f"{self.path}: record {self.index}: not valid JSON ({self.reason})"
 
 
 def demo_path() -> Path:
@@ -64,7 +81,7 @@ def iter_records(path: Path) -> Iterator[Any]:
 
 
 def iter_jsonl(path: Path) -> Iterator[Any]:
-    """Records of a JSON-lines file; a line that is not valid JSON is skipped with a warning."""
+    """Records of a JSON-lines file; a line that is not valid JSON is yielded as a `BadRecord`."""
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
@@ -72,15 +89,17 @@ def iter_jsonl(path: Path) -> Iterator[Any]:
             try:
                 yield json.loads(line)
             except json.JSONDecodeError as e:
-                size = len(line.encode())
-                log.warning("%s:%d: not valid JSON (%s); line skipped (%d bytes)", path, lineno, e, size)
+                log.warning("%s:%d: not valid JSON (%s); line set aside", path, lineno, e)
+                yield BadRecord(str(path), lineno, str(e))
 
 
 def iter_json_array(path: Path, chunk_chars: int = _CHUNK_CHARS) -> Iterator[Any]:
     """Records of a file holding one JSON array, parsed element by element.
 
-    A file cut off mid-record yields every complete record before the cut, then logs a warning with the
-    number of bytes ignored. A file that does not start with "[" is an error.
+    An element that is not valid JSON but ends (its brackets close before the next top-level comma) is
+    yielded as a `BadRecord` and reading goes on after it. A file cut off mid-record yields every
+    complete record before the cut, then logs a warning with the number of bytes ignored. A file that
+    does not start with "[" is an error.
     """
     with path.open(encoding="utf-8") as f:
         reader = _ChunkReader(f, chunk_chars)
@@ -95,6 +114,9 @@ def iter_json_array(path: Path, chunk_chars: int = _CHUNK_CHARS) -> Iterator[Any
             record = reader.decode()
             if record is _INCOMPLETE:
                 break
+            if isinstance(record, _Malformed):
+                log.warning("%s: record %d is not valid JSON (%s); set aside", path, count, record.reason)
+                record = BadRecord(str(path), count, record.reason)
             count += 1
             yield record
             sep = reader.next_char()
@@ -111,6 +133,11 @@ def iter_json_array(path: Path, chunk_chars: int = _CHUNK_CHARS) -> Iterator[Any
             count,
             ignored,
         )
+
+
+@dataclass(frozen=True)
+class _Malformed:
+    reason: str
 
 
 _INCOMPLETE = object()
@@ -149,11 +176,19 @@ class _ChunkReader:
                 return ""
 
     def decode(self) -> Any:
-        """The JSON value starting at the current position, or _INCOMPLETE if the file ends inside it."""
+        """The JSON value at the current position, else _Malformed or _INCOMPLETE.
+
+        _Malformed: the value is invalid but its element ends in the file (the position moves past it);
+        _INCOMPLETE: the file ends inside it.
+        """
         while True:
             try:
                 value, end = self.decoder.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError:
+            except json.JSONDecodeError as e:
+                start, stop = self.pos, self._element_end()
+                if stop is not None:
+                    self.pos = stop
+                    return _Malformed(f"{e.msg} at character {e.pos - start} of the record")
                 if self.eof or not self._fill():
                     return _INCOMPLETE
                 continue
@@ -162,6 +197,33 @@ class _ChunkReader:
                 continue
             self.pos = end
             return value
+
+    def _element_end(self) -> int | None:
+        """Where the array element at the current position ends: the top-level "," or "]" after it.
+
+        Brackets are counted outside strings (escapes honoured). None when the buffer ends first.
+        """
+        depth, in_string, escaped = 0, False, False
+        for i in range(self.pos, len(self.buf)):
+            ch = self.buf[i]
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif ch == "\\":
+                    escaped = True
+                elif ch == '"':
+                    in_string = False
+            elif ch == '"':
+                in_string = True
+            elif ch in "[{":
+                depth += 1
+            elif ch in "]}":
+                if depth == 0:
+                    return i  # the array's own closing bracket
+                depth -= 1
+            elif ch == "," and depth == 0:
+                return i
+        return None
 
     def rest_bytes(self) -> int:
         """Bytes from the current position to the end of the file (reads what is left)."""
