@@ -379,7 +379,11 @@ class TaskSource(Section):
         json_schema_extra=SOURCE_PATH,
         description="HF dataset id or local file/folder in the published format; builtin:demo: a few "
         "built-in items written for warmray (mmlu, gsm8k, advbench; offline runs); null: the default id "
-        "(demo: the built-in items). A data_dir, when set, overrides it (not builtin:demo).",
+        "(demo: the built-in items). A data_dir, when set, overrides it (not builtin:demo). For an "
+        "evaluation task in grid.tasks it may also be one of the study's own prompt files (JSON Lines or CSV "
+        "with prompt, prompt_template or prompt_type, amendment_type and an item key: content_key, "
+        "prompt_disinfo or original_question): the grid then sends its prompts verbatim, graded against "
+        "the file's answers (warmray/tasks/study_prompts.py); a data_dir does not override such a file.",
     )
     n: int | Literal["all"] | None = Field(
         None,

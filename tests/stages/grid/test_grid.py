@@ -262,7 +262,7 @@ def test_a_malformed_contexts_file_stops_the_stage_naming_the_file(tmp_path, tex
 
 def test_stage_writes_prompts_with_list_columns_for_the_demo(tmp_path):
     counts = run_grid(_config(tmp_path), tmp_path)
-    assert counts == {"prompts": 48 * 28, "items": 48, "rejects": 0}
+    assert counts == {"prompts": 48 * 28, "items": 48, "complete_items": 48, "rejects": 0}
     table = pq.read_table(tmp_path / "prompts.parquet")
     assert table.column_names == columns("prompts")
     assert table.schema.field("correct_answers").type == pa.list_(pa.string())
@@ -283,7 +283,7 @@ def test_stage_skips_capability_sets_and_records_bad_source_rows(tmp_path):
     medqa.write_text(json.dumps(good) + "\n" + json.dumps({**good, "realidx": 1, "answer": ""}) + "\n")
     tasks = [{"name": "medqa", "source": str(medqa)}, {"name": "gsm8k", "source": "./absent.jsonl"}]
     counts = run_grid(_config(tmp_path, tasks=tasks), tmp_path)
-    assert counts == {"prompts": 28, "items": 1, "rejects": 1}
+    assert counts == {"prompts": 28, "items": 1, "complete_items": 1, "rejects": 1}
     rejects = pq.read_table(tmp_path / "rejects.parquet").to_pylist()
     assert rejects[0]["row_id"] == "medqa:row1" and "missing 'answer'" in rejects[0]["detail"]
     assert str(medqa) in rejects[0]["detail"]

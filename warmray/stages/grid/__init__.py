@@ -26,12 +26,13 @@ from pathlib import Path
 
 from warmray.config import GridConfig
 from warmray.rundir import table_path
-from warmray.schema import EVAL_TASKS, EvalItem, Reject, write_table
+from warmray.schema import EVAL_TASKS, EvalItem, PromptRow, Reject, write_table
 from warmray.stage import StageContext
-from warmray.stages.grid.build import build_grid, load_contexts, split_usable
+from warmray.stages.grid.build import build_grid, load_contexts, split_usable, variants
 from warmray.tasks import Ask, load_items, propose_beliefs
 from warmray.tasks.common import sample_items
 from warmray.tasks.medqa import with_stem_form
+from warmray.tasks.study_prompts import complete_items, is_study_prompt_file, read_study_prompts
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ def _load(cfg: GridConfig, seed: int, rejects: list[Reject]) -> list[EvalItem]:
         if task.name not in EVAL_TASKS:
             log.info("grid: %s is a capability set, read by the capability stage; skipped here", task.name)
             continue
+        if is_study_prompt_file(task.source):
+            continue  # read as prompts, not items (`_study_rows`)
         whole = load_items(task.model_copy(update={"n": "all"}), cfg.data_dir, seed, rejects)
         whole = [with_stem_form(it, cfg.medqa_stem) for it in whole]
         usable, set_aside = split_usable(
@@ -81,8 +84,56 @@ def _load(cfg: GridConfig, seed: int, rejects: list[Reject]) -> list[EvalItem]:
     return list(items.values())
 
 
+def _study_rows(cfg: GridConfig, seed: int, rejects: list[Reject]) -> tuple[list[PromptRow], int]:
+    """Grid rows of the tasks whose source is one of the study's prompt files, and their item count.
+
+    Rows keep the study's prompt text; only the configured templates and amendment types are kept, and
+    the task's sample size is drawn over the file's items (seeded and nested, as for loaded items). Each
+    file's count of items with every configured variant is logged.
+    """
+    wanted = set(variants(cfg.prompt_templates, cfg.amendment_types))
+    rows: list[PromptRow] = []
+    n_items = 0
+    for task in cfg.tasks:
+        if task.name not in EVAL_TASKS or not is_study_prompt_file(task.source):
+            continue
+        read, bad = read_study_prompts(str(task.source), task.name)
+        rejects.extend(bad)
+        read = [r for r in read if (r.prompt_template, r.amendment_type) in wanted]
+        ids = sorted({r.item_id for r in read})
+        n = task.sample_size()
+        keep = set(ids) if n is None or n >= len(ids) else set(_sample_ids(ids, n, seed))
+        read = [r for r in read if r.item_id in keep]
+        complete = complete_items(read, sorted(wanted))
+        log.info(
+            "grid: %s from the study's prompt file %s: %d prompts, %d items, %d with all %d variants; "
+            "%d rows set aside",
+            task.name,
+            task.source,
+            len(read),
+            len(keep),
+            complete,
+            len(wanted),
+            len(bad),
+        )
+        rows.extend(read)
+        n_items += len(keep)
+    return rows, n_items
+
+
+def _sample_ids(ids: list[str], n: int, seed: int) -> list[str]:
+    """`n` of `ids`, chosen as `sample_items` chooses items (seeded rank, nested)."""
+    stand_ins = [EvalItem(i, "", "", ()) for i in ids]
+    return [it.item_id for it in sample_items(stand_ins, n, seed)]
+
+
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
-    """Build the grid of the config's evaluation tasks into `out`; returns row counts per table."""
+    """Build the grid of the config's evaluation tasks into `out`.
+
+    Returns:
+        Counts for the stage's record: prompts, items, items with every configured variant
+        (`complete_items`: all 28 in the full design) and rows set aside.
+    """
     cfg, seed = ctx.config.grid, ctx.config.seed
     rejects: list[Reject] = []
     items, set_aside = split_usable(_load(cfg, seed, rejects), cfg.prompt_templates, cfg.medqa_as_relative)
@@ -95,15 +146,25 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         seed,
         user_question=cfg.medqa_as_relative,
     )
+    study, n_study = _study_rows(cfg, seed, rejects)
+    known = {r.prompt_id for r in rows}
+    rows.extend(r for r in study if r.prompt_id not in known)
+    complete = complete_items(rows, variants(cfg.prompt_templates, cfg.amendment_types))
     write_table(rows, table_path(out, "grid", "prompts"), "prompts")
     if rejects:
         write_table(rejects, table_path(out, "grid", "rejects"), "rejects")
     sources = Counter(r.belief_source for r in rows if r.belief_source)
     log.info(
-        "grid: %d prompts from %d items; %d set aside; beliefs: %s",
+        "grid: %d prompts from %d items (%d with every variant); %d set aside; beliefs: %s",
         len(rows),
-        len(items),
+        len(items) + n_study,
+        complete,
         len(rejects),
         dict(sources),
     )
-    return {"prompts": len(rows), "items": len(items), "rejects": len(rejects)}
+    return {
+        "prompts": len(rows),
+        "items": len(items) + n_study,
+        "complete_items": complete,
+        "rejects": len(rejects),
+    }
