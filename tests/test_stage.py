@@ -124,6 +124,43 @@ def test_a_forced_upstream_stage_invalidates_the_stages_that_read_it(ctx, tmp_pa
     assert not run_stage(b, ctx).skipped
 
 
+def test_a_committed_table_truncated_on_disk_is_noticed_and_redone_with_what_reads_it(ctx, tmp_path):
+    prompt = tmp_path / "p.txt"
+    prompt.write_text("x")
+    calls: list = []
+    table_stage, reader = counting_stage(calls), reading_stage("b", prompt, needs=("demo",))
+    run_stage(table_stage, ctx)
+    run_stage(reader, ctx)
+    manifest = json.loads((ctx.run_dir / "demo" / MANIFEST).read_text())
+    assert set(manifest["outputs"]) == {"part-0.parquet", "part-1.parquet", "part-2.parquet"}
+    table = ctx.run_dir / "demo" / "part-1.parquet"
+    assert manifest["outputs"]["part-1.parquet"][0] == table.stat().st_size
+    table.write_bytes(table.read_bytes()[: table.stat().st_size // 2])  # a half-copied file
+    decision = decide(table_stage, ctx)
+    assert (decision.action, decision.reason) == ("redo", "output changed on disk: part-1.parquet")
+    assert not run_stage(table_stage, ctx).skipped and len(calls) == 2
+    assert pd.read_parquet(table)["x"].tolist() == [1]  # whole again
+    assert decide(reader, ctx).action == "redo" and not run_stage(reader, ctx).skipped
+    assert decide(table_stage, ctx).action == decide(reader, ctx).action == "skip"
+
+
+def test_a_deleted_or_edited_committed_file_is_redone_and_a_manifest_without_outputs_is_trusted(ctx):
+    run_stage(counting_stage([]), ctx)
+    (ctx.run_dir / "demo" / "part-0.parquet").unlink()
+    assert decide(counting_stage([]), ctx).reason == "output changed on disk: part-0.parquet"
+    run_stage(counting_stage([]), ctx)
+    path = ctx.run_dir / "demo" / "part-2.parquet"
+    data = bytearray(path.read_bytes())
+    data[10] ^= 0xFF  # same size, other bytes
+    path.write_bytes(bytes(data))
+    assert decide(counting_stage([]), ctx).reason == "output changed on disk: part-2.parquet"
+    manifest_path = ctx.run_dir / "demo" / MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["outputs"]  # a run directory committed before outputs were recorded
+    manifest_path.write_text(json.dumps(manifest))
+    assert decide(counting_stage([]), ctx).action == "skip"
+
+
 def test_scratch_folders_never_enter_a_committed_stage(ctx, tmp_path):
     prompt = tmp_path / "p.txt"
     prompt.write_text("x")

@@ -5,7 +5,9 @@ files it read (recorded while it ran: warmray.prompt_files), and the output iden
 reads. A finished stage is skipped when its key still holds; a stage whose inputs or files changed is
 redone; a stage whose own config sections changed is refused (a different experiment: use a new run
 directory, or `--force`). A stage's output identity (`output_id` in its manifest) changes whenever it is
-committed again, so redoing a stage invalidates everything downstream.
+committed again, so redoing a stage invalidates everything downstream. The manifest also records each
+committed file's size and content hash: a finished stage whose files no longer match (truncated,
+edited, deleted) is redone ("output changed on disk") instead of skipped.
 
 The commit is ordered so that a kill at any point leaves the old committed output or the new one, never
 neither (see `commit`); an interrupted attempt with the same key resumes from its partial folder.
@@ -156,6 +158,27 @@ def folder_digest(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def output_files(folder: Path) -> dict[str, list[Any]]:
+    """Every file a stage commits (all under its folder but the manifest): relative path → [size, hash].
+
+    Recorded in the manifest, so that a committed output changed on disk afterwards (truncated by a full
+    disk or a copy, edited, deleted) is noticed before the stage is skipped (`changed_outputs`).
+    """
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in (MANIFEST, _ATTEMPT))
+    return {str(p.relative_to(folder)): [p.stat().st_size, file_digest(p)] for p in files}
+
+
+def changed_outputs(folder: Path, recorded: dict[str, list[Any]]) -> list[str]:
+    """The recorded files of a committed folder that are gone or differ now (size first, then content)."""
+    changed = []
+    for name, (size, digest) in recorded.items():
+        path = folder / name
+        same = path.is_file() and path.stat().st_size == size and file_digest(path) == digest
+        if not same:
+            changed.append(name)
+    return changed
+
+
 @dataclass(frozen=True)
 class Decision:
     """Whether a stage runs, and why (what `warmray run` prints before it starts)."""
@@ -186,6 +209,11 @@ def decide(
             f"stage {stage.name!r} in {ctx.run_dir} was made with a different config (sections: "
             f"{', '.join(stage.sections)}). Use a new --run-dir, or pass --force to redo it."
         )
+    # Manifests written before outputs were recorded have none: nothing to compare.
+    damaged = changed_outputs(ctx.rundir.stage(stage.name), manifest.get("outputs", {}))
+    if damaged:
+        more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+        return Decision(stage.name, "redo", f"output changed on disk: {', '.join(damaged[:3])}{more}")
     inputs = stage.inputs(ctx)
     upstream = sorted(set(inputs) & redone)
     if upstream:
@@ -231,6 +259,7 @@ def run_stage(stage: Stage, ctx: StageContext, force: bool = False) -> StageResu
         "key": ExperimentConfig.hash_values(parts),
         "key_parts": parts,
         "output_id": f"{folder_digest(partial)}-{uuid.uuid4().hex[:8]}",
+        "outputs": output_files(partial),
         "config_sections": {s: ctx.config.model_dump(mode="json")[s] for s in stage.sections},
         "overrides": list(ctx.overrides),
         "rows": rows,
