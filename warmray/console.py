@@ -37,6 +37,7 @@ class Console:
         self._tty = self._out.isatty()
         self._open_line = False
         self._last_line = 0.0
+        self._last_shown: tuple[str, int] | None = None  # (label, rows) of the last line off a terminal
         self.warnings = 0
         self.log_file: Path | None = None
 
@@ -56,9 +57,10 @@ class Console:
         if self._tty:
             print(f"\r{line:<100}", end="", file=self._out, flush=True)
             self._open_line = True
-        elif update.done == update.total or time.monotonic() - self._last_line > _QUIET_LOG_S:
+        elif quiet_line_due(update, self._last_shown, time.monotonic() - self._last_line):
             print(line, file=self._out, flush=True)
             self._last_line = time.monotonic()
+            self._last_shown = (update.label, update.done)
 
     def _end_progress(self) -> None:
         if self._open_line:
@@ -93,6 +95,20 @@ class Console:
                 os.dup2(saved[1], 2)
                 os.close(saved[0])
                 os.close(saved[1])
+
+
+def quiet_line_due(update: progress.Update, last: tuple[str, int] | None, since_s: float) -> bool:
+    """Whether a log that is not a terminal gets this reading as a line (pure).
+
+    One line per interval, and only when the count moved since the last line: a CI log of a long stage
+    reads as its progress, not as the same line again and again. A step's first and last readings
+    always show (its start, and its end).
+    """
+    if last is not None and last == (update.label, update.done):
+        return False
+    if last is None or last[0] != update.label or update.done == update.total:
+        return True
+    return since_s >= _QUIET_LOG_S
 
 
 class CountWarnings(logging.Handler):

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from warmray.config import RayConfig
 from warmray.errors import UserError
 
 log = logging.getLogger(__name__)
+_LOCAL_START_TRIES = 2
 
 
 @dataclass(frozen=True)
@@ -177,8 +179,7 @@ def ensure_ray(cfg: RayConfig) -> None:
             ray.init(address=chosen.address, log_to_driver=True)
         else:
             log.info("%s with %s logical CPUs", chosen.reason, cfg.num_cpus)
-            # "local": a new private instance, never the recorded one (Ray's default for address=None).
-            ray.init(address="local", num_cpus=cfg.num_cpus, include_dashboard=False, log_to_driver=True)
+            _start_local(cfg.num_cpus)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as e:  # ray.init raises bare Exception, RuntimeError, ConnectionError, TimeoutError
@@ -186,6 +187,27 @@ def ensure_ray(cfg: RayConfig) -> None:
     if callable(on_sigterm):
         signal.signal(signal.SIGTERM, on_sigterm)
     configure_data(cfg, progress_bars=True)
+
+
+def _start_local(num_cpus: int, tries: int = _LOCAL_START_TRIES) -> None:
+    """Start a private Ray, trying again when it failed to come up (as a loaded machine makes it).
+
+    Ray gives its raylet a fixed 30 s to register (Ray 2.60, not configurable); on a 2-core machine
+    under load it missed that deadline, and the next try a few seconds later came up.
+    """
+    import ray
+
+    for attempt in range(1, tries + 1):
+        try:
+            # "local": a new private instance, never the recorded one (Ray's default for address=None).
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
+            return
+        except Exception as e:
+            if attempt == tries:
+                raise
+            log.warning("Ray did not start (%s); trying again (%d of %d)", e, attempt + 1, tries)
+            ray.shutdown()  # what the failed start left running
+            time.sleep(5)
 
 
 def configure_data(cfg: RayConfig, *, progress_bars: bool) -> None:

@@ -255,6 +255,7 @@ def _vllm_processor(
         messages = list(row["messages"])
         return engine_request(_tokenizer(source), messages, row.get("adapter") or "", source, params)
 
+    env |= progress.engine_env()  # the engine counts its finished requests for the stage's progress line
     def postprocess(row: dict[str, Any]) -> dict[str, Any]:
         return _finish_row(
             row,
@@ -436,7 +437,7 @@ def answer(
     todo = resumable.remaining(requests, key, folder)
     if len(todo):
         log.info("%s: %d of %d rows to answer with %s", label, len(todo), len(requests), model)
-        with progress.watch(label, len(requests), lambda: resumable.count_rows(folder)):
+        with progress.watch_engine(label, len(requests), lambda: resumable.count_rows(folder)):
             named = todo["adapter"] if "adapter" in todo else pd.Series([], dtype=str)
             adapters = int(named[named != ""].nunique())
             lora_rank = lora_r if adapters else None

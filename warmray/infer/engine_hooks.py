@@ -35,6 +35,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from warmray import progress
+
 _HOOK = f"{__name__}.install"
 _MARK = "_warmray_hook"
 ADAPTER_PRIORITY = 1  # vLLM runs lower values first; a request's default is 0
@@ -72,7 +74,9 @@ def install() -> None:
         # The wrapped method reads the request's stream until it finishes and returns that last output.
         if isinstance(request.params, SamplingParams):
             request.params.output_kind = RequestOutputKind.FINAL_ONLY
-        return await generate(self, request)
+        output = await generate(self, request)
+        progress.request_finished(output)  # the stage's progress line moves request by request
+        return output
 
     async def adapters_after_base(self: Any, *args: Any, **kwargs: Any) -> Any:
         # vLLM refuses a priority unless the engine schedules by priority; engine_kwargs says when it does.
