@@ -132,6 +132,12 @@ class EngineConfig(Section):
         description="Share of a stage's endpoint requests that may still fail after their tries: above it "
         "the stage stops (exit 2) keeping its answers, and a rerun sends only the failed ones again.",
     )
+    batch_invariant: bool = Field(
+        False,
+        description="GPU engines: vLLM's batch-invariant mode (VLLM_BATCH_INVARIANT=1), so that a row's "
+        "answer does not depend on the rows it is batched with, at some speed; off, the stage's manifest "
+        "records that its answers may differ between two runs. vLLM 0.32 has no such mode on CPU (ignored).",
+    )
     pipeline_parallel_size: int = Field(
         1, ge=1, description="Must be 1: engines use tensor parallelism inside one node only."
     )

@@ -86,8 +86,6 @@ def end(token: str, grace_s: float = 10.0) -> list[int]:
             time.sleep(0.2)
         if not any(start_time(p) is not None for p in pids):
             break
-    if pids:
-        log.info("ended %d process(es) left by a warmray command: %s", len(pids), pids)
     return pids
 
 
@@ -150,8 +148,8 @@ def tracked(argv: list[str]) -> Iterator[str]:
         yield token
     finally:
         left = end(token)
-        if left:
-            log.info("ended %d process(es) this command's engines left running", len(left))
+        if left:  # expected (an engine's own processes, Ray's after a failed start): the log only
+            log.debug("ended %d process(es) this command left running: %s", len(left), left)
         if previous is None:
             os.environ.pop(VARIABLE, None)
         else:

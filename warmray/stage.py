@@ -264,12 +264,20 @@ def run_stage(stage: Stage, ctx: StageContext, force: bool = False) -> StageResu
         "overrides": list(ctx.overrides),
         "rows": rows,
         "versions": package_versions(),
+        "nondeterministic": _nondeterminism(ctx.config, stage.name),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
     }
     commit(partial, final, manifest)
     log.info("stage %s: done in %.0fs, %s", stage.name, manifest["seconds"], rows)
     return StageResult(stage.name, False, final, rows, manifest["seconds"])
+
+
+def _nondeterminism(config: ExperimentConfig, stage: str) -> str:
+    """What of the stage's output may differ in a rerun, and why ("" when nothing should)."""
+    from warmray.infer.determinism import stage_nondeterminism  # imports Ray: only once a stage runs
+
+    return stage_nondeterminism(config, stage)
 
 
 def _step(name: str) -> None:

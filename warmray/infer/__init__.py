@@ -13,6 +13,7 @@ chat template cannot render) comes back with an empty `generated_text` and the r
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import math
 import os
@@ -33,7 +34,7 @@ from warmray.runtime import normal_priority
 log = logging.getLogger(__name__)
 
 OUTPUT_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens", "inference_error")
-_INPUTS = ("messages", "adapter")
+_INPUTS = ("messages", "adapter", "sampling_seed")
 # The engine stages add and overwrite columns of their own (request_id, prompt, params, ...): every other
 # input column travels under this prefix and is restored, untouched, after the engine.
 _CARRY = "carry__"
@@ -105,9 +106,9 @@ def cpu_threads(engine: EngineConfig) -> int:
 
 
 def engine_env(engine: EngineConfig) -> dict[str, str]:
-    """The environment variables a vLLM engine's process gets (on GPUs none)."""
+    """The environment variables a vLLM engine's process gets (on GPUs: batch invariance when asked)."""
     if engine.device != "cpu":
-        return {}
+        return {"VLLM_BATCH_INVARIANT": "1"} if engine.batch_invariant else {}
     return {
         "VLLM_CPU_KVCACHE_SPACE": str(engine.cpu_kvcache_gib),
         # Ray sets OMP_NUM_THREADS=1 in every actor whose environment does not name it, and with the
@@ -208,6 +209,37 @@ def sampling_params(sampling: SamplingConfig, device: str = "gpu") -> dict[str, 
     return params
 
 
+def request_seed(seed: int, row_id: str) -> int:
+    """A request's sampling seed: from the run's seed and the row's stable id, whatever order it runs in.
+
+    One seed for every request would make two rows with the same prompt sample the same text; a seed
+    drawn in processing order would change with Ray Data's block order. A hash of both is neither (pure).
+    """
+    digest = hashlib.sha256(f"{seed}\0{row_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def honours_request_seed(engine: EngineConfig) -> bool:
+    """Whether the engine takes a seed per request (see sampling_params for the CPU engine).
+
+    An endpoint is sent the OpenAI API's `seed`: vLLM's server honours it; a hosted API may only try.
+    """
+    return bool(engine.endpoint) or engine.device == "gpu"
+
+
+def with_seeds(rows: pd.DataFrame, key: str, sampling: SamplingConfig) -> pd.DataFrame:
+    """The rows with each one's `sampling_seed` (request_seed of its key); unchanged when seed is null."""
+    if sampling.seed is None:
+        return rows
+    return rows.assign(sampling_seed=[request_seed(sampling.seed, str(k)) for k in rows[key]])
+
+
+def _row_params(params: dict[str, Any], row: dict[str, Any], seeded: bool) -> dict[str, Any]:
+    """A row's sampling parameters: the stage's, with the row's own seed where the engine takes one."""
+    seed = row.get("sampling_seed")
+    return params | {"seed": int(seed)} if seeded and seed is not None else params
+
+
 def _vllm_processor(
     model: str,
     engine: EngineConfig,
@@ -223,6 +255,7 @@ def _vllm_processor(
     source = resolve_model(model)
     env = engine_env(engine)
     env["WARMRAY_CACHE"] = os.environ.get("WARMRAY_CACHE", "")
+    env |= progress.engine_env()  # the engine counts its finished requests for the stage's progress line
     env = {k: v for k, v in env.items() if v}
     # One bundle per tensor-parallel worker, all on one node (STRICT_PACK): Ray's default PACK may split a
     # 70B engine across nodes when no single node is free, and tensor parallelism over the network crawls.
@@ -249,13 +282,12 @@ def _vllm_processor(
         should_continue_on_error=True,
         log_engine_metrics=False,  # needs ray[serve]; the progress bars say enough
     )
-    params = sampling_params(sampling, engine.device)
+    params, seeded = sampling_params(sampling, engine.device), honours_request_seed(engine)
 
     def preprocess(row: dict[str, Any]) -> dict[str, Any]:
-        messages = list(row["messages"])
-        return engine_request(_tokenizer(source), messages, row.get("adapter") or "", source, params)
+        messages, row_params = list(row["messages"]), _row_params(params, row, seeded)
+        return engine_request(_tokenizer(source), messages, row.get("adapter") or "", source, row_params)
 
-    env |= progress.engine_env()  # the engine counts its finished requests for the stage's progress line
     def postprocess(row: dict[str, Any]) -> dict[str, Any]:
         return _finish_row(
             row,
@@ -324,7 +356,8 @@ def _http_processor(model: str, engine: EngineConfig, sampling: SamplingConfig, 
     params = sampling_params(sampling)
 
     def preprocess(row: dict[str, Any]) -> dict[str, Any]:
-        return {"payload": {"model": model, "messages": list(row["messages"]), **params}}
+        row_params = _row_params(params, row, True)
+        return {"payload": {"model": model, "messages": list(row["messages"]), **row_params}}
 
     def postprocess(row: dict[str, Any]) -> dict[str, Any]:
         text, n_in, n_out, error = endpoint_row(row)
@@ -441,7 +474,7 @@ def answer(
             named = todo["adapter"] if "adapter" in todo else pd.Series([], dtype=str)
             adapters = int(named[named != ""].nunique())
             lora_rank = lora_r if adapters else None
-            ds = ray.data.from_pandas(base_rows_first(todo))
+            ds = ray.data.from_pandas(base_rows_first(with_seeds(todo, key, sampling)))
             processed = chat(ds, model, engine, sampling, lora_rank=lora_rank, adapters=adapters)
             processed.write_parquet(str(folder))
     done = resumable.collect(folder, key, requests[key])
@@ -473,6 +506,6 @@ def complete(
     sampling: SamplingConfig,
 ) -> list[str]:
     """Answer a small list of conversations in order (for one-off calls such as wrong answers)."""
-    frame = pd.DataFrame({"row": range(len(messages)), "messages": messages})
+    frame = with_seeds(pd.DataFrame({"row": range(len(messages)), "messages": messages}), "row", sampling)
     out = chat(ray.data.from_pandas(frame), model, engine, sampling).to_pandas()
     return out.sort_values("row")["generated_text"].tolist()
