@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from warmray import progress
+from warmray import processes, progress
 from warmray.config import ConfigError, ExperimentConfig, load_config
 from warmray.console import Console, CountWarnings, add_verbose_argument, stop_ray
 from warmray.errors import UserError, explain_outside
@@ -49,6 +49,10 @@ TOOLS = {
     "judge-agreement": (
         "warmray.stages.judge.agreement",
         "agreement, Cohen's kappa and confusion of two verdict sources",
+    ),
+    "compare": (
+        "warmray.compare",
+        "two run directories table by table (rows equal, different) and their effect sizes side by side",
     ),
 }
 
@@ -275,10 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupted)
     log_hint = ""
     try:
-        if getattr(args, "tool", None):
-            args.console = session.console  # one terminal: its progress lines and the tool's lines
-            return int(importlib.import_module(args.tool).command(args))
-        return _run_stages(args, session)
+        processes.reap()  # what an earlier command killed with SIGKILL left running
+        with processes.tracked(argv):  # every process this command starts ends with it
+            if getattr(args, "tool", None):
+                args.console = session.console  # one terminal: its progress lines and the tool's lines
+                return int(importlib.import_module(args.tool).command(args))
+            return _run_stages(args, session)
     except UserError as e:
         # An explained error that wraps a library's exception (Ray's start) keeps that one in the log.
         log_file = _keep_traceback(session) if e.__cause__ is not None else session.console.log_file
