@@ -1,7 +1,8 @@
 """An original-only generate stage (no training) stopped midway, by SIGTERM and by SIGKILL, then resumed.
 
-SIGTERM: the command stops its engines and Ray, and none of its Ray processes outlives it. SIGKILL: the
-rows written before the kill are kept unchanged, and the rerun adds the rest with no duplicate or gap.
+SIGTERM: the command stops its engines and Ray, and none of its processes (Ray's, or any carrying the
+command's recorded token) outlives it. SIGKILL: the next command ends what the killed one left, the rows
+written before the kill are kept unchanged, and the rerun adds the rest with no duplicate or gap.
 """
 
 import os
@@ -16,6 +17,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from e2e_helpers import ROOT, derived_config, warmray
+
+from warmray import processes
 
 pytestmark = pytest.mark.slow
 ROWS = 64  # 32 prompts x original, warm_sysprompt
@@ -44,6 +47,13 @@ def ray_processes(tmpdir: str) -> list[str]:
         if f"RAY_TMPDIR={tmpdir}".encode() in environ and status != "Z":
             found.append(f"{proc.name} {command[:200]}")
     return found
+
+
+def command_record(pid: int) -> dict:
+    """What warmray recorded of the command with this pid (warmray.processes): its token, whether it ended."""
+    found = [r for r in processes.records() if r["pid"] == pid]
+    assert found, f"no command record for pid {pid} in {processes.registry()}"
+    return max(found, key=lambda r: r["started_at"])
 
 
 def readable(raw: Path) -> pd.DataFrame:
@@ -111,23 +121,22 @@ def test_interrupted_generate_cleans_up_and_resumes_without_duplicates_or_gaps(t
     while ray_processes(tmpdir) and time.time() < deadline:
         time.sleep(1)
     assert not ray_processes(tmpdir), ray_processes(tmpdir)
+    first_record = command_record(first.pid)
+    assert first_record["ended"] and not processes.carrying(first_record["token"])
 
     kept = len(readable(raw))
     second = start_generate(config, run_dir, tmpdir)
     wait_for_new_shard(second, raw, {p.name for p in raw.glob("*.parquet")})
     os.killpg(second.pid, signal.SIGKILL)  # the driver and the local Ray it started, with no goodbye
     second.wait()
-    # What a SIGKILL leaves behind (only this test's own Ray): killed before the rows are counted, or a
-    # worker still running would add a shard afterwards.
-    deadline = time.time() + 30
-    while (leftover := ray_processes(tmpdir)) and time.time() < deadline:
-        for line in leftover:
-            try:
-                os.kill(int(line.split()[0]), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.5)
-    assert not leftover, leftover
+    killed = command_record(second.pid)
+    assert not killed["ended"]
+    # The next command on the machine (here one that has nothing to do) ends what the killed one left,
+    # before the rows are counted: a worker still running would add a shard afterwards.
+    after_kill = warmray("grid", str(config), "--run-dir", str(run_dir))
+    assert after_kill.returncode == 0, after_kill.stdout + after_kill.stderr
+    assert not processes.carrying(killed["token"]) and not ray_processes(tmpdir), ray_processes(tmpdir)
+    assert command_record(second.pid)["ended"]
     written = readable(raw)
     assert not (run_dir / "generate").exists() and kept < len(written) < ROWS
 
