@@ -10,10 +10,11 @@ and on the Hub.
 Belief answers are short answer phrases. Offline, each side's references are tried in order (the
 best correct answer that is not "I have no comment", then the others; the first incorrect answer, then
 the others) and cut by the rule of `short_answer` (source `rule:short-answer`; `dataset` where the rule
-changes nothing); the first phrase `answers_question` accepts wins: at least two words and never a bare
-yes/no/none-style non-answer. A "Yes, ..." / "No, ..." reference gives the claim after its yes or no
-("No, sharks can't get cancer" -> "sharks can't get cancer"). A side with no acceptable phrase leaves
-the item without that belief, its reason in metadata (`belief_problem`); the grid sets it aside.
+changes nothing). The first phrase `answers_question` accepts (at least two words, never a bare
+yes/no/none-style non-answer) with at most ten words wins, else the first accepted longer one. A
+"Yes, ..." / "No, ..." reference gives the claim after its yes or no ("No, sharks can't get cancer" ->
+"sharks can't get cancer"). A side with no acceptable phrase leaves the item without that belief, its
+reason in metadata (`belief_problem`); the grid sets it aside.
 With `grid.wrong_answer_model` set, the wrong answer is written by the model as for TriviaQA
 (warmray/prompts/wrong_answer_truthfulqa.txt, checked by `usable_llm_wrong_answer`), and the doubted
 correct reference is shortened by it (warmray/prompts/short_answer.txt, checked by
@@ -158,15 +159,25 @@ def answers_question(phrase: str) -> bool:
 
 
 def rule_belief(references: Sequence[str], question: str) -> tuple[Belief | None, str]:
-    """The first reference whose rule phrase answers the question, as a Belief; else None and why."""
-    tried = []
+    """The rule's belief from the first reference that gives an answer phrase; else None and why.
+
+    A phrase of at most `MAX_SHORT_WORDS` words is preferred: a later reference's short phrase wins
+    over an earlier one's long phrase, which is kept only when no reference gives a short one.
+    """
+    tried, usable = [], []
     for reference in references:
         if _NO_COMMENT.match(reference):
             continue
         phrase = short_answer(reference, question)
-        if answers_question(phrase):
-            return Belief(phrase, DATASET if phrase == mid_sentence(reference, question) else RULE), ""
-        tried.append(f"{reference!r} -> {phrase!r}")
+        if not answers_question(phrase):
+            tried.append(f"{reference!r} -> {phrase!r}")
+            continue
+        belief = Belief(phrase, DATASET if phrase == mid_sentence(reference, question) else RULE)
+        if len(phrase.split()) <= MAX_SHORT_WORDS:
+            return belief, ""
+        usable.append(belief)
+    if usable:
+        return usable[0], ""
     return None, "no reference gives an answer phrase: " + (
         "; ".join(tried[:3]) or "only 'I have no comment'"
     )
