@@ -3,10 +3,15 @@
 One `TorchTrainer` run per (model, style), running `warmray.stages.train.loop.train_worker` on each
 worker (`train.strategy`: DDP copies or FSDP2 shards); at each checkpoint epoch every rank reports its
 part of the checkpoint (adapter + resumable state) to Ray Train, which keeps it under
-`RUN_DIR/.ray_train/<model>-<style>/` (shared storage on a multi-node cluster). A worker that dies is
-replaced and the group resumes from the last checkpoint, up to `train.max_failures` times; re-running
-after a crash of the whole job resumes the same way. When all runs finish, the adapters are copied to
-`train/<model>/<style>/epoch_<e>/`, each with its `training.json` (step, losses, training mix).
+`RUN_DIR/.train.partial/.ray_train/<model>-<style>/` (shared storage on a multi-node cluster). A worker
+that dies is replaced and the group resumes from the last checkpoint, up to `train.max_failures` times;
+re-running after a crash of the whole job resumes the same way. When all runs finish, the adapters are
+copied to `train/<model>/<style>/epoch_<e>/`, each with its `training.json` (step, losses, training mix).
+
+The checkpoints live in the stage's partial folder (`storage_dir`) on purpose: that folder carries the
+attempt's stage identity (config sections and input output ids, `warmray.stage`), and a rerun whose
+identity differs (another learning rate, a redone rewrite) discards it with everything in it, so a
+checkpoint is only ever resumed by the stage identity that wrote it. At commit it is scratch.
 """
 
 from __future__ import annotations
@@ -112,6 +117,14 @@ def export_adapters(result: Any, final: Path, model: str, style: str) -> pd.Data
     return metrics
 
 
+def storage_dir(out: Path) -> Path:
+    """Ray Train's storage for one attempt of the stage: scratch inside its partial folder `out`.
+
+    Kept with the attempt it belongs to (see the module docstring), and dot-named so it is never committed.
+    """
+    return out / ".ray_train"
+
+
 def fit_one(
     ctx: StageContext, model: ModelConfig, style: str, out: Path, callbacks: Sequence[Any] = ()
 ) -> None:
@@ -124,8 +137,8 @@ def fit_one(
         cfg,
         resolve_model(model.source),
         training_data(cfg, ctx.rundir.table("rewrite", style), originals),
-        ctx.rundir.ray_train,
-        f"{model.name}-{style}",  # stable name: a rerun resumes this run
+        storage_dir(out),
+        f"{model.name}-{style}",  # stable name: a rerun of the same attempt resumes this run
         model.train_workers or cfg.num_workers,
         callbacks,
     )
@@ -151,5 +164,5 @@ def run(ctx: StageContext, out: Path, callbacks: Sequence[Any] = ()) -> dict[str
     )
     write_table(metrics, table_path(out, "train", "metrics"), "train_metrics")
     adapters = sorted(p.parent for p in out.glob("*/*/epoch_*/adapter_config.json"))
-    shutil.rmtree(ctx.rundir.ray_train, ignore_errors=True)
+    shutil.rmtree(ctx.rundir.ray_train, ignore_errors=True)  # where run directories of older versions kept it
     return {"adapters": len(adapters), "metrics": len(metrics)}
