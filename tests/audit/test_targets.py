@@ -1,11 +1,13 @@
 """TARGET strings: each accepted form, the names they get, and the errors for the rest."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from warmray.audit.experiment import CPU, AuditRequest, build_config, items_for_budget, prompts_per_item
 from warmray.audit.targets import TargetError, parse_target, unique_names
+from warmray.config import SamplingConfig
 from warmray.schema import AMENDMENT_TYPES, PROMPT_TEMPLATES
 
 
@@ -117,3 +119,33 @@ def test_item_budget_shrinks_with_more_arms_and_never_reaches_zero():
     assert one > two >= 1
     assert items_for_budget(60, 4, 5, 5, CPU) == 1
     assert prompts_per_item(PROMPT_TEMPLATES, AMENDMENT_TYPES) == 28
+
+
+def test_an_offline_audit_of_builtin_models_falls_back_to_the_builtin_items_and_says_so():
+    from warmray.audit.experiment import offline_fallback
+
+    builtin = AuditRequest(targets=(parse_target("builtin:tiny-random"),), names=("tiny",))
+    offline = lambda repo, kind: "the Hugging Face hub cannot be reached (ConnectError)"  # noqa: E731
+    req, line = offline_fallback(builtin, offline)
+    assert req.tasks == ("demo",) and "built-in items" in line and "--data-dir" in line
+    assert [t.name for t in build_config(req).grid.tasks] == ["demo"]
+    assert offline_fallback(builtin, lambda repo, kind: None) == (builtin, "")  # the hub answers
+    given = AuditRequest(targets=builtin.targets, names=("tiny",), data_dir=Path("/data"))
+    assert offline_fallback(given, offline) == (given, "")  # the user named the data
+    hub_model = AuditRequest(targets=(parse_target("HuggingFaceTB/SmolLM2-135M-Instruct"),), names=("s",))
+    assert offline_fallback(hub_model, offline) == (hub_model, "")
+
+
+def test_the_time_estimate_follows_the_answer_length_it_will_generate():
+    from warmray.audit.progress import estimate_seconds
+
+    req = AuditRequest(targets=(parse_target("builtin:tiny-random"),), names=("tiny",), items=10)
+    long = build_config(req)
+    short = long.model_copy(
+        update={"generate": long.generate.model_copy(update={"sampling": SamplingConfig(max_tokens=32)})}
+    )
+    startup = estimate_seconds(long, 0)["generate"]
+    assert estimate_seconds(short, 100)["generate"] - startup == pytest.approx(
+        (estimate_seconds(long, 100)["generate"] - startup) / 4
+    )
+    assert items_for_budget(15 * 60, 4, 1, 1, CPU, max_tokens=32) > items_for_budget(15 * 60, 4, 1, 1, CPU)

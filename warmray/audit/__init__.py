@@ -20,6 +20,7 @@ from warmray.audit.experiment import (
     AuditRequest,
     audit_run_dir,
     build_config,
+    offline_fallback,
 )
 from warmray.audit.targets import TARGET_HELP, parse_target, unique_names
 from warmray.console import add_verbose_argument, of_command
@@ -73,6 +74,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a key of the audit's config as for `warmray run` (repeatable; wins over the flags)",
     )
+    parser.add_argument(
+        "--no-offline-fallback",
+        dest="offline_fallback_off",
+        action="store_true",
+        help="fail instead of auditing built-in models on the built-in items when the Hub cannot be reached",
+    )
     add_verbose_argument(parser)
 
 
@@ -102,6 +109,12 @@ def command(args: argparse.Namespace) -> int:
             budget_min=args.budget_minutes,
             overrides=tuple(getattr(args, "overrides", None) or ()),
         )
+        if not args.offline_fallback_off:
+            from warmray.preflight import hub_problem
+
+            req, offline = offline_fallback(req, hub_problem)
+            if offline:
+                console.say(f"warmray audit: {offline}")
         config = build_config(req)
         run_dir = args.run_dir or audit_run_dir(config)
         paths = run_audit(req, config, run_dir, console)
@@ -110,4 +123,7 @@ def command(args: argparse.Namespace) -> int:
         console.error(f"warmray audit: {e}{log_hint}")
         return 2
     console.say(f"card: {paths['html']}\n      {paths['md']}\n      {paths['json']}")
+    from warmray.inspect_logs import run_summary_line
+
+    console.say(run_summary_line(run_dir, config))  # the audit's samples for `inspect view`
     return 0

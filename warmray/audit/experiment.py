@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +50,32 @@ CPU = Throughput(startup_s=200.0, per_engine_s=120.0, per_response_s=1.7)
 GPU = Throughput(startup_s=240.0, per_engine_s=120.0, per_response_s=0.02)
 
 
+def response_seconds(speed: Throughput, max_tokens: int) -> float:
+    """Seconds per response at `max_tokens`: `per_response_s` was measured at AUDIT_SAMPLING's length.
+
+    Decoding time grows with the tokens a response may take; a config that asks for shorter answers
+    must not be estimated at the full length (nor a longer one at less).
+    """
+    return speed.per_response_s * max_tokens / AUDIT_SAMPLING.max_tokens
+
+
 def prompts_per_item(templates: tuple[str, ...], amendments: tuple[str, ...]) -> int:
     """Grid rows per item: original_neutral is built without a context only (28 for the full grid)."""
     return sum(1 for t in templates for a in amendments if t != "original_neutral" or a == AMENDMENT_TYPES[0])
 
 
-def items_for_budget(budget_s: float, n_tasks: int, n_arms: int, n_engines: int, speed: Throughput) -> int:
+def items_for_budget(
+    budget_s: float,
+    n_tasks: int,
+    n_arms: int,
+    n_engines: int,
+    speed: Throughput,
+    max_tokens: int = AUDIT_SAMPLING.max_tokens,
+) -> int:
     """Items per task that fit the budget: what is left after start-up, divided by the cost of one item."""
     left = budget_s - speed.startup_s - speed.per_engine_s * max(0, n_engines - 1)
-    per_item = speed.per_response_s * prompts_per_item(PROMPT_TEMPLATES, AMENDMENT_TYPES) * n_tasks * n_arms
+    per_response = response_seconds(speed, max_tokens)
+    per_item = per_response * prompts_per_item(PROMPT_TEMPLATES, AMENDMENT_TYPES) * n_tasks * n_arms
     return max(1, math.floor(left / per_item))
 
 
@@ -77,6 +95,38 @@ class AuditRequest:
     overrides: tuple[str, ...] = ()  # --set KEY=VALUE, applied last (they win over the flags above)
 
 
+DEMO_TASK = "demo"  # warmray's built-in items, of the four study kinds (warmray/data/demo_items.jsonl)
+
+
+def offline_fallback(
+    req: AuditRequest, problem: Callable[[str, str], str | None]
+) -> tuple[AuditRequest, str]:
+    """The request on the built-in items when the study's tasks cannot be had here, and a line saying so.
+
+    Applies to an audit of built-in models only (an offline check of the command and the machine) that
+    names no data (no --data-dir, --config or --tasks): when the Hugging Face hub cannot be reached and
+    a study task's dataset is not in the local cache, the audit runs on the built-in items of the same
+    four kinds instead of failing. `problem(repo, kind)` says why a Hub id cannot be had (None: it can;
+    warmray.preflight.hub_problem). Otherwise the request is returned unchanged, with no line.
+    """
+    builtin_only = all(t.kind == "builtin" for t in req.targets)
+    if not builtin_only or req.data_dir or req.config or req.tasks:
+        return req, ""
+    from warmray.tasks import LOADERS
+
+    for task in STUDY_TASKS:
+        hf_id = LOADERS[task].spec.hf_id
+        if hf_id and (why := problem(hf_id, "dataset")):
+            line = (
+                f"offline: the study's {task} set ({hf_id}) cannot be had here ({why.rstrip('.')}). This "
+                f"audit runs on warmray's built-in items instead ({DEMO_TASK}: short questions of the four "
+                "study kinds, written for warmray): a check of the models and the machine, not the study's "
+                "benchmarks. Give --data-dir for those."
+            )
+            return replace(req, tasks=(DEMO_TASK,)), line
+    return req, ""
+
+
 def build_config(req: AuditRequest) -> ExperimentConfig:
     """The validated config of the audit (see the module docstring for what wins over what)."""
     # A config file's `models` are ignored: the TARGETs are the models of an audit.
@@ -84,10 +134,10 @@ def build_config(req: AuditRequest) -> ExperimentConfig:
     data: dict[str, Any] = base or {"name": "audit", "ray": {"stall_timeout_s": 600}}
     models = zip(req.targets, req.names, strict=True)
     data["models"] = [t.model_config(n).model_dump(mode="json") for t, n in models]
-    data["grid"] = _grid(req, data.get("grid"), data.get("generate", {}).get("engine", {}))
     generate = data.setdefault("generate", {})
     if not base:
         generate["sampling"] = AUDIT_SAMPLING.model_dump(mode="json")
+    data["grid"] = _grid(req, data.get("grid"), generate)
     generate["variants"] = ["original", *([SYSPROMPT_VARIANT] if req.system_prompt else [])]
     if req.system_prompt:
         data["warm_system_prompt"] = str(req.system_prompt.expanduser().resolve())
@@ -101,25 +151,27 @@ def build_config(req: AuditRequest) -> ExperimentConfig:
         raise ConfigError(f"{req.config or 'the audit flags'}: not a valid audit config: {e}") from None
 
 
-def _grid(req: AuditRequest, grid: dict[str, Any] | None, engine: dict[str, Any]) -> dict[str, Any]:
+def _grid(req: AuditRequest, grid: dict[str, Any] | None, generate: dict[str, Any]) -> dict[str, Any]:
     """The config file's grid (or the full study grid), with the tasks and sizes the flags ask for."""
     grid = dict(grid or GridConfig(prompt_templates=PROMPT_TEMPLATES).model_dump(mode="json"))
     if req.data_dir:
         grid["data_dir"] = str(req.data_dir.expanduser().resolve())
     if req.tasks or req.items or not req.config:
         names = list(req.tasks or STUDY_TASKS)
-        n = req.items or default_items(req, len(names), engine)
+        n = req.items or default_items(req, len(names), generate)
         grid["tasks"] = [{"name": t, "n": n} for t in names]
     return grid
 
 
-def default_items(req: AuditRequest, n_tasks: int, engine: dict[str, Any]) -> int:
-    """Items per task for the time budget, on the device the engine config names."""
-    speed = GPU if engine.get("device") == "gpu" else CPU
+def default_items(req: AuditRequest, n_tasks: int, generate: dict[str, Any]) -> int:
+    """Items per task for the time budget, on the device and at the answer length generate's config names."""
+    speed = GPU if generate.get("engine", {}).get("device") == "gpu" else CPU
+    max_tokens = int(generate.get("sampling", {}).get("max_tokens", SamplingConfig().max_tokens))
     arms = 2 if req.system_prompt else 1
     local = sum(1 for t in req.targets if t.kind != "endpoint")
     # Endpoint targets cost wall time too (the grid goes through them one request batch at a time).
-    return items_for_budget(req.budget_min * 60, n_tasks, arms * len(req.targets), max(1, local), speed)
+    arms_all = arms * len(req.targets)
+    return items_for_budget(req.budget_min * 60, n_tasks, arms_all, max(1, local), speed, max_tokens)
 
 
 def _judge(judge: Target | None, current: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from warmray.audit.experiment import CPU, GPU, Throughput
+from warmray.audit.experiment import CPU, GPU, Throughput, response_seconds
 from warmray.config import ExperimentConfig
 from warmray.progress import format_seconds
 
@@ -26,7 +26,7 @@ def estimate_seconds(config: ExperimentConfig, n_prompts: int) -> dict[str, floa
     local = sum(1 for m in config.models if not m.endpoint)
     responses = n_prompts * len(config.models) * len(config.generate.variants)
     generate = speed.startup_s - sum(_FIXED_S.values()) + speed.per_engine_s * max(0, local - 1)
-    generate += responses * speed.per_response_s
+    generate += responses * response_seconds(speed, config.generate.sampling.max_tokens)
     judge = 10.0
     if config.judge.grader == "llm":
         judge += (
