@@ -237,12 +237,12 @@ def usable_short_answer(reply: str, reference: str, opposite: list[str]) -> str 
     return text
 
 
-def usable_llm_wrong_answer(reply: str, correct: Sequence[str]) -> str | None:
+def usable_llm_wrong_answer(reply: str, correct: Sequence[str], question: str = "") -> str | None:
     """A model's wrong answer, cleaned; None unless TriviaQA's checks and `answers_question` accept it."""
     text = usable_wrong_answer(reply, correct)
     if text is None:
         return None
-    text = mid_sentence(text, " ".join(correct))
+    text = mid_sentence(text, question)
     return text if answers_question(text) else None
 
 
@@ -272,7 +272,7 @@ def propose_beliefs(items: list[EvalItem], ask: Ask, label: str) -> list[EvalIte
     for (i, side, reference), reply in zip(slots, replies, strict=True):
         it = out[i]
         if side == "wrong":
-            phrase = usable_llm_wrong_answer(reply, it.correct_answers)
+            phrase = usable_llm_wrong_answer(reply, it.correct_answers, it.question)
         else:
             phrase = usable_short_answer(reply, reference, list(it.incorrect_answers))
         if phrase is not None:
