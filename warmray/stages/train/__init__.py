@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -95,7 +97,30 @@ def fit(
             worker_runtime_env={"env_vars": normal_priority(not cfg.use_gpu)},
         ),
     )
-    return trainer.fit()
+    return run_trainer(trainer)
+
+
+def run_trainer(trainer: Any) -> Any:
+    """`trainer.fit()` with Ctrl-C left to warmray: an interrupted fit raises KeyboardInterrupt.
+
+    Ray Train's fit installs a SIGINT handler of its own (a graceful abort that ends the process with
+    `sys.exit(0)`) and never removes it, so a Ctrl-C in any later stage of the command was swallowed.
+    Here Ray's handler is not installed (its registration hook is replaced on this trainer), the
+    process's SIGINT handler is put back after the fit in any case, and a `SystemExit` out of the fit
+    (Ray's handler, should a Ray version install it another way) becomes the KeyboardInterrupt the
+    command line reports as "interrupted" with exit 130. The workers stop when the command stops Ray;
+    the checkpoints stay for the rerun (see `storage_dir`).
+    """
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    trainer._register_sigint_handler = lambda controller: None
+    try:
+        return trainer.fit()
+    except SystemExit as e:
+        raise KeyboardInterrupt("SIGINT during training") from e
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def export_adapters(result: Any, final: Path, model: str, style: str) -> pd.DataFrame:
