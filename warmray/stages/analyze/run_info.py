@@ -57,12 +57,15 @@ def run_info(ctx: StageContext) -> dict[str, Any]:
     else:
         judge = llm_judge
     sizes: dict[str, Any] = {}
+    nondeterministic: dict[str, str] = {}
     versions = package_versions()
     for stage in ("rewrite", "grid", "generate", "judge", "warmth", "capability"):
         folder = ctx.run_dir / stage
         if (folder / MANIFEST).is_file():
             manifest = read_manifest(folder)
             sizes.update({f"{stage}/{k}": v for k, v in (manifest.get("rows") or {}).items()})
+            if manifest.get("nondeterministic"):  # warmray.infer.determinism
+                nondeterministic[stage] = manifest["nondeterministic"]
             versions = {**manifest.get("versions", {}), **versions}
     builtin = sorted({m.source for m in cfg.models if m.source.startswith(BUILTIN_PREFIX)})
     return {
@@ -73,5 +76,6 @@ def run_info(ctx: StageContext) -> dict[str, Any]:
         "builtin_model": bool(builtin),
         "builtin_sources": builtin,
         "data_sizes": sizes,
+        "nondeterministic": nondeterministic,
         "versions": versions,
     }

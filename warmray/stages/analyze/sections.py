@@ -227,6 +227,8 @@ def run_description(res: StudyResults) -> list[Block]:
         items.append(f"Rows of other checkpoints left out: {counts['other_checkpoints_dropped']:,}.")
     if info.get("data_sizes"):
         items.append(f"Data sizes: {_pairs(info['data_sizes'])}")
+    for stage, note in (info.get("nondeterministic") or {}).items():
+        items.append(f"Not repeatable ({stage}): {note}. `warmray compare RUN_A RUN_B` measures a rerun.")
     items.append(
         f"Settings: response-length covariate {'on' if res.config.length_covariate else 'off'}; FDR alpha "
         f"{res.config.fdr_alpha}; 'no belief' = original and original_neutral prompts (as in the study's "
