@@ -50,6 +50,10 @@ TOOLS = {
         "warmray.stages.judge.agreement",
         "agreement, Cohen's kappa and confusion of two verdict sources",
     ),
+    "inspect-logs": (
+        "warmray.inspect_logs",
+        "a run's or an audit's evaluation as inspect logs, for `inspect view --log-dir RUN_DIR/inspect`",
+    ),
     "compare": (
         "warmray.compare",
         "two run directories table by table (rows equal, different) and their effect sizes side by side",
@@ -239,6 +243,7 @@ def _print_summary(session: Session, config: ExperimentConfig) -> None:
     for stage, table in (("grid", "prompts"), ("generate", "responses"), ("judge", verdicts)):
         if rundir.table(stage, table).exists():
             say(f"tables:   {rundir.table(stage, table)}")
+    say(importlib.import_module("warmray.inspect_logs").run_summary_line(rundir.root, config))
     if session.console.warnings:
         say(f"\n{session.console.warnings} warning(s) were logged; see {rundir.root / 'logs'}")
 

@@ -159,6 +159,29 @@ def test_the_terminal_shows_stage_lines_and_no_traceback_and_the_logs_hold_the_e
     assert manifest["config_sections"]["generate"]["sampling"]["max_tokens"] == 12
 
 
+def test_the_run_writes_inspect_logs_holding_every_row_of_the_judges_verdict_table(tiny_study):
+    inspect_log = pytest.importorskip("inspect_ai.log", reason="inspect_ai is an optional extra")
+    folder = tiny_study.run_dir / "inspect"
+    assert f"inspect view --log-dir {folder}" in tiny_study.first_stdout
+    table = schema.read_table(tiny_study.run_dir / "judge" / "verdicts", "verdicts")
+    verdicts = table.set_index("response_id")
+    logs = [inspect_log.read_eval_log(str(p)) for p in sorted(folder.glob("*.eval"))]
+    assert {(log.eval.task_args["model"], log.eval.task_args["variant"]) for log in logs} == set(
+        verdicts.groupby(["model", "variant"]).groups
+    )
+    samples = {s.id: s for log in logs for s in log.samples}
+    assert sum(len(log.samples) for log in logs) == len(samples) == len(verdicts)
+    for response_id, row in verdicts.iterrows():
+        s = samples[response_id]
+        assert s.scores["verdict"].value == row["verdict"] and s.output.completion == row["response"]
+        assert s.messages[-2].text == row["prompt"] and s.target == list(row["correct_answers"])
+        assert (s.messages[0].role == "system") == bool(row["system_prompt"])
+        assert s.metadata["prompt_template"] == row["prompt_template"]
+        assert s.metadata["amendment_type"] == row["amendment_type"]
+    config = logs[0].eval.metadata["warmray"]["config"]
+    assert config["generate"]["sampling"]["max_tokens"] == 12  # the run's config, its --set included
+
+
 def test_a_rerun_does_nothing_and_starts_no_ray(tiny_study):
     again = warmray("run", *run_args(tiny_study))
     assert again.returncode == 0, again.stdout + again.stderr
