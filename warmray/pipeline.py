@@ -40,7 +40,7 @@ STAGES: tuple[Stage, ...] = (
         _lazy("warmray.stages.corpus:run"),
         ("corpus", "seed"),
         (),
-        "conversations → toxicity filter → categories → even sample → train/val split",
+        "conversations → toxicity filter → categories → even sample, spares, held-out prompts",
         uses_ray=False,
     ),
     Stage(
