@@ -214,3 +214,27 @@ def test_version_and_a_fast_argument_error():
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
     assert proc.stdout.split() == ["2", "False", "False", "False"], proc.stdout + proc.stderr
+
+
+def test_a_second_sweep_on_a_run_directory_in_use_is_refused_naming_the_holder(tmp_path, capsys):
+    import argparse
+
+    from warmray.rundir import RunDir, RunDirBusy
+    from warmray.sweep import command
+
+    run = tmp_path / "run"
+    args = argparse.Namespace(config=ROOT / "configs" / "sweep.yaml", run_dir=run, verbose=True)
+    with RunDir(run).locked(), pytest.raises(RunDirBusy, match=f"{run} is in use by another warmray command"):
+        command(args)  # the CLI ends a RunDirBusy with exit 2
+    assert not (run / "sweep" / "tune").exists()
+
+
+def test_the_shutdown_log_never_becomes_the_log_an_error_names(tmp_path):
+    from warmray.console import Console
+
+    console = Console(verbose=True)
+    with console.capture(tmp_path / "generate.log"):
+        pass
+    with console.capture(tmp_path / "shutdown.log", holds_errors=False):
+        pass
+    assert console.log_file == tmp_path / "generate.log"

@@ -146,24 +146,41 @@ def _connection(e: BaseException, _stage: str | None) -> str | None:
     )
 
 
+# What an OSError without an errno says instead (pyarrow's writers raise such when a write fails).
+_ERRNO_TEXT = {
+    "No space left on device": errno.ENOSPC,
+    "Disk quota exceeded": errno.EDQUOT,
+    "Read-only file system": errno.EROFS,
+    "Permission denied": errno.EACCES,
+}
+
+
 def _disk(e: BaseException, _stage: str | None) -> str | None:
-    if not isinstance(e, OSError) or e.errno is None:
+    if not isinstance(e, OSError):
+        return None
+    code = e.errno
+    if code is None:
+        code = next((n for text, n in _ERRNO_TEXT.items() if text in str(e)), None)
+    if code is None:
         return None
     name = f" {e.filename}" if e.filename else ""
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        where = Path(e.filename).parent if e.filename else "the run directory"
+    if code != e.errno and not name:
+        name = f" ({_first_line(e)})"
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        where = Path(e.filename).parent if e.filename else "RUN_DIR"
+        what = f"writing{name}" if name else "(the run directory's, or Ray's temporary folder's)"
         return (
-            f"no space left on the device writing{name}. Free space there (`df -h {where}`) or give "
+            f"no space left on the device {what}. Free space there (`df -h {where}`) or give "
             "another --run-dir, and run the same command again: finished stages and the rows already "
             "written are kept, and nothing was committed half-way."
         )
-    if e.errno == errno.ENOENT and e.filename:
+    if code == errno.ENOENT and e.filename:
         return (
             f"a file warmray needs is gone: {e.filename}. If a finished stage wrote it, redo that stage "
             "(`warmray STAGE CONFIG --force`); if the config names it, fix the path."
         )
-    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        why = "the file system is read-only" if e.errno == errno.EROFS else "permission denied"
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = "the file system is read-only" if code == errno.EROFS else "permission denied"
         return (
             f"cannot write or read{name}: {why}. Give a --run-dir (or run_dir in the config) that you can "
             "write to, or fix the folder's permissions, and run the same command again."
