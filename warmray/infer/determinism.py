@@ -31,8 +31,8 @@ def engine_nondeterminism(engine: EngineConfig, sampling: SamplingConfig) -> str
         reasons.append(f"it samples at temperature {sampling.temperature:g} with sampling.seed null")
     elif sampling.temperature > 0 and not honours_request_seed(engine):
         reasons.append(
-            f"it samples at temperature {sampling.temperature:g} on a CPU vLLM engine, which takes no seed "
-            "per request: each draw depends on the order and batches in which requests reach the engine"
+            f"it samples at temperature {sampling.temperature:g} on an engine that takes no seed per "
+            "request: each draw depends on the order and batches in which requests reach the engine"
         )
     if engine.device == "gpu" and not engine.endpoint and not engine.batch_invariant:
         reasons.append(
