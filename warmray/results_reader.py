@@ -3,7 +3,8 @@
 Each path given may be:
 - a CSV or Parquet file in our columns (a `responses` or `verdicts` table, or anything with our names);
 - a folder of such files (Parquet, else CSV);
-- one of our run directories (its judge verdicts, else its generated responses) or its `judge/` folder;
+- one of our run directories (its judge verdicts, the reference grader's where its analysis read those,
+  else its generated responses) or its `judge/` folder;
 - the study's released outputs folder, `<root>/<model>/<variant>/<task>_<variant>_outputs.csv`, or some of
   its files (reference answers those files lack are joined from the same model's `original` file).
 
@@ -13,6 +14,7 @@ reader says what it found, so a user sees at once that the right thing was read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from warmray.errors import UserError
-from warmray.rundir import table_path
+from warmray.rundir import MANIFEST, table_path
 from warmray.schema import ANALYSIS_COLUMNS
 from warmray.stages.analyze.released import (
     ReleasedLayoutError,
@@ -113,7 +115,8 @@ def _read_path(path: Path) -> Part:
     run_table = _run_table(path)
     if run_table is not None:
         files = _table_files(run_table)
-        return Part(str(path), "run directory", files, _concat(files, run_table))
+        kind = f"run directory: {run_table.parent.name}/{run_table.name}"
+        return Part(str(path), kind, files, _concat(files, run_table))
     if released_files(path):
         return _released(path, None, source=str(path))
     files = _table_files(path)
@@ -121,12 +124,33 @@ def _read_path(path: Path) -> Part:
 
 
 def _run_table(path: Path) -> Path | None:
-    """The table a run directory (or its judge/ or generate/ folder) holds results in, if it is one."""
+    """The table a run directory (or its judge/ or generate/ folder) holds results in, if it is one.
+
+    A run's judge verdicts: the reference grader's kept beside an LLM judge's when its analysis read those
+    (analyze.verdicts: reference), so `analyze --from RUN_DIR` analyses what the run's report did.
+    """
     for stage, table in (("judge", "verdicts"), ("generate", "responses")):
         for folder in (path / stage, path if path.name == stage else None):
             if folder is not None and table_path(folder, stage, table).is_dir():
+                if stage == "judge" and _analysed_reference(folder.parent):
+                    return table_path(folder, stage, "reference_verdicts")
                 return table_path(folder, stage, table)
     return None
+
+
+def _analysed_reference(root: Path) -> bool:
+    """Whether the run's analysis read the reference verdicts (as its manifests recorded the config)."""
+    try:
+        sections = {
+            stage: json.loads((root / stage / MANIFEST).read_text())["config_sections"][stage]
+            for stage in ("judge", "analyze")
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # no analysis yet (or not ours): the judge's table
+    reference = (
+        sections["analyze"].get("verdicts") == "reference" and sections["judge"].get("grader") == "llm"
+    )
+    return reference and table_path(root / "judge", "judge", "reference_verdicts").is_dir()
 
 
 def _table_files(folder: Path) -> list[Path]:

@@ -7,6 +7,7 @@ they found. The study's layout comes from a hand-written fixture (released_fixtu
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 
 import pandas as pd
@@ -106,15 +107,30 @@ def test_a_run_directory_is_read_as_its_judge_verdicts_by_every_command(released
     verdicts = pd.read_parquet(graded / "verdicts.parquet").drop(columns=["source_verdict"])
     run = _run_dir(tmp_path / "run", verdicts)
     results = read_results([run])
-    assert (
-        results.summary().startswith("2 files, 2 models, 4 tasks") and "(run directory)" in results.summary()
-    )
+    assert results.summary().startswith("2 files, 2 models, 4 tasks")
+    assert results.summary().endswith("(run directory: judge/verdicts)")
     assert len(load_verdict_files([run])) == len(verdicts)
     assert len(read_results([run / "judge"]).frame) == len(verdicts)
     capsys.readouterr()
     # judge --from RUN re-grades it; its own verdicts become the source labels: full agreement.
     assert from_files.command(judge_args("--from", str(run), "--out", str(tmp_path / "again"))) == 0
     assert "agreement with the files' own labels: 100.0%" in capsys.readouterr().out
+
+
+def test_a_run_whose_analysis_read_the_reference_verdicts_is_read_as_those(released, tmp_path):
+    graded = tmp_path / "graded"
+    assert from_files.command(judge_args("--from", str(released), "--out", str(graded))) == 0
+    verdicts = pd.read_parquet(graded / "verdicts.parquet").drop(columns=["source_verdict"])
+    run = _run_dir(tmp_path / "run", verdicts)
+    (run / "judge" / "reference_verdicts").mkdir()
+    verdicts.iloc[:3].to_parquet(run / "judge" / "reference_verdicts" / "part-0.parquet")
+    for stage, section in (("judge", {"grader": "llm"}), ("analyze", {"verdicts": "reference"})):
+        (run / stage).mkdir(exist_ok=True)
+        (run / stage / "manifest.json").write_text(json.dumps({"config_sections": {stage: section}}))
+    results = read_results([run])
+    assert results.summary().endswith("3 rows (run directory: judge/reference_verdicts)")
+    (run / "analyze" / "manifest.json").write_text(json.dumps({"config_sections": {"analyze": {}}}))
+    assert len(read_results([run]).frame) == len(verdicts)
 
 
 def test_judge_agreement_takes_the_released_folder_on_either_side(released, tmp_path, capsys):

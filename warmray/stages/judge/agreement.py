@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from warmray.results_reader import ResultsInputError, read_results
 from warmray.schema import columns, read_table, write_table
 
 log = logging.getLogger(__name__)
@@ -52,6 +51,8 @@ def read_source(spec: str, default_label: str = "verdict") -> Source:
     That is a CSV or Parquet file, a folder of them, one of our run directories (its judge verdicts), or
     the study's released outputs folder or files (their `evaluation` is read as `verdict`).
     """
+    from warmray.results_reader import ResultsInputError, read_results  # pandas and the analysis: lazily
+
     path, label = Path(spec), default_label
     if not path.exists() and ":" in spec:
         head, _, tail = spec.rpartition(":")
