@@ -17,7 +17,9 @@ def test_a_failed_judge_request_is_set_aside_not_graded(tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     (run_dir / "generate").mkdir(parents=True)
     (run_dir / "generate" / "manifest.json").write_text(json.dumps({"stage": "generate"}))
-    write_table(responses(20), run_dir / "generate" / "responses" / "m.parquet", "responses")
+    rows = responses(20)
+    rows.loc[5, ["response", "inference_error"]] = ["", REQUEST_FAILED + "HTTP 503 (after 5 tries)"]
+    write_table(rows, run_dir / "generate" / "responses" / "m.parquet", "responses")
 
     def fake_answer(asks, key, folder, model, engine, sampling, *, label):
         failed = asks[key] == "m|original|demo:3"
@@ -36,10 +38,29 @@ def test_a_failed_judge_request_is_set_aside_not_graded(tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     counts = grading.run(StageContext(config, run_dir), out)
-    assert counts["verdicts"] == 19 and counts["failed_requests"] == 1
+    assert counts["verdicts"] == 18 and counts["failed_requests"] == 2
     verdicts = read_table(out / "verdicts", "verdicts")
-    assert "m|original|demo:3" not in set(verdicts["response_id"])
+    assert not {"m|original|demo:3", "m|original|demo:5"} & set(verdicts["response_id"])
     assert UNPARSEABLE not in set(verdicts["verdict"])
-    set_aside = read_table(out / "failed_requests" / "m.parquet", "rejects")
-    assert list(set_aside["row_id"]) == ["m|original|demo:3"]
-    assert list(set_aside["detail"]) == ["HTTP 500: boom"]
+    set_aside = read_table(out / "failed_requests" / "m.parquet", "rejects").sort_values("row_id")
+    assert list(set_aside["row_id"]) == ["m|original|demo:3", "m|original|demo:5"]
+    assert list(set_aside["reason"]) == ["judge request failed", "generate request failed"]
+    assert list(set_aside["detail"]) == ["HTTP 500: boom", "HTTP 503 (after 5 tries)"]
+
+
+def test_a_failed_generate_request_is_set_aside_by_the_reference_grader_too(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "generate").mkdir(parents=True)
+    (run_dir / "generate" / "manifest.json").write_text(json.dumps({"stage": "generate"}))
+    rows = responses(4)
+    rows.loc[1, ["response", "inference_error"]] = ["", REQUEST_FAILED + "ConnectionRefusedError"]
+    rows.loc[2, ["response", "inference_error"]] = ["", "prompt longer than the context"]
+    write_table(rows, run_dir / "generate" / "responses" / "m.parquet", "responses")
+    config = ExperimentConfig.model_validate({"models": [{"name": "m", "source": "builtin:tiny-random"}]})
+    out = tmp_path / "out"
+    out.mkdir()
+    counts = grading.run(StageContext(config, run_dir), out)
+    verdicts = read_table(out / "verdicts", "verdicts").set_index("response_id")
+    assert counts["failed_requests"] == 1 and "m|original|demo:1" not in verdicts.index
+    # An engine's own row failure stays what it was: a failed generation, kept and counted as such.
+    assert verdicts.loc["m|original|demo:2", "verdict"] == UNPARSEABLE

@@ -43,13 +43,13 @@ def grade_by_reference(responses: pd.DataFrame, refusal_rule: str = DEFAULT_RULE
 
 
 def grade_by_llm(
-    ctx: StageContext, responses: pd.DataFrame, raw: Path, set_aside: Path | None = None
+    ctx: StageContext, responses: pd.DataFrame, raw: Path, set_aside: list[pd.DataFrame] | None = None
 ) -> pd.DataFrame:
     """Verdicts from refusal rules, then the LLM judge on everything else.
 
     A response whose judge request failed after its tries (warmray.infer.failures: fewer than
     `judge.engine.max_failed_fraction`, else the stage stops) gets no verdict: it is left out, counted
-    in the log and, when `set_aside` names a file, listed there with its error (a `rejects` table).
+    in the log and, when `set_aside` is a list, added to it with its error (`rejects` rows).
     """
     cfg = ctx.config.judge
     out = responses.copy()
@@ -75,7 +75,7 @@ def grade_by_llm(
     if len(failed):
         log.warning("judge: %d responses set aside, their judge requests failed", len(failed))
         if set_aside is not None:
-            write_table(failed_requests(judged.loc[failed, "inference_error"]), set_aside, "rejects")
+            set_aside.append(failed_requests(judged.loc[failed, "inference_error"], "judge request failed"))
         out = out[~out["response_id"].isin(failed)].copy()
     text = out["response_id"].map(judged["generated_text"]).fillna("")
     out["judge_raw"] = text
@@ -86,13 +86,13 @@ def grade_by_llm(
     return _mark_failed(out)
 
 
-def failed_requests(errors: pd.Series) -> pd.DataFrame:
-    """The `rejects` rows of responses whose judge request failed (`errors` indexed by response_id)."""
+def failed_requests(errors: pd.Series, reason: str) -> pd.DataFrame:
+    """The `rejects` rows of responses whose request failed (`errors` indexed by response_id)."""
     return pd.DataFrame(
         {
             "stage": "judge",
             "row_id": errors.index.astype(str),
-            "reason": "judge request failed",
+            "reason": reason,
             "detail": errors.astype(str).str.removeprefix(infer.failures.REQUEST_FAILED).to_numpy(),
         }
     )
@@ -113,24 +113,30 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     reference_folder = table_path(out, "judge", "reference_verdicts")
     if keep_reference:
         reference_folder.mkdir(exist_ok=True)
-    counts, set_aside_rows = {}, 0
+    counts, set_aside_rows, aside_folder = {}, 0, out / "failed_requests"
     ctx.input_dir("generate")
     for path in sorted(ctx.rundir.table("generate", "responses").glob("*.parquet")):
         final = folder / path.name
         if final.is_file():
             counts[path.stem] = len(pd.read_parquet(final, columns=["response_id"]))
+            if (aside_folder / path.name).is_file():
+                set_aside_rows += len(pd.read_parquet(aside_folder / path.name, columns=["row_id"]))
             continue
         responses = read_table(path, "responses")
+        # A response whose endpoint request failed is no response: set aside, as a failed judge request.
+        lost = infer.failures.is_failed(responses["inference_error"])
+        errors = responses.loc[lost].set_index("response_id")["inference_error"]
+        set_aside = [failed_requests(errors, "generate request failed")] if lost.any() else []
+        responses = responses[~lost].reset_index(drop=True)
         if ctx.config.judge.grader == "llm":
-            set_aside = out / "failed_requests" / path.name
             verdicts = grade_by_llm(ctx, responses, out / ".raw" / path.stem, set_aside)
-            if set_aside.is_file():
-                set_aside_rows += len(pd.read_parquet(set_aside, columns=["row_id"]))
             if keep_reference:  # written before the judge's file, so a resumed run never lacks it
                 reference = grade_by_reference(responses, ctx.config.judge.refusal_rule)
                 write_table(reference[columns("verdicts")], reference_folder / path.name, "verdicts")
         else:
             verdicts = grade_by_reference(responses, ctx.config.judge.refusal_rule)
+        if set_aside:  # before the verdicts, so that a resumed run never lacks it
+            set_aside_rows += write_table(pd.concat(set_aside), aside_folder / path.name, "rejects")
         write_table(verdicts[columns("verdicts")], final, "verdicts")
         counts[path.stem] = len(verdicts)
         log.info("judge: %s %s", path.stem, verdicts["verdict"].value_counts().to_dict())
