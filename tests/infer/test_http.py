@@ -13,7 +13,10 @@ from warmray.infer.http import FAILED, MalformedReply, RetryPolicy, exchange, fa
 GOOD = json.dumps({"choices": [{"message": {"content": "CORRECT"}}], "usage": {"prompt_tokens": 3}})
 
 
-def _run(replies, policy=RetryPolicy(tries=3, timeout_s=5)):
+POLICY = RetryPolicy(tries=3, timeout_s=5)
+
+
+def _run(replies, policy=POLICY):
     """exchange() against a scripted server: each reply is (status, body), an exception, or a delay."""
     sent, waits = [], []
 
@@ -90,10 +93,13 @@ def test_failed_requests_are_taken_out_of_the_written_rows_so_only_they_are_aske
     assert list(kept["row_id"]) == ["r0", "r2"]  # an engine's own row failure stays final
 
 
-def test_a_stage_stops_when_its_failed_share_exceeds_the_limit(tmp_path):
+def test_a_stage_stops_when_its_failed_share_exceeds_the_limit(tmp_path, caplog):
     bad = failures.REQUEST_FAILED + "HTTP 500: boom"
     done = _rows(["", "", "", bad])
-    assert failures.check_share(done, label="judge", endpoint="http://x/v1", limit=0.25, folder=tmp_path) == 1
+    kept = failures.check_share(
+        done, label="judge", endpoint="http://x/v1", limit=0.25, folder=tmp_path, key="row_id"
+    )
+    assert kept == 1 and "judge: request r3 failed: request failed: HTTP 500: boom" in caplog.text
     with pytest.raises(failures.RequestsFailed) as e:
         failures.check_share(done, label="judge", endpoint="http://x/v1", limit=0.1, folder=tmp_path)
     message = str(e.value)

@@ -496,7 +496,7 @@ def answer(
     done = resumable.collect(folder, key, requests[key])
     if engine.endpoint:
         limit = engine.max_failed_fraction
-        failures.check_share(done, label=label, endpoint=engine.endpoint, limit=limit, folder=folder)
+        failures.check_share(done, label=label, endpoint=engine.endpoint, limit=limit, folder=folder, key=key)
     return done
 
 

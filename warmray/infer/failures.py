@@ -22,6 +22,7 @@ from warmray.errors import UserError
 log = logging.getLogger(__name__)
 
 REQUEST_FAILED = "request failed: "
+LOGGED = 50  # failed requests logged one by one; the rest are counted
 
 
 class RequestsFailed(UserError):
@@ -64,12 +65,23 @@ def reopen(folder: Path) -> int:
     return reopened
 
 
-def check_share(done: pd.DataFrame, *, label: str, endpoint: str, limit: float, folder: Path) -> int:
-    """The number of failed requests in `done`; RequestsFailed when their share exceeds `limit`."""
+def check_share(
+    done: pd.DataFrame, *, label: str, endpoint: str, limit: float, folder: Path, key: str | None = None
+) -> int:
+    """The number of failed requests in `done`; RequestsFailed when their share exceeds `limit`.
+
+    Each failed request is logged with its row's `key` and error (the first LOGGED of them).
+    """
     failed = is_failed(done["inference_error"]) if len(done) else pd.Series([], dtype=bool)
     n = int(failed.sum())
     if n:
         log.warning("%s: %d of %d requests to %s failed", label, n, len(done), endpoint)
+        for i, row in enumerate(done[failed].itertuples(index=False)):
+            if i == LOGGED:
+                log.warning("%s: ... and %d more failed requests", label, n - LOGGED)
+                break
+            row_id = getattr(row, key) if key else i
+            log.warning("%s: request %s failed: %s", label, row_id, row.inference_error)
     if n and n > limit * len(done):
         errors = done.loc[failed, "inference_error"].str.removeprefix(REQUEST_FAILED)
         common = errors.value_counts().index[0]
@@ -77,6 +89,6 @@ def check_share(done: pd.DataFrame, *, label: str, endpoint: str, limit: float, 
             f"{label}: {n} of {len(done)} requests to the endpoint {endpoint} failed after every try "
             f"(more than engine.max_failed_fraction = {limit:g} allows); the error seen most: {common}. "
             f"The {len(done) - n} answers that succeeded are kept (in {folder}): once the endpoint answers "
-            "again, run the same command and only the failed requests are sent. Each failure is in the log."
+            "again, run the same command and only the failed requests are sent. The log lists the failures."
         )
     return n
