@@ -33,8 +33,9 @@ examples:
   warmray analyze --from verdicts.parquet --out results/
   ray job submit --address http://HEAD:8265 --working-dir . -- warmray run configs/paper.yaml
 
-exit codes: 0 done; 2 a problem warmray explains (config, input data, busy run directory, ...);
-1 a bug in warmray (the traceback is shown); 130 interrupted (the run directory stays resumable).
+exit codes: 0 done; 2 a problem warmray explains (config, input data, busy run directory, the hub or
+an endpoint out of reach, Ray that did not start, a full disk, ...); 1 a bug in warmray (the traceback
+is shown); 130 interrupted (the run directory stays resumable).
 """
 
 # Commands beside the pipeline: name -> (module with add_arguments(parser) and command(args), help).
