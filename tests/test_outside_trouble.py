@@ -251,3 +251,16 @@ def test_a_deleted_committed_adapter_is_explained_with_the_stage_to_redo(tmp_pat
     (tmp_path / "train" / "manifest.json").write_text("{}")  # train finished; its adapters are gone
     with pytest.raises(StageError, match=r"adapter .* is gone .*`warmray train CONFIG --force`"):
         model_requests(ctx, config.models[0], pd.DataFrame())
+
+
+def test_a_hub_that_answers_no_is_not_called_unreachable():
+    import httpx
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+
+    response = httpx.Response(404, request=httpx.Request("GET", "https://huggingface.co/api/models/x/y"))
+    refused = explain_outside(
+        RepositoryNotFoundError("404 Client Error: Repository Not Found", response=response)
+    )
+    assert refused is not None and "spelling" in refused and "cannot reach" not in refused
+    offline = explain_outside(LocalEntryNotFoundError("cannot find the requested files in the local cache"))
+    assert offline is not None and "cannot reach the Hugging Face hub" in offline

@@ -29,6 +29,8 @@ _MODEL_FIX = (
     "use a model that is already in the Hugging Face cache, a local model folder, or a builtin: model "
     "(HF_HUB_OFFLINE=1 makes the cache the only source)"
 )
+# The hub answered, and refused: not a network problem.
+_HUB_REFUSALS = {"RepositoryNotFoundError", "GatedRepoError", "RevisionNotFoundError", "EntryNotFoundError"}
 _CONNECTION_ERRNOS = {
     errno.ECONNREFUSED,
     errno.ECONNRESET,
@@ -85,8 +87,15 @@ def _hub(e: BaseException, stage: str | None) -> str | None:
     from_hub = type(e).__module__.startswith("huggingface_hub") or "huggingface.co" in text
     if not from_hub and not (isinstance(e, ConnectionError) and "Hub" in text):
         return None
-    fix = _OFFLINE_FIX.get(stage or "", _MODEL_FIX)
     where = f"the {stage} stage" if stage else "warmray"
+    names = {t.__name__ for t in type(e).__mro__}
+    if names & _HUB_REFUSALS and "LocalEntryNotFoundError" not in names:
+        return (
+            f"{where} asked the Hugging Face hub for something it does not give ({_first_line(e)}): check "
+            "the id's spelling in the config; a gated or private repository needs its terms accepted and a "
+            "login (`hf auth login`, or HF_TOKEN)."
+        )
+    fix = _OFFLINE_FIX.get(stage or "", _MODEL_FIX)
     return (
         f"{where} cannot reach the Hugging Face hub ({_first_line(e)}). This is the network or the hub, "
         "not warmray: check the connection (and HF_ENDPOINT or a proxy, if you use one), or work "
