@@ -149,3 +149,13 @@ def test_the_time_estimate_follows_the_answer_length_it_will_generate():
         (estimate_seconds(long, 100)["generate"] - startup) / 4
     )
     assert items_for_budget(15 * 60, 4, 1, 1, CPU, max_tokens=32) > items_for_budget(15 * 60, 4, 1, 1, CPU)
+
+
+def test_the_item_budget_counts_the_grid_the_audit_will_run(tmp_path):
+    config = tmp_path / "audit.yaml"
+    config.write_text("grid: {prompt_templates: [original], amendment_types: [unmodified]}\n")
+    target = (parse_target("builtin:tiny-random"),)
+    full = build_config(AuditRequest(targets=target, names=("t",), tasks=("triviaqa",)))
+    small = build_config(AuditRequest(targets=target, names=("t",), tasks=("triviaqa",), config=config))
+    # one prompt per item instead of 28: many more items fit the same budget
+    assert small.grid.tasks[0].n > 10 * full.grid.tasks[0].n

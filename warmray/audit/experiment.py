@@ -71,11 +71,17 @@ def items_for_budget(
     n_engines: int,
     speed: Throughput,
     max_tokens: int = AUDIT_SAMPLING.max_tokens,
+    per_item_prompts: int | None = None,
 ) -> int:
-    """Items per task that fit the budget: what is left after start-up, divided by the cost of one item."""
+    """Items per task that fit the budget: what is left after start-up, divided by the cost of one item.
+
+    An item costs `per_item_prompts` responses per arm (default: the study's full grid of 28), each at
+    `max_tokens`: the grid and the answer length the audit will run, so the budget counts what it measures.
+    """
     left = budget_s - speed.startup_s - speed.per_engine_s * max(0, n_engines - 1)
     per_response = response_seconds(speed, max_tokens)
-    per_item = per_response * prompts_per_item(PROMPT_TEMPLATES, AMENDMENT_TYPES) * n_tasks * n_arms
+    prompts = per_item_prompts or prompts_per_item(PROMPT_TEMPLATES, AMENDMENT_TYPES)
+    per_item = per_response * prompts * n_tasks * n_arms
     return max(1, math.floor(left / per_item))
 
 
@@ -158,12 +164,16 @@ def _grid(req: AuditRequest, grid: dict[str, Any] | None, generate: dict[str, An
         grid["data_dir"] = str(req.data_dir.expanduser().resolve())
     if req.tasks or req.items or not req.config:
         names = list(req.tasks or STUDY_TASKS)
-        n = req.items or default_items(req, len(names), generate)
+        templates = tuple(grid.get("prompt_templates") or PROMPT_TEMPLATES)
+        prompts = prompts_per_item(templates, tuple(grid.get("amendment_types") or AMENDMENT_TYPES))
+        n = req.items or default_items(req, len(names), generate, prompts)
         grid["tasks"] = [{"name": t, "n": n} for t in names]
     return grid
 
 
-def default_items(req: AuditRequest, n_tasks: int, generate: dict[str, Any]) -> int:
+def default_items(
+    req: AuditRequest, n_tasks: int, generate: dict[str, Any], per_item_prompts: int | None = None
+) -> int:
     """Items per task for the time budget, on the device and at the answer length generate's config names."""
     speed = GPU if generate.get("engine", {}).get("device") == "gpu" else CPU
     max_tokens = int(generate.get("sampling", {}).get("max_tokens", SamplingConfig().max_tokens))
@@ -171,7 +181,8 @@ def default_items(req: AuditRequest, n_tasks: int, generate: dict[str, Any]) -> 
     local = sum(1 for t in req.targets if t.kind != "endpoint")
     # Endpoint targets cost wall time too (the grid goes through them one request batch at a time).
     arms_all = arms * len(req.targets)
-    return items_for_budget(req.budget_min * 60, n_tasks, arms_all, max(1, local), speed, max_tokens)
+    budget_s = req.budget_min * 60
+    return items_for_budget(budget_s, n_tasks, arms_all, max(1, local), speed, max_tokens, per_item_prompts)
 
 
 def _judge(judge: Target | None, current: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Before a stage starts: what it will do and the estimated time left. The estimates come from the item
 budget's throughput assumptions and are rescaled by how the finished stages actually went, so the ETA
-tightens as the audit runs. Ray Data's own bars show progress inside generate and judge.
+tightens as the audit runs. Inside generate (and an LLM judge) the command's progress line counts the
+requests the engine has finished, with its own rate and ETA (warmray.progress.watch_engine).
 """
 
 from __future__ import annotations
