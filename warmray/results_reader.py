@@ -106,6 +106,9 @@ def read_results(paths: Sequence[Path | str]) -> Results:
             results.parts.append(_read_path(path))
     for root, files in released.items():
         results.parts.append(_released(root, files, source=", ".join(str(f) for f in files)))
+    for part in results.parts:
+        if part.frame.empty:
+            raise ResultsInputError(f"{part.source}: holds no rows; nothing to read.")
     return results
 
 
@@ -157,8 +160,8 @@ def _table_files(folder: Path) -> list[Path]:
     files = sorted(folder.rglob("*.parquet")) or sorted(folder.rglob("*.csv"))
     if not files:
         raise ResultsInputError(
-            f"{folder}: holds no .parquet or .csv files, is not a run directory (no judge/verdicts or "
-            f"generate/responses) and not the study's released layout ({LAYOUT})."
+            f"{folder}: holds no .parquet files (nor .csv files), is not a run directory (no judge/verdicts "
+            f"or generate/responses) and not the study's released layout ({LAYOUT})."
         )
     return files
 

@@ -162,7 +162,8 @@ def test_judge_agreement_between_a_run_directory_and_the_released_files(released
 @pytest.mark.parametrize(
     ("make", "says"),
     [
-        (lambda d: (d / "notes.txt").write_text("x"), "holds no .parquet or .csv files"),
+        (lambda d: (d / "notes.txt").write_text("x"), "holds no .parquet files"),
+        (lambda d: pd.DataFrame({"response": []}).to_csv(d / "empty.csv", index=False), "hold no rows"),
         (lambda d: (d / "bad.parquet").write_text("not parquet"), "bad.parquet: cannot be read as a table"),
     ],
 )
@@ -174,3 +175,11 @@ def test_a_folder_we_cannot_read_is_refused_in_words_not_a_parquet_error(tmp_pat
         read_results([folder])
     assert from_files.command(judge_args("--from", str(folder), "--out", str(tmp_path / "o"))) == 2
     assert says in capsys.readouterr().err
+
+
+def test_analyze_from_a_file_with_no_rows_is_refused_not_analysed(tmp_path):
+    from warmray.stages.analyze import AnalysisInputError
+
+    pd.DataFrame({"model": [], "verdict": []}).to_csv(tmp_path / "empty.csv", index=False)
+    with pytest.raises(AnalysisInputError, match="empty.csv: holds no rows"):
+        load_verdict_files([tmp_path / "empty.csv"])
