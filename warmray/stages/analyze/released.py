@@ -4,14 +4,17 @@ Layout: `ROOT/<model>/<variant>/<task>_<variant>_outputs.csv`, one row per promp
 `prompt_template` (or `prompt_type`), `amendment_type`, `output` (the response), `evaluation`
 (CORRECT / INCORRECT), `refusal` (0/1) and an item key: `content_key` (TriviaQA, TruthfulQA),
 `prompt_disinfo` (MASK), `original_question` (MedQA). Task names there are `trivia`, `truthfulqa`,
-`medqa`, `disinfo`; variants `original`, `warm`, `cold`, `warm_sysprompt`. Some files keep only the key,
-prompt, output and verdict columns: reference answers come from whichever file of the same task carries
-them for that item (`correct_answer` / `incorrect_answer`; MedQA `answer` / `wrong_answer`; MASK
-`ground_truth` / `ground_false`), and a file without `prompt_template` / `amendment_type` takes them
-from the rows of other files with the same task, item and prompt text.
+`medqa`, `disinfo`; variants `original`, `warm`, `cold`, `warm_sysprompt`. Most files carry their
+reference answers (`correct_answer` / `incorrect_answer`; MedQA `answer` / `wrong_answer`; MASK
+`ground_truth` / `ground_false`); some keep only the key, template, amendment, output and verdict: their
+answers (and question) are those of the same key in the same model's `original` file of the task, read for
+that purpose even when not asked for. A row matched nowhere keeps empty answers and an empty
+`reference_from`; `unmatched_references` names its file and key (grading needs them, analysis does not).
+A file without `prompt_template` / `amendment_type` takes them from the rows of other files with the same
+task, item and prompt text.
 
 `rename_columns` and `canonical_values` map other layouts' names to ours, for these files and for flat
-tables in our columns alike; `load_verdict_files` sends every file through them.
+tables in our columns alike; warmray.results_reader sends every file through them.
 """
 
 from __future__ import annotations
