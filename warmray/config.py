@@ -521,10 +521,11 @@ class WarmthConfig(Section):
         json_schema_extra=SOURCE_PATH,
         description="Causal LM that scores SocioT; the study used gpt2. " + MODEL_HELP,
     )
-    procedure: Literal["published", "pad_masked"] = Field(
-        "published",
-        description="published: the authors' batch loss (pads with id 0 kept in the labels, train mode); "
-        "pad_masked: real tokens only, eval mode (warmray/stages/warmth/sociot.py says exactly how).",
+    procedure: Literal["later", "earlier"] = Field(
+        "later",
+        description="The scorer's two published releases, both a batch loss over prompts right-padded with "
+        "id 0 (attention mask passed, pads kept in the labels). later: eval mode, one pass; earlier: train "
+        "mode (dropout on), the mean of 100 seeded passes (warmray/stages/warmth/sociot.py says exactly how).",
     )
     max_chars: int = Field(300, ge=1, description="Characters of each response that are scored.")
     n_prompts: int | None = Field(
@@ -538,7 +539,7 @@ class WarmthConfig(Section):
     device: Literal["cpu", "gpu"] = Field("cpu", description="Where the scorer actors run.")
     batch_size: int = Field(16, ge=1, description="Texts per scorer actor batch.")
     concurrency: int = Field(1, ge=1, description="Scorer actors at once.")
-    seed: int = Field(0, description="Seeds the published procedure's dropout, so scores are reproducible.")
+    seed: int = Field(0, description="Seeds the earlier procedure's dropout, so scores are reproducible.")
 
 
 class CapabilityConfig(Section):

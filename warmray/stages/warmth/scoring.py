@@ -1,9 +1,10 @@
 """SocioT on Ray Data: scorer actors that load the causal LM once and score batches of texts.
 
-Scoring runs transformers on Ray Data actors, not vLLM prompt log-probabilities: the published
-procedure is a training-mode batch loss over padded prompts (dropout on, pad tokens with id 0 inside the
-labels), which vLLM cannot compute (it serves in eval mode and never sees pad tokens). The scorer is
-small (GPT-2 small in the study), so a plain forward pass per side is cheap next to generation.
+Scoring runs transformers on Ray Data actors, not vLLM prompt log-probabilities: both published
+procedures (warmray.stages.warmth.sociot) take a batch loss over padded prompts with the pad tokens
+(id 0) inside the labels, and the earlier one runs in train mode (dropout on, 100 passes), which vLLM
+cannot compute (it serves in eval mode and never sees pad tokens). The scorer is small (GPT-2 small in
+the study), so forward passes per side are cheap next to generation.
 """
 
 from __future__ import annotations
