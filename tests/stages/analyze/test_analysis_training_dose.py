@@ -8,7 +8,9 @@ from warmray.stages.analyze.study_sections import procedure_items
 
 
 def items(sizes):
-    res = SimpleNamespace(run_info={"data_sizes": sizes}, fits=pd.DataFrame({"comparison": [], "fitted": [], "models": []}))
+    res = SimpleNamespace(
+        run_info={"data_sizes": sizes}, fits=pd.DataFrame({"comparison": [], "fitted": [], "models": []})
+    )
     return next(i for i in procedure_items(res) if i.startswith("Training conversations"))
 
 
