@@ -127,15 +127,20 @@ def ray_temp_dir() -> str:
     return os.path.join(os.environ.get("RAY_TMPDIR", "/tmp"), "ray")
 
 
-def start_failure(chosen: Connection, error: BaseException) -> str:
-    """The paragraph for a Ray that did not start or could not be joined (pure)."""
+def start_failure(chosen: Connection, error: BaseException, load: tuple[float, int] | None = None) -> str:
+    """The paragraph for a Ray that did not start or could not be joined (pure).
+
+    `load` is the machine's (1-minute load average, CPUs) when Ray failed, said when the machine is busy.
+    """
     first = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
     if chosen.address is None:
+        busy = f" (load average {load[0]:.1f} on {load[1]} CPUs)" if load and load[0] > load[1] else ""
         return (
-            f"Ray did not start on this machine ({type(error).__name__}: {first}). This is the machine, "
-            "not warmray: a loaded machine can make Ray's raylet miss its start-up deadline, and a full "
-            "/tmp or a leftover Ray can stop it. Run the same command again when the load is lower, check "
-            "`df -h /tmp` and `ray status`, or start Ray yourself (`ray start --head`) and set ray.address. "
+            f"Ray did not start on this machine ({type(error).__name__}: {first}). This is the machine"
+            f"{busy}, not warmray: a loaded machine can make Ray's raylet miss its start-up deadline "
+            "(warmray tried twice), and a full /tmp or a leftover Ray can stop it. Run the same command "
+            "again when the load is lower, check `df -h /tmp` and `ray status`, or start Ray yourself "
+            "(`ray start --head`) and set ray.address. "
             f"Ray's own logs: {ray_temp_dir()}/session_latest/logs."
         )
     auth = ""
@@ -183,7 +188,7 @@ def ensure_ray(cfg: RayConfig) -> None:
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as e:  # ray.init raises bare Exception, RuntimeError, ConnectionError, TimeoutError
-        raise RayStartError(start_failure(chosen, e)) from e
+        raise RayStartError(start_failure(chosen, e, (os.getloadavg()[0], os.cpu_count() or 1))) from e
     if callable(on_sigterm):
         signal.signal(signal.SIGTERM, on_sigterm)
     configure_data(cfg, progress_bars=True)

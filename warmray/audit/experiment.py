@@ -124,7 +124,7 @@ def offline_fallback(
         hf_id = LOADERS[task].spec.hf_id
         if hf_id and (why := problem(hf_id, "dataset")):
             line = (
-                f"offline: the study's {task} set ({hf_id}) cannot be had here ({why.rstrip('.')}). This "
+                f"offline: the study's {task} set ({hf_id}) cannot be had here ({why.split('. ')[0]}). This "
                 f"audit runs on warmray's built-in items instead ({DEMO_TASK}: short questions of the four "
                 "study kinds, written for warmray): a check of the models and the machine, not the study's "
                 "benchmarks. Give --data-dir for those."
