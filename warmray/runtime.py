@@ -203,16 +203,44 @@ def _start_local(num_cpus: int, tries: int = _LOCAL_START_TRIES) -> None:
     import ray
 
     for attempt in range(1, tries + 1):
+        before = _children()
         try:
             # "local": a new private instance, never the recorded one (Ray's default for address=None).
             ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
             return
         except Exception as e:
+            ray.shutdown()
+            _end_new_children(before)  # the failed start's GCS server, which Ray leaves running
             if attempt == tries:
                 raise
             log.warning("Ray did not start (%s); trying again (%d of %d)", e, attempt + 1, tries)
-            ray.shutdown()  # what the failed start left running
             time.sleep(5)
+
+
+def _children() -> set[int]:
+    """The process ids of this process's descendants (empty without psutil)."""
+    try:
+        import psutil
+
+        return {c.pid for c in psutil.Process().children(recursive=True)}
+    except Exception:
+        return set()
+
+
+def _end_new_children(before: set[int]) -> None:
+    """End the descendants of this process that were not there `before` (a failed Ray start's processes).
+
+    Only processes this command started since, by process id: never another command's, never by name.
+    """
+    try:
+        import psutil
+
+        new = [c for c in psutil.Process().children(recursive=True) if c.pid not in before]
+        for child in new:
+            child.kill()
+        psutil.wait_procs(new, timeout=10)
+    except Exception as e:  # best effort: the command goes on either way
+        log.info("could not end what the failed Ray start left (%s)", e)
 
 
 def configure_data(cfg: RayConfig, *, progress_bars: bool) -> None:
