@@ -183,3 +183,12 @@ def test_analyze_from_a_file_with_no_rows_is_refused_not_analysed(tmp_path):
     pd.DataFrame({"model": [], "verdict": []}).to_csv(tmp_path / "empty.csv", index=False)
     with pytest.raises(AnalysisInputError, match="empty.csv: holds no rows"):
         load_verdict_files([tmp_path / "empty.csv"])
+
+
+def test_analyze_from_the_released_folder_says_what_it_read(released, tmp_path, capsys):
+    from warmray.cli import main
+
+    assert main(["analyze", "--from", str(released), "--out", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    assert f"read 8 files, 2 models, 4 tasks, 2 variants, {ROWS} rows (released layout)" in out
+    assert (tmp_path / "report" / "report.md").is_file()
