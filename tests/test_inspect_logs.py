@@ -181,3 +181,35 @@ def test_a_failure_to_write_the_logs_does_not_fail_the_run_and_is_named(tmp_path
     monkeypatch.setattr(inspect_logs, "write_logs", lambda logs, folder: 1 / 0)
     line = inspect_logs.run_summary_line(run)
     assert "logs not written (ZeroDivisionError" in line and f"warmray inspect-logs {run}" in line
+
+
+def test_judge_from_files_writes_its_verdicts_as_inspect_logs_too(tmp_path, capsys):
+    import argparse
+
+    from warmray.stages.judge import from_files
+
+    pd.DataFrame(
+        {
+            "question": ["Capital of Peru?", "Largest planet?"],
+            "response": ["Lima.", "Saturn."],
+            "correct_answers": ["Lima", "Jupiter"],
+            "incorrect_answers": ["Cusco", "Saturn"],
+        }
+    ).to_csv(tmp_path / "answers.csv", index=False)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("config", nargs="?")
+    from_files.add_arguments(parser)
+    args = parser.parse_args(["--from", str(tmp_path / "answers.csv"), "--out", str(tmp_path / "o")])
+    assert from_files.command(args) == 0
+    assert f"inspect view --log-dir {tmp_path / 'o' / 'inspect'}" in capsys.readouterr().out
+    log = inspect_log.read_eval_log(str(tmp_path / "o" / "inspect" / "responses.eval"))
+    verdicts = pd.read_parquet(tmp_path / "o" / "verdicts.parquet")
+    assert (
+        [s.scores["verdict"].value for s in log.samples]
+        == verdicts["verdict"].tolist()
+        == [
+            "CORRECT",
+            "INCORRECT",
+        ]
+    )
+    assert log.eval.metadata["warmray"]["config"]["judge"]["grader"] == "reference"

@@ -22,6 +22,7 @@ import hashlib
 import importlib.util
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,7 +124,7 @@ def sample(row: dict[str, Any], number: int) -> EvalSample:
 
 
 def _file_name(key: tuple[str, ...]) -> str:
-    name = "_".join(k for k in key if k)
+    name = "_".join(k for k in key if k) or "responses"
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name) + ".eval"
 
 
@@ -151,12 +152,12 @@ def eval_logs(
     )
 
     created = created or datetime.now(UTC).isoformat()
-    keys = [c for c in GROUP if c in verdicts.columns]
-    per_variant = verdicts.groupby(keys[:2], observed=True)[keys[-1]].nunique() if len(keys) == 3 else None
-    several = per_variant is not None and bool((per_variant > 1).any())
-    group_by = keys if several else keys[:2]
+    # Responses graded elsewhere (judge --from) may lack these columns: they group as one.
+    frame = verdicts.assign(**{c: "" for c in GROUP if c not in verdicts.columns})
+    several = bool((frame.groupby(list(GROUP[:2]), observed=True)["checkpoint"].nunique() > 1).any())
+    group_by = list(GROUP) if several else list(GROUP[:2])
     logs = {}
-    for key, rows in verdicts.groupby(group_by, sort=True, observed=True):
+    for key, rows in frame.groupby(group_by, sort=True, observed=True):
         key = tuple(str(k) for k in (key if isinstance(key, tuple) else (key,)))
         labels = dict(zip(group_by, key, strict=True))
         samples = [sample(r, i) for i, r in enumerate(rows.to_dict("records"))]
@@ -173,11 +174,11 @@ def eval_logs(
                 eval_id=eval_id,
                 run_id=hashlib.sha256(source.encode()).hexdigest()[:22],
                 created=created,
-                task=f"warmray_{labels.get('variant', '')}".rstrip("_"),
+                task=f"warmray_{labels['variant']}".rstrip("_"),
                 task_id=eval_id,
-                task_display_name=f"warmray {labels.get('variant', '')}".strip(),
+                task_display_name=f"warmray {labels['variant']}".strip(),
                 task_args=labels,
-                model=f"warmray/{labels.get('model', 'model')}",
+                model=f"warmray/{labels['model'] or 'responses'}",
                 dataset=EvalDataset(name="warmray grid", samples=len(samples)),
                 config=EvalConfig(),
                 packages=packages or {},
@@ -293,10 +294,23 @@ def run_summary_line(root: Path, config: BaseModel | None = None) -> str:
     Without inspect_ai the line says how to get the logs. The logs are a view of tables already written,
     so a failure here is logged (with its traceback) and named in the line, and the run still succeeds.
     """
+    dumped = config.model_dump(mode="json") if config else None
+    return _safely(lambda: write_run_logs(root, dumped), f"`warmray inspect-logs {root}` retries")
+
+
+def table_summary_line(verdicts: pd.DataFrame, folder: Path, config: BaseModel, source: str) -> str:
+    """`judge --from`: its verdicts as inspect logs in `folder`, and the line that says so; never raises."""
+    return _safely(
+        lambda: write_logs(eval_logs(verdicts, config.model_dump(mode="json"), source=source), folder),
+        "the verdicts.parquet beside them is complete",
+    )
+
+
+def _safely(write: Callable[[], list[Path]], retry: str) -> str:
     if not available():
         return f"inspect:  no logs written for inspect view: {INSTALL_HINT} to get them"
     try:
-        return describe(write_run_logs(root, config.model_dump(mode="json") if config else None))
+        return describe(write())
     except Exception as e:  # a view of finished outputs must not fail the command that wrote them
         log.warning("inspect logs not written: %s", e, exc_info=True)
-        return f"inspect:  logs not written ({type(e).__name__}: {e}); `warmray inspect-logs {root}` retries"
+        return f"inspect:  logs not written ({type(e).__name__}: {e}); {retry}"

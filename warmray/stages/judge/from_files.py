@@ -6,11 +6,13 @@ or files (`output` for the response; reference answers as `correct_answer` / `in
 `answer` / `wrong_answer`, MASK `ground_truth` / `ground_false`, or, in files that keep only the item
 key, those of the same key in the same model's `original` file). A row whose reference answers cannot be
 found is set aside, and its file and key are named. Rows are graded with the config's judge (`judge`
-section, `--set` overrides applied; no CONFIG: the reference grader with the study's refusal rule). A
+section, `--set` overrides applied; no CONFIG: the reference grader with the default `warmray` refusal
+rule; `--set judge.refusal_rule=study_as_run` for the study's as it ran). A
 label the file already carries (`verdict`, or the study's `evaluation`) is kept as `source_verdict`, and
 the new verdicts' agreement with it is printed and written, so a cheap grader can be checked against a
 trusted judge's labels. Output: DIR/verdicts.parquet (the input columns plus `is_refusal`, `verdict`,
-`grader`, `judge_raw`, and `reference_verdict` beside an LLM judge) and DIR/agreement.csv.
+`grader`, `judge_raw`, and `reference_verdict` beside an LLM judge), DIR/agreement.csv, and with inspect_ai
+installed DIR/inspect/*.eval for `inspect view` (warmray.inspect_logs).
 """
 
 from __future__ import annotations
@@ -168,4 +170,7 @@ def command(args: argparse.Namespace) -> int:
     if tables:
         pd.concat(tables, ignore_index=True).to_csv(args.out / "agreement.csv", index=False)
     print(f"verdicts: {args.out / 'verdicts.parquet'}")
+    from warmray.inspect_logs import table_summary_line  # for `inspect view`; optional
+
+    print(table_summary_line(verdicts, args.out / "inspect", config, results.summary()))
     return 0
