@@ -56,7 +56,7 @@ def test_plan_of_a_paper_config_prints_gpu_hours_in_under_10s_without_ray_or_dow
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(config)],
+        [sys.executable, "-c", _PROBE, str(config), "--trace", "off"],  # the formula only: no torch
         capture_output=True,
         text=True,
         timeout=60,
@@ -120,7 +120,7 @@ def test_a_large_model_on_a_cpu_engine_is_flagged_with_the_setting_to_change(tmp
 
 
 def test_json_output_has_counts_per_stage_hours_and_sourced_assumptions(capsys):
-    assert command(_args(str(PAPER), "--json")) == 0
+    assert command(_args(str(PAPER), "--json", "--trace", "off")) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["estimate"] is True
     counts = plan["counts"]

@@ -5,7 +5,9 @@
     warmray plan configs/paper-open.yaml --gpus-per-node 8 --nodes 2 --gpu A100-80GB --json
     warmray plan configs/paper.yaml --set models.3.tensor_parallel_size=16   (refused: 8 GPUs per node)
 
-No Ray, torch or vLLM import and no download: planning is arithmetic on the config (warmray.plan.build).
+No Ray or vLLM import and no download: planning is arithmetic on the config (warmray.plan.build), and the
+memory of each GPU training worker is also traced by running its LoRA step on fake tensors and fake ranks
+in a child process that imports torch (warmray.plan.trace; `--trace off` skips it).
 """
 
 from __future__ import annotations
@@ -46,6 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="override a config key as for `warmray run` (repeatable): --set train.epochs=2",
     )
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.add_argument(
+        "--trace",
+        choices=["scaled", "full", "off"],
+        default="scaled",
+        help="trace each GPU training worker's memory with torch on fake tensors and fake ranks, in a "
+        "child process: scaled (default) traces the model cut to a few layers at full width and scales "
+        "per layer; full traces every layer (minutes for 70B); off: the formula only (no torch)",
+    )
 
 
 def cluster_for(cfg: ExperimentConfig, args: argparse.Namespace) -> Cluster:
@@ -66,6 +76,6 @@ def command(args: argparse.Namespace) -> int:
     """Print the plan of args.config; raises warmray.config.ConfigError when it cannot fit."""
     cfg = load_config(args.config, args.overrides)
     run_dir = args.run_dir or Path(cfg.run_dir)
-    plan = build_plan(cfg, cluster_for(cfg, args), run_dir)
+    plan = build_plan(cfg, cluster_for(cfg, args), run_dir, trace=args.trace)
     print(json.dumps(as_json(plan), indent=2) if args.json else table(plan))
     return 0

@@ -24,6 +24,7 @@ from warmray.plan.assumptions import Assumption, resolve
 from warmray.plan.counts import Counts, count_rows
 from warmray.plan.hardware import Cluster
 from warmray.plan.shapes import model_shape
+from warmray.plan.trace import Mode, TrainTrace, trace_training
 from warmray.plan.workloads import SECONDS, Ctx, Work, engine_work, tokens_of, train_work
 
 _FRAME_TOKENS = 8  # `My friend said, "..."` around a SocioT-scored text
@@ -41,6 +42,7 @@ class Plan:
     work: tuple[Work, ...]
     assumptions: tuple[Assumption, ...]
     warnings: tuple[str, ...] = ()
+    traces: tuple[TrainTrace, ...] = ()  # traced memory of each GPU-trained model's workers
 
     @property
     def gpu_hours(self) -> float:
@@ -48,10 +50,16 @@ class Plan:
         return sum(w.gpu_hours for w in self.work)
 
 
-def build_plan(cfg: ExperimentConfig, cluster: Cluster, run_dir: Path | None = None) -> Plan:
-    """The plan of `cfg` on `cluster`; raises ConfigError listing everything that cannot fit."""
+def build_plan(
+    cfg: ExperimentConfig, cluster: Cluster, run_dir: Path | None = None, trace: Mode = "off"
+) -> Plan:
+    """The plan of `cfg` on `cluster`; raises ConfigError listing everything that cannot fit.
+
+    With `trace` other than "off", each GPU training worker's memory is traced (warmray.plan.trace, a
+    child process with torch) and the trace, not the formula, decides whether it fits.
+    """
     used = resolve(cfg.plan.assumptions)
-    ctx = Ctx(cfg, cluster, {k: v.value for k, v in used.items()})
+    ctx = Ctx(cfg, cluster, {k: v.value for k, v in used.items()}, traced=trace != "off")
     a = ctx.a
     template = a["chat_template_tokens_per_turn"]
     corpus = tokens.estimate(
@@ -76,6 +84,7 @@ def build_plan(cfg: ExperimentConfig, cluster: Cluster, run_dir: Path | None = N
     work += _capability(ctx, counts)
     responses = counts.responses_per_model * len(cfg.models)
     work.append(Work("analyze", "GLM, McNemar, figures", "CPU (no Ray)", rows=responses))
+    work, traces = trace_training(ctx, work, trace)
     if ctx.problems:
         raise ConfigError(
             "the config does not fit the cluster "
@@ -83,7 +92,9 @@ def build_plan(cfg: ExperimentConfig, cluster: Cluster, run_dir: Path | None = N
             + "\n".join(f"  - {p}" for p in dict.fromkeys(ctx.problems))  # generate and warmth share engines
         )
     warnings = tuple(dict.fromkeys(ctx.warnings))
-    return Plan(cfg.name, cluster, corpus.source, counts, tuple(work), tuple(used.values()), warnings)
+    return Plan(
+        cfg.name, cluster, corpus.source, counts, tuple(work), tuple(used.values()), warnings, tuple(traces)
+    )
 
 
 def _rewrite(ctx: Ctx, counts: Counts, corpus: tokens.CorpusTokens) -> list[Work]:

@@ -18,6 +18,7 @@ _COLUMNS = (
     "in tok",
     "out tok",
     "GiB/GPU",
+    "traced",
     "GPU-h",
     "hours",
 )
@@ -46,6 +47,7 @@ def _row(w: Work) -> tuple[str, ...]:
         _si(w.input_tokens) if w.input_tokens else "-",
         _si(w.output_tokens) if w.output_tokens else "-",
         f"{w.memory_gib:.1f}" if w.memory_gib is not None else "-",
+        f"{w.traced_gib:.1f}" if w.traced_gib is not None else "-",
         f"{w.gpu_hours:.1f}" if w.gpu_hours else "-",
         _hours(w.hours),
     )
@@ -68,7 +70,8 @@ def table(plan: Plan) -> str:
         f"training tokens from: {plan.token_source}",
         "",
     ]
-    foot = ["", "warnings:", *(f"  - {w}" for w in plan.warnings)] if plan.warnings else []
+    foot = _traces(plan)
+    foot += ["", "warnings:", *(f"  - {w}" for w in plan.warnings)] if plan.warnings else []
     foot += [
         "",
         f"total: {plan.gpu_hours:,.0f} GPU-hours (an ESTIMATE from the assumptions below, not a measurement; "
@@ -83,6 +86,24 @@ def table(plan: Plan) -> str:
         f"({c.gpu.source})"
     )
     return "\n".join(head + lines + foot)
+
+
+def _traces(plan: Plan) -> list[str]:
+    """The traced peak per training rank of each model beside the formula, and how it was traced."""
+    if not plan.traces:
+        return []
+    lines = [
+        "",
+        "memory per training rank, traced ('traced' column: one LoRA step of the configured micro-batch "
+        "and length, torch on fake tensors and a fake process group; 'GiB/GPU' is the formula):",
+    ]
+    for t in plan.traces:
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(t.traced.parts.items(), key=lambda kv: -kv[1]))
+        lines.append(
+            f"  {t.model}: {t.strategy} x {t.world} ranks: traced peak {t.traced.peak_gib:.1f} GiB per rank "
+            f"(formula {t.formula_gib:.1f}); {t.traced.note}; parts at the peak: {parts}"
+        )
+    return lines
 
 
 def as_json(plan: Plan) -> dict[str, Any]:
@@ -103,6 +124,7 @@ def as_json(plan: Plan) -> dict[str, Any]:
         "gpu_hours_by_stage": _by_stage(plan),
         "assumptions": [asdict(a) for a in plan.assumptions],
         "warnings": list(plan.warnings),
+        "traces": [asdict(t) for t in plan.traces],
     }
 
 

@@ -35,6 +35,7 @@ class Work:
     memory_gib: float | None = None
     gpu_hours: float = 0.0
     hours: float | None = None
+    traced_gib: float | None = None  # a training rank's traced peak (warmray.plan.trace), when traced
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Ctx:
     a: dict[str, float]
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    traced: bool = False  # training memory is traced: the trace, not the formula, refuses a worker
 
 
 def tokens_of(chars: float, ctx: Ctx) -> float:
@@ -210,7 +212,7 @@ def train_work(ctx: Ctx, i: int, style: str, per_example: float, examples: int) 
         )
 
     f = fit(workers)
-    if not f.fits and style == ctx.cfg.train.styles[0]:
+    if not f.fits and not ctx.traced and style == ctx.cfg.train.styles[0]:
         ctx.problems.append(_train_refusal(i, model.name, strategy, workers, f, fit, ctx))
     if workers > cluster.total_gpus and style == ctx.cfg.train.styles[0]:
         ctx.problems.append(

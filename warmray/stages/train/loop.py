@@ -4,7 +4,8 @@ Each worker tokenizes the training conversations, takes its shard, places the mo
 warmray.stages.train.sharding) and runs the loop; at each checkpoint epoch every rank saves its part and
 reports it to Ray Train (warmray.stages.train.checkpoints).
 
-`train_step` and `make_schedule` need no Ray: benchmarks/bench_train_step.py runs the step on a bare GPU.
+`run_step`, `train_step` and `make_schedule` need no Ray: benchmarks/bench_train_step.py and
+benchmarks/device_check.py run the step on a bare GPU, and warmray.plan.trace runs it under fake tensors.
 """
 
 from __future__ import annotations
@@ -82,14 +83,22 @@ def _gradient_sync(model: Any, sync: bool) -> Any:
     return model.no_sync() if not sync and hasattr(model, "no_sync") else nullcontext()
 
 
-def train_step(
+def make_optimizer(model: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters (the LoRA adapters), at the configured learning rate."""
+    return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
+
+
+def run_step(
     model: Any,
     batches: Sequence[dict[str, torch.Tensor]],
     optimizer: torch.optim.Optimizer,
     dtype: str,
     max_grad_norm: float | None = None,
-) -> float:
-    """One optimizer step over accumulated micro-batches; returns the mean loss.
+) -> torch.Tensor:
+    """One optimizer step over accumulated micro-batches; returns the mean loss as a tensor.
+
+    The loss stays on the device (no host synchronisation), so the step also runs under fake tensors:
+    warmray.plan.trace measures its memory this way, and benchmarks/device_check.py times it.
 
     Args:
         model: a PEFT model, bare, in DDP or sharded with FSDP2.
@@ -100,19 +109,30 @@ def train_step(
     """
     device = next(model.parameters()).device
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if dtype == "bfloat16" else nullcontext()
-    total = 0.0
+    total = torch.zeros((), device=device)
     for i, batch in enumerate(batches):
         batch = {k: v.to(device) for k, v in batch.items()}
         with _gradient_sync(model, i == len(batches) - 1):
             with autocast:
                 loss = model(**batch).loss / len(batches)
             loss.backward()
-        total += loss.item()
+        total += loss.detach().float()
     if max_grad_norm is not None:
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], max_grad_norm)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return total
+
+
+def train_step(
+    model: Any,
+    batches: Sequence[dict[str, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    dtype: str,
+    max_grad_norm: float | None = None,
+) -> float:
+    """`run_step`, its mean loss read back as a float (what the training loop logs)."""
+    return float(run_step(model, batches, optimizer, dtype, max_grad_norm))
 
 
 def _shard(examples: list[Example], rank: int, world: int) -> list[Example]:
@@ -160,7 +180,7 @@ def train_worker(loop: dict[str, Any]) -> None:
     tokenizer, model = place_model(loop["model_path"], cfg, device, rank)
     examples = load_examples(loop["data"], tokenizer, cfg)
     schedule = make_schedule(len(examples), world, cfg)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
+    optimizer = make_optimizer(model, cfg)
     start = checkpoints.restore(model, optimizer, ckpt) if (ckpt := ray.train.get_checkpoint()) else 0
     stream = micro_batches(_shard(examples, rank, world), cfg.per_device_batch_size, cfg.seed)
     for _ in range(start * schedule.micro_per_step):  # a resumed run skips what it already learned
