@@ -184,6 +184,13 @@ def test_machine_and_network_errors_read_as_one_paragraph_even_when_wrapped(erro
 def test_a_bug_is_still_a_bug():
     assert explain_outside(ZeroDivisionError("division by zero")) is None
     assert explain_outside(KeyError("verdict")) is None
+    try:
+        try:
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+        except OSError:
+            {}["retries"]  # a bug in the handler of a network error
+    except KeyError as bug:
+        assert explain_outside(bug) is None
 
 
 def test_a_read_only_run_directory_is_explained(tmp_path, monkeypatch, capsys):

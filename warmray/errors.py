@@ -42,8 +42,17 @@ _CONNECTION_ERRNOS = {
 _CONNECTION_TYPES = {"ClientConnectorError", "ConnectError", "ConnectTimeout", "ServerDisconnectedError"}
 
 
+# Exceptions that are a programming error wherever they come from: what they were raised while handling
+# (their implicit `__context__`) does not make them outside trouble.
+_BUG_TYPES = (TypeError, AttributeError, NameError, KeyError, IndexError, AssertionError, ZeroDivisionError)
+
+
 def causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and everything it wraps: `__cause__`, `__context__`, and a Ray task error's `cause`."""
+    """The exception and everything it wraps: `__cause__`, `__context__`, and a Ray task error's `cause`.
+
+    A programming error's implicit `__context__` is not followed: a bug in an `except` block that handled
+    a network error is still a bug.
+    """
     seen: set[int] = set()
     todo = [exc]
     while todo:
@@ -52,7 +61,8 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(e))
         yield e
-        for inner in (getattr(e, "cause", None), e.__cause__, e.__context__):
+        context = None if isinstance(e, _BUG_TYPES) else e.__context__
+        for inner in (getattr(e, "cause", None), e.__cause__, context):
             if isinstance(inner, BaseException):
                 todo.append(inner)
 
