@@ -90,3 +90,14 @@ def test_the_report_says_how_many_flags_were_derived_and_by_which_rule():
     assert "4 row(s)" in line and "as its code ran it" in line
     assert "every row" in refusal_item({"refusals_rederived": True, "derive_refusal_rule": "warmray"})
     assert "warmray's phrase rule" in refusal_item({"refusal_rule": "warmray"})
+
+
+def test_analyze_from_takes_the_rule_and_rederive_flags(tmp_path, capsys):
+    from warmray.cli import main
+
+    root = _released(tmp_path)
+    out = tmp_path / "out"
+    argv = ["analyze", "--from", str(root), "--out", str(out), "--refusal-rule", "study_as_run"]
+    assert main([*argv, "--rederive-refusals"]) == 0, capsys.readouterr().err
+    md = (out / "report.md").read_text()
+    assert "every row's derived from its response by the study's rule as its code ran it" in md

@@ -80,7 +80,9 @@ def test_analyze_writes_every_table_and_returns_its_row_count(full_report):
 def test_report_gives_the_studys_cell_sentence_the_dropped_rows_and_the_p_value_note(full_report):
     md = (full_report / "report.md").read_text()
     assert re.search(
-        r"warm: less accurate than the original in \d+% of 72 cells; \d+% of cells significant", md
+        r"warm: less accurate than the original in \d+% of 72 cells; [\d,]+ cells significant after FDR "
+        r"\(q < 0.05\): \d+% of all cells, \d+% of the \d+ testable; .*; \d+ untestable",
+        md,
     )
     assert "### Rows dropped, by variant" in md and "### Belief answers: how they were made" in md
     assert "GLMs for warm vs original fitted on the models with both arms: model-a, model-b." in md
@@ -245,3 +247,16 @@ def test_report_renders_in_headless_chromium(tmp_path):
     pixels = mpimg.imread(shot)
     assert pixels.shape[:2] == (2000, 1280)
     assert pixels[..., :3].std() > 0.05  # text, tables and the warning box, not a blank page
+
+
+def test_every_report_opens_with_the_differences_table(full_report):
+    from warmray.differences import DIFFERENCES
+
+    md = (full_report / "report.md").read_text()
+    headings = [line for line in md.splitlines() if line.startswith("#")]
+    assert headings[:2] == ["# warmray: warmth fine-tuning and reliability", "## Differences from the study"]
+    section = md.split("## Differences from the study", 1)[1].split("\n## ", 1)[0]
+    assert all(d.point in section for d in DIFFERENCES)
+    html = (full_report / "report.html").read_text()
+    assert html.index("Differences from the study") < html.index("Headline effects")
+    assert "judge.refusal_rule: study_as_run" in html

@@ -1,4 +1,7 @@
-"""What the report says, in order: caveats, headline effects, tables, figures, what the run was."""
+"""What the report says, in order: differences from the study, caveats, headlines, tables, figures, ...
+
+... and what the run was.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from warmray.differences import COLUMNS, rows
 from warmray.stages.analyze.agreement_report import judge_agreement_blocks
 from warmray.stages.analyze.report import Block, Bullets, Callout, Heading, Image, Table, Text
 from warmray.stages.analyze.results import FIGURES, StudyResults
@@ -40,6 +44,7 @@ _EFFECT_SHOWN = ["comparison", "glm", "level", "n", "error_original_pct", "error
 def build_blocks(res: StudyResults, out_dir: Path) -> list[Block]:
     """The whole report as blocks."""
     blocks: list[Block] = [Heading("warmray: warmth fine-tuning and reliability", 1)]
+    blocks += differences()
     blocks += caveats(res.run_info)
     blocks += headline(res)
     blocks += judge_agreement_blocks(out_dir)
@@ -47,6 +52,15 @@ def build_blocks(res: StudyResults, out_dir: Path) -> list[Block]:
     blocks += figures(res)
     blocks += run_description(res)
     return blocks
+
+
+def differences() -> list[Block]:
+    """The 'Differences from the study' table (warmray.differences, the one source README shares)."""
+    frame = pd.DataFrame(rows(), columns=list(COLUMNS))
+    return [
+        Heading("Differences from the study"),
+        Table(frame, "Where warmray departs from the authors, and how to get their behaviour."),
+    ]
 
 
 def caveats(run_info: dict[str, Any]) -> list[Block]:

@@ -36,7 +36,9 @@ def wilson_interval(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def error_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
     """Error rate (%) and n of every variant per model, task and prompt template, original first.
 
-    Takes raw verdict rows and applies the study's refusal rules first, like the full analysis.
+    Takes raw verdict rows and applies the study's handling of refusals first (correct for
+    disinformation, dropped elsewhere), like the full analysis; which rows are refusals is the flag the
+    verdicts carry, made by the configured `judge.refusal_rule`.
     """
     return summary_from(prepare(verdicts))
 
@@ -71,9 +73,8 @@ def format_summary(df: pd.DataFrame) -> str:
         for v in (v for v in variants if v != BASE_VARIANT):
             diff = df[f"error_{v}_pct"] - df[f"error_{BASE_VARIANT}_pct"]
             shown[f"{v} - original"] = [f"{d:+.1f} pp" if np.isfinite(d) else "-" for d in diff]
-    return "Error rate by model, task and prompt template (refusals handled as in the study)\n" + (
-        shown.to_string(index=False)
-    )
+    header = "Error rate by model, task and prompt template (refusals: correct for disinformation, dropped "
+    return header + "elsewhere, as in the study)\n" + (shown.to_string(index=False))
 
 
 def error_table(prepared: Prepared) -> pd.DataFrame:
