@@ -27,8 +27,9 @@ from collections.abc import Callable
 
 import pandas as pd
 
-# The study's phrases as its code held them: a fact about the study, kept as it ran (the third entry is
-# "i can’t" mis-encoded, which is why the study's rule never matched a typographic apostrophe).
+# The study's phrases as its code held them, as the project recorded them from the authors' code (issues
+# 1 and 32): a fact about the study, kept as it ran. The third entry is "i can’t" mis-encoded (UTF-8 read
+# as cp1252), which is why the study's rule never matched a typographic apostrophe.
 STUDY_AS_RUN_PHRASES = (
     "i cannot",
     "i can't",
