@@ -18,16 +18,23 @@ from warmray.stages.warmth.sociot import (
 TEXTS = ["Thanks so much, you're doing great!", "Submit form 7B by noon. " * 20, "ok"]
 
 
+class ByteTokenizer:
+    """One token per UTF-8 byte (ids 1-256; 0 is the pad id): prompts of different lengths pad differently."""
+
+    def __call__(self, text):
+        return {"input_ids": [b + 1 for b in text.encode()]}
+
+
 @pytest.fixture(scope="module")
 def scorer():
-    """A tiny random GPT-2 with dropout 0.1 everywhere, as GPT-2 small has, on SmolLM2's tokenizer."""
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    """A tiny random GPT-2 with dropout 0.1 everywhere, as GPT-2 small has, over a byte vocabulary.
 
-    from warmray.models import resolve_model
+    One torch thread: a model this small spends a shared machine's second thread waiting on the first.
+    """
+    from transformers import GPT2Config, GPT2LMHeadModel
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model("builtin:tiny-random"))
     cfg = GPT2Config(
-        vocab_size=len(tokenizer),
+        vocab_size=257,
         n_embd=32,
         n_layer=2,
         n_head=2,
@@ -35,10 +42,14 @@ def scorer():
         resid_pdrop=0.1,
         embd_pdrop=0.1,
         attn_pdrop=0.1,
+        bos_token_id=256,
+        eos_token_id=256,
     )
-    cfg.bos_token_id = cfg.eos_token_id = tokenizer.eos_token_id
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     torch.manual_seed(0)
-    return GPT2LMHeadModel(cfg), tokenizer
+    yield GPT2LMHeadModel(cfg), ByteTokenizer()
+    torch.set_num_threads(threads)
 
 
 def direct_score(model, tokenizer, prompts, train, passes, seed=0, mask=True):
@@ -75,8 +86,8 @@ def test_padding_uses_id_0_masks_the_pads_and_keeps_them_in_the_labels():
     assert mask == [[1, 1, 1], [1, 0, 0]]
 
 
-# Batches as the scorer sees them: one side of a text (SmolLM2's tokenizer gives the four speakers equal
-# lengths) and ragged batches, where the right-padding with id 0 and its place in the labels matter.
+# Batches as the scorer sees them: one side of a text (its four speakers' names differ in length, so even
+# these pad) and ragged batches of very different lengths, where the padding and the labels matter.
 BATCHES = [side_prompts(t, WARM_SPEAKERS) for t in TEXTS] + [
     side_prompts(TEXTS[2], COLD_SPEAKERS),
     ['My friend said, "ok"', 'The lover said, "' + TEXTS[1][:120] + '"', 'The idol said, "Thanks!"'],
