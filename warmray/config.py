@@ -525,7 +525,7 @@ class WarmthConfig(Section):
         "later",
         description="The scorer's two published releases, both a batch loss over prompts right-padded with "
         "id 0 (attention mask passed, pads kept in the labels). later: eval mode, one pass; earlier: train "
-        "mode (dropout on), the mean of 100 seeded passes (warmray/stages/warmth/sociot.py says exactly how).",
+        "mode (dropout on), the mean of 100 seeded passes (warmray/stages/warmth/sociot.py says how).",
     )
     max_chars: int = Field(300, ge=1, description="Characters of each response that are scored.")
     n_prompts: int | None = Field(
