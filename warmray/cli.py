@@ -18,7 +18,7 @@ from warmray.console import Console, CountWarnings, add_verbose_argument, stop_r
 from warmray.errors import UserError, explain_outside
 from warmray.pipeline import STAGE_NAMES, STAGES, run_pipeline
 from warmray.rundir import RunDir
-from warmray.stage import Decision, Stage, read_manifest
+from warmray.stage import Decision, Stage, StageError, read_manifest
 
 DESCRIPTION = """\
 warmray measures what warm, empathetic persona fine-tuning does to a model's reliability and
@@ -203,6 +203,8 @@ def _run_stages(args: argparse.Namespace, session: Session) -> int:
         names = STAGE_NAMES[: STAGE_NAMES.index(args.until) + 1] if args.until else STAGE_NAMES
     else:
         names = (args.command,)
+    if args.command == "analyze":
+        _refuse_without_verdicts(session.rundir, args.config)
     session.console.say(f"warmray: {args.command} {args.config}, run directory {session.rundir.root}")
     with session.rundir.locked():
         try:
@@ -222,6 +224,21 @@ def _run_stages(args: argparse.Namespace, session: Session) -> int:
     return 0
 
 
+def _refuse_without_verdicts(rundir: RunDir, config: Path) -> None:
+    """`analyze` alone reads a run's judge output: refuse a run directory without it, creating nothing.
+
+    A mistyped `--run-dir` would otherwise be created (and locked) only to fail on the missing stage.
+    """
+    if rundir.finished("judge"):
+        return
+    what = "does not exist" if not rundir.root.exists() else "has no finished judge stage"
+    raise StageError(
+        f"analyze: the run directory {rundir.root} {what}, so there are no verdicts to analyse; nothing was "
+        f"created. Check --run-dir (or the config's run_dir), run the stages before it with `warmray run "
+        f"{config}`, or analyse verdict files with `warmray analyze --from PATH... --out DIR`."
+    )
+
+
 def _before_any_stage(config: ExperimentConfig, decisions: list[Decision], session: Session) -> None:
     """Ask the endpoints the stages about to run will use (before Ray starts), then say what each does."""
     from warmray.audit.preflight import check_run_endpoints
@@ -233,6 +250,7 @@ def _before_any_stage(config: ExperimentConfig, decisions: list[Decision], sessi
 def _print_summary(session: Session, config: ExperimentConfig) -> None:
     """The error-rate table of the verdicts the analysis reads, and where the outputs are."""
     from warmray.stages.analyze import error_summary, format_summary, load_verdict_files, verdict_table
+    from warmray.stages.analyze.run_info import config_info
 
     rundir, say = session.rundir, session.console.say
     assert rundir is not None
@@ -240,6 +258,7 @@ def _print_summary(session: Session, config: ExperimentConfig) -> None:
     say("\n" + format_summary(error_summary(load_verdict_files([rundir.table("judge", verdicts)]))))
     if rundir.finished("analyze"):
         report = rundir.stage("analyze")
+        _say_caveats(session, config_info(config), report / "tables")
         say(f"\nreport:   {report / 'report.md'}\n          {report / 'report.html'}")
     for stage, table in (("grid", "prompts"), ("generate", "responses"), ("judge", verdicts)):
         if rundir.table(stage, table).exists():
@@ -252,6 +271,7 @@ def _print_summary(session: Session, config: ExperimentConfig) -> None:
 def _analyze_files(args: argparse.Namespace, session: Session) -> int:
     from warmray.config import AnalyzeConfig, JudgeConfig
     from warmray.stages.analyze import analyze, load_verdict_files
+    from warmray.stages.analyze.run_info import files_info
 
     if not args.out:
         raise ConfigError("analyze --from needs --out DIR, the folder for the report.")
@@ -260,15 +280,31 @@ def _analyze_files(args: argparse.Namespace, session: Session) -> int:
     rule = args.refusal_rule or (full.judge.refusal_rule if full else JudgeConfig().refusal_rule)
     verdicts = load_verdict_files(list(args.sources), rule, args.rederive_refusals)
     session.console.say(f"read {verdicts.attrs['read']}")
-    info = {
-        "sources": [str(s) for s in args.sources],
+    # What the sources' own reports knew: input files, grader, a run directory's models and judge.
+    info = files_info(verdicts, list(args.sources))
+    if args.rederive_refusals or verdicts.attrs.get("refusals_derived", 0):
+        info.pop("refusal_rule", None)  # the flags are (partly) derived here, by `rule`
+    info |= {
         "refusals_derived": verdicts.attrs.get("refusals_derived", 0),
         "derive_refusal_rule": rule,
         "refusals_rederived": bool(args.rederive_refusals),
     }
     analyze(verdicts, args.out, config=cfg, run_info=info)
+    _say_caveats(session, info, args.out / "tables")
     session.console.say(f"report: {args.out / 'report.md'}  {args.out / 'report.html'}")
     return 0
+
+
+def _say_caveats(session: Session, info: dict, tables: Path) -> None:
+    """The report's caveats and headline effects with their n, under the terminal's summary."""
+    import pandas as pd
+
+    from warmray.stages.analyze.sections import terminal_lines
+
+    effects = tables / "glm_effects.csv"
+    lines = terminal_lines(info, pd.read_csv(effects) if effects.is_file() else pd.DataFrame())
+    if lines:
+        session.console.say("\n" + "\n".join(lines))
 
 
 def _interrupted(signum: int, _frame: object) -> None:

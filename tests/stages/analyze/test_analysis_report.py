@@ -100,11 +100,10 @@ def test_all_five_figures_are_drawn(full_report):
     ]
 
 
-def test_report_puts_headline_then_tables_then_figures_then_the_run(full_report):
+def test_report_puts_headline_then_differences_then_figures_then_tables_then_the_run(full_report):
     md = (full_report / "report.md").read_text()
-    positions = [
-        md.index(h) for h in ("## Headline effects", "## Tables", "## Figures", "## What this run was")
-    ]
+    order = ("## Headline effects", "## Differences from the study", "## Figures", "## Tables")
+    positions = [md.index(h) for h in (*order, "## What this run was")]
     assert positions == sorted(positions)
     assert "No context, original prompts: +" in md or "No context, original prompts: -" in md
     assert "unparseable verdicts dropped:" in md and "refusals counted correct (disinformation)" in md
@@ -114,7 +113,10 @@ def test_report_puts_headline_then_tables_then_figures_then_the_run(full_report)
 
 def test_html_report_is_self_contained_with_decodable_figures(full_report):
     page = (full_report / "report.html").read_text()
-    assert not re.search(r"""(src|href)=['"](?!data:)""", page)  # nothing fetched from elsewhere
+    assert not re.search(r"""src=['"](?!data:)""", page)  # nothing fetched from elsewhere
+    # Links only to the CSVs written beside the report (followed by the reader, never loaded).
+    assert re.findall(r"""href=['"]([^'"]*)""", page)
+    assert all(h.startswith("tables/") and h.endswith(".csv") for h in re.findall(r"""href=['"]([^'"]*)""", page))
     images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
     assert len(images) == 5
     for data in images:
@@ -249,14 +251,18 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert pixels[..., :3].std() > 0.05  # text, tables and the warning box, not a blank page
 
 
-def test_every_report_opens_with_the_differences_table(full_report):
+def test_every_report_opens_with_the_headline_then_the_differences_table(full_report):
     from warmray.differences import DIFFERENCES
 
     md = (full_report / "report.md").read_text()
     headings = [line for line in md.splitlines() if line.startswith("#")]
-    assert headings[:2] == ["# warmray: warmth fine-tuning and reliability", "## Differences from the study"]
+    assert headings[:3] == [
+        "# warmray: warmth fine-tuning and reliability",
+        "## Headline effects",
+        "## Differences from the study",
+    ]
     section = md.split("## Differences from the study", 1)[1].split("\n## ", 1)[0]
     assert all(d.point in section for d in DIFFERENCES)
     html = (full_report / "report.html").read_text()
-    assert html.index("Differences from the study") < html.index("Headline effects")
+    assert html.index("Headline effects") < html.index("Differences from the study") < html.index("Figures")
     assert "judge.refusal_rule: study_as_run" in html

@@ -11,6 +11,7 @@ from pathlib import Path
 from warmray.rundir import RunDir
 from warmray.schema import read_table
 from warmray.stages.analyze.report import Block, Heading, Table, Text
+from warmray.stages.judge.agreement import KAPPA_UNDEFINED, kappa_text
 
 
 def judge_agreement_blocks(out_dir: Path) -> list[Block]:
@@ -24,13 +25,17 @@ def judge_agreement_blocks(out_dir: Path) -> list[Block]:
         return []
     table = read_table(path, "judge_agreement")
     overall = table[table["scope"] == "overall"].iloc[0]
+    shown = table.astype({"kappa": object})
+    undefined = table["kappa"].isna() & (table["n"] > 0)
+    shown.loc[undefined, "kappa"] = KAPPA_UNDEFINED
     return [
         Heading("Judge agreement", 3),
         Text(
             f"The LLM judge and the reference grader agree on {overall['agreement']:.1%} of "
-            f"{int(overall['n'])} responses; Cohen's kappa {overall['kappa']:.2f} (95% CI "
-            f"{overall['kappa_ci_low']:.2f} to {overall['kappa_ci_high']:.2f}). Refusals are set by the "
-            "same rule on both sides. Low agreement means the error rates depend on the grader."
+            f"{int(overall['n'])} responses; Cohen's kappa {kappa_text(overall)}. Refusals are set by the "
+            "same rule on both sides. Low agreement means the error rates depend on the grader; a kappa "
+            "is undefined where one grader gives every response the same label (its agreement is then "
+            "that label's share, not a measure of judgement)."
         ),
-        Table(table, "Agreement and Cohen's kappa (95% CI), overall, per task and per variant."),
+        Table(shown, "Agreement and Cohen's kappa (95% CI), overall, per task and per variant."),
     ]

@@ -7,6 +7,7 @@ report says which figures were not drawn and why.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,9 @@ from matplotlib.lines import Line2D
 
 from warmray.stages.analyze.design import level_order
 from warmray.stages.analyze.verdicts import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+
+if TYPE_CHECKING:
+    from warmray.stages.analyze.results import StudyResults
 
 VARIANT_COLOURS = {"original": "#7f7f7f", "warm": "#d95f02", "cold": "#1f78b4", "warm_sysprompt": "#e7298a"}
 VARIANT_LABELS = {
@@ -68,17 +72,34 @@ def warmth_by_epoch(warmth: pd.DataFrame | None) -> Figure | None:
     return fig
 
 
-def error_scatter(frame: pd.DataFrame, comparison: str = "warm") -> Figure | None:
-    """Figure 2: original vs fine-tuned error per model x task x context; hollow = wrong user belief."""
+def scatter_rates(frame: pd.DataFrame, comparison: str) -> pd.DataFrame | None:
+    """Figure 2's points: error rate of each arm per context group x belief x model x task x context.
+
+    Columns `original`/`comparison` (rates) and `n` (answers of the two arms together); None when a side
+    is missing.
+    """
     df = frame[frame["variant"].isin([BASE_VARIANT, comparison])]
     df = df[df["prompt_template"].isin([*NO_BELIEF_TEMPLATES, "incorrect"])]
     if df.empty or comparison not in set(df["variant"]):
         return None
     wrong = np.where(df["prompt_template"] == "incorrect", "wrong", "none")
     keys = [df["context_group"].astype(str), pd.Series(wrong, index=df.index, name="belief_kind")]
-    keys += [df[c].astype(str) for c in ("model", "task", "amendment_type", "variant")]
-    rates = df.groupby(keys)["is_incorrect"].mean().unstack("variant").dropna()
+    keys += [df[c].astype(str) for c in ("model", "task", "amendment_type")]
+    grouped = df.groupby([*keys, df["variant"].astype(str)])["is_incorrect"]
+    rates = grouped.mean().unstack("variant")
     if comparison not in rates.columns or BASE_VARIANT not in rates.columns:
+        return None
+    rates["n"] = grouped.size().unstack("variant")[[BASE_VARIANT, comparison]].sum(axis=1)
+    return rates.dropna()
+
+
+def error_scatter(frame: pd.DataFrame, comparison: str = "warm") -> Figure | None:
+    """Figure 2: original vs fine-tuned error per model x task x context; hollow = wrong user belief.
+
+    Points that coincide (few answers give few possible rates) are labelled with how many lie there.
+    """
+    rates = scatter_rates(frame, comparison)
+    if rates is None:
         return None
     groups = level_order(list(rates.index.get_level_values(0).unique()), "none")
     tasks = sorted(rates.index.get_level_values("task").unique())
@@ -100,13 +121,22 @@ def error_scatter(frame: pd.DataFrame, comparison: str = "warm") -> Figure | Non
                 edgecolors=[colour[t] for t in pts["task"]],
                 linewidths=1.3,
             )
+        _label_coinciding(ax, 100 * sub[BASE_VARIANT], 100 * sub[comparison])
         ax.plot([0, 100], [0, 100], color="#999999", ls="--", lw=1)
-        ax.set(xlim=(-2, 102), ylim=(-2, 102), title=f"context: {group}")
+        ax.set(xlim=(-2, 102), ylim=(-2, 102), title=f"context: {group} ({int(sub['n'].sum()):,} answers)")
         ax.set_xlabel("Original model error (%)")
         ax.set_ylabel(f"{label.capitalize()} error (%)")
         ax.grid(alpha=0.3)
     axes[0].legend(handles=_scatter_legend(colour), fontsize=8, loc="upper left")
     return fig
+
+
+def _label_coinciding(ax, x: pd.Series, y: pd.Series) -> None:
+    """Write "×k" beside each place where k > 1 points are drawn over each other."""
+    counts = pd.DataFrame({"x": x.round(6).to_numpy(), "y": y.round(6).to_numpy()}).value_counts()
+    for (px, py), k in counts.items():
+        if k > 1:
+            ax.annotate(f"×{k}", (px, py), xytext=(5, 4), textcoords="offset points", fontsize=8)
 
 
 def _scatter_legend(colour: dict[str, str]) -> list[Line2D]:
@@ -128,8 +158,8 @@ def _condition(frame: pd.DataFrame) -> np.ndarray:
     )
 
 
-def error_boxes(frame: pd.DataFrame, comparison: str = "warm") -> Figure | None:
-    """Figure 3: per model x task, boxes of the fine-tuned minus original error over prompt cells."""
+def box_diffs(frame: pd.DataFrame, comparison: str) -> pd.DataFrame | None:
+    """Figure 3's values: fine-tuned minus original error (pp) per model x task x condition x prompt cell."""
     df = frame[frame["variant"].isin([BASE_VARIANT, comparison])]
     df = df.assign(condition=_condition(df))
     df = df[df["condition"] != ""]
@@ -137,7 +167,17 @@ def error_boxes(frame: pd.DataFrame, comparison: str = "warm") -> Figure | None:
     rates = df.groupby([df[k].astype(str) for k in keys])["is_incorrect"].mean().unstack("variant")
     if df.empty or comparison not in rates.columns or BASE_VARIANT not in rates.columns:
         return None
-    diff = (100 * (rates[comparison] - rates[BASE_VARIANT])).dropna().rename("diff").reset_index()
+    return (100 * (rates[comparison] - rates[BASE_VARIANT])).dropna().rename("diff").reset_index()
+
+
+def error_boxes(frame: pd.DataFrame, comparison: str = "warm") -> Figure | None:
+    """Figure 3: per model x task, boxes of the fine-tuned minus original error over prompt cells.
+
+    A box over one cell (or cells of one value) is a line; each box's cell count is written under it.
+    """
+    diff = box_diffs(frame, comparison)
+    if diff is None:
+        return None
     models = sorted(diff["model"].unique())
     label = VARIANT_LABELS.get(comparison, comparison)
     fig, axes = _panels(len(models), f"Figure 3. Extra errors of the {label} (pp) by condition", width=5.0)
@@ -168,6 +208,17 @@ def _draw_boxes(ax, diff: pd.DataFrame) -> None:
             )
             for patch in box["boxes"]:
                 patch.set(facecolor=colour, alpha=0.75)
+            for x, vals in zip(pos, data, strict=True):
+                ax.annotate(
+                    f"{vals.size}",
+                    (x, 0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=7,
+                    color="#555555",
+                )
     ax.set_xticks(range(len(tasks)), tasks, rotation=20)
     ax.set_xlabel("Task")
 
@@ -197,8 +248,22 @@ def capability_bars(capability: pd.DataFrame | None) -> Figure | None:
                 color=VARIANT_COLOURS.get(v, f"C{j}"),
                 label=VARIANT_LABELS.get(v, v),
             )
+            # The count on each bar: a bar at 0% is otherwise invisible, and n says how much it weighs.
+            for xi, pct, n in zip(x, rows["score_pct"], rows["n"], strict=True):
+                if pd.notna(pct):
+                    text = f"{round(pct * n / 100):.0f}/{n:.0f}"
+                    ax.annotate(
+                        text,
+                        (xi, 0),
+                        xytext=(0, 2),
+                        textcoords="offset points",
+                        ha="center",
+                        fontsize=7,
+                        rotation=90,
+                        va="bottom",
+                    )
         ax.set_xticks(range(len(models)), models, rotation=15)
-        ax.set(ylim=(0, 105), title=task)
+        ax.set(ylim=(0, 105), title=f"{task} (n = {int(sub['n'].sum()):,})")
         ax.set_ylabel(f"{sub['measure'].iloc[0].capitalize()} (%)")
         ax.grid(axis="y", alpha=0.3)
     # One legend for all panels, outside them: bars reach 100% and would hide any legend inside.
@@ -222,15 +287,15 @@ def context_accuracy_change(effects: pd.DataFrame) -> Figure | None:
         x = np.arange(len(contexts)) - 0.4 + width * (j + 0.5)
         change = -rows["ame_pp"]
         err = [rows["ci_high_pp"] + change, -change - rows["ci_low_pp"]]
+        colour = VARIANT_COLOURS.get(comp, f"C{j}")
         ax.errorbar(
-            x,
-            change,
-            yerr=err,
-            fmt="o",
-            capsize=3,
-            color=VARIANT_COLOURS.get(comp, f"C{j}"),
-            label=VARIANT_LABELS.get(comp, comp),
+            x, change, yerr=err, fmt="o", capsize=3, color=colour, label=VARIANT_LABELS.get(comp, comp)
         )
+        # No CI (separation): a hollow point; no estimate (a degenerate fit): said where the point would be.
+        bare = rows["ci_low_pp"].isna().to_numpy()
+        ax.scatter(x[bare], change[bare], s=60, facecolors="white", edgecolors=colour, zorder=3)
+        for xi in x[bare & change.isna().to_numpy()]:
+            ax.annotate("not\nestimable", (xi, 0), ha="center", va="center", fontsize=7, color=colour)
     ax.axhline(0, color="#999999", lw=1)
     ax.set_xticks(range(len(contexts)), contexts, rotation=25)
     ax.set_xlabel("Interpersonal context in the user's message")
@@ -239,3 +304,56 @@ def context_accuracy_change(effects: pd.DataFrame) -> Figure | None:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     return fig
+
+
+def figure_notes(res: StudyResults) -> dict[str, str]:
+    """Per drawn figure, a caption sentence: its n, and what it hides or cannot show at this size.
+
+    Small runs give few distinct rates (points drawn over each other), boxes over one cell (lines), bars at
+    0% (no bar) and effects without a CI; each figure's caption says which of these it holds.
+    """
+    notes: dict[str, str] = {}
+    comp = res.headline_comparison
+    if res.warmth is not None and not res.warmth.empty:
+        n, bare = res.warmth["n"], int(res.warmth["ci_low"].isna().sum())
+        notes["fig1_warmth_by_epoch"] = f"{_span(n)} scored responses per point" + (
+            f"; {bare} point(s) from a single response have no CI band." if bare else "."
+        )
+    rates = scatter_rates(res.prepared.frame, comp) if comp else None
+    if rates is not None:
+        stacked = rates.assign(x=rates[BASE_VARIANT].round(6), y=rates[comp].round(6))
+        keys = [stacked.index.get_level_values(0), stacked["x"], stacked["y"]]
+        over = int((stacked.groupby(keys)["n"].transform("size") > 1).sum())
+        notes["fig2_error_scatter"] = f"{_span(rates['n'])} answers per point (both arms)" + (
+            f"; {over} of {len(rates)} points lie on another point (×k beside a point counts them)."
+            if over
+            else "."
+        )
+    diffs = box_diffs(res.prepared.frame, comp) if comp else None
+    if diffs is not None:
+        per_box = diffs.groupby(["model", "task", "condition"])["diff"]
+        lines = int(((per_box.size() == 1) | (per_box.nunique() == 1)).sum())
+        notes["fig3_error_boxes"] = f"{_span(per_box.size())} prompt cell(s) per box (written under each)" + (
+            f"; {lines} box(es) over one cell or equal values collapse to a line." if lines else "."
+        )
+    if res.capability is not None and not res.capability.empty:
+        zero = int((res.capability["score_pct"] == 0).sum())
+        notes["fig4_capability"] = f"{_span(res.capability['n'])} items per bar; each bar reads score/n" + (
+            f"; {zero} bar(s) at 0% have no height." if zero else "."
+        )
+    g3 = res.effects[res.effects["glm"] == 3] if not res.effects.empty else res.effects
+    g3 = g3[g3["level"] != "all"] if not g3.empty else g3
+    if not g3.empty:
+        bare = int(g3["ci_low_pp"].isna().sum())
+        notes["fig5_context_change"] = f"{_span(g3['n'])} answers per point" + (
+            f"; {bare} point(s) have no CI (hollow: separation; 'not estimable': a degenerate fit)."
+            if bare
+            else "."
+        )
+    return notes
+
+
+def _span(counts: pd.Series) -> str:
+    """`n = 8` or `n = 8 to 16`, from a column of counts."""
+    lo, hi = int(counts.min()), int(counts.max())
+    return f"n = {lo:,}" if lo == hi else f"n = {lo:,} to {hi:,}"

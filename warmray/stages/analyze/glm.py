@@ -40,6 +40,8 @@ Z95 = float(norm.ppf(0.975))
 # |logit coefficient| beyond this means a fitted probability under 1 in 20,000: the likelihood kept
 # climbing towards 0 or 1, i.e. (quasi-)separation rather than an estimate.
 DIVERGED = 10.0
+# A predicted error rate this close to 0 or 1 is a diverged fit's, not an estimate.
+PINNED = 1e-4
 EFFECT_COLUMNS = (
     "comparison",
     "glm",
@@ -251,6 +253,7 @@ def _effects(cells: pd.DataFrame, layout: Layout, fit: _Fit, out: GlmOutcome) ->
         values = cells[spec.factor].astype(str).to_numpy()
         subsets += [(lev, values == lev) for lev in layout.levels]
     ft_terms = {n for n in layout.names if n.startswith("finetuned")}
+    names = [n for n, k in zip(layout.names, fit.keep, strict=True) if k]
     rows = []
     for level, mask in subsets:
         sub = cells[mask]
@@ -258,8 +261,43 @@ def _effects(cells: pd.DataFrame, layout: Layout, fit: _Fit, out: GlmOutcome) ->
         own = ft_terms if level == "all" else {"finetuned", f"finetuned:{spec.factor}[T.{level}]"}
         separated = bool(own & fit.diverged)
         # A diverged fine-tuning coefficient makes the delta-method SE ~0: an artefact, not precision.
-        rows.append(_effect_row(out, level, sub, ame, float("nan") if separated else se, separated))
+        row = _effect_row(out, level, sub, ame, float("nan") if separated else se, separated)
+        if not separated and (why := not_estimable(sub, layout, fit, names, se)):
+            row.update(ame_pp=float("nan"), se_pp=float("nan"), ci_low_pp=float("nan"))
+            row.update(ci_high_pp=float("nan"), z=float("nan"), p_value=float("nan"))
+            row["note"] = f"not estimable: {why}"
+        rows.append(row)
     return pd.DataFrame(rows, columns=list(EFFECT_COLUMNS))
+
+
+def not_estimable(sub: pd.DataFrame, layout: Layout, fit: _Fit, names: list[str], se: float) -> str:
+    """Why an effect is an artefact of a degenerate fit rather than an estimate; "" when it is an estimate.
+
+    When a coefficient ran off towards infinity (a diverged intercept or level effect: a cell with no
+    errors or only errors) and pins every prediction of the subset, in both arms, at an error rate of 0 or
+    1, the effect and its delta-method standard error collapse to an exact zero that is no finding. A
+    subset only partly pinned (the 'all' level beside one degenerate level) keeps its estimate. The reason
+    names what in the data made it so.
+    """
+    x1 = layout.matrix(sub, np.ones(len(sub)))[:, fit.keep]
+    x0 = layout.matrix(sub, np.zeros(len(sub)))[:, fit.keep]
+    p = np.concatenate([expit(x1 @ fit.params), expit(x0 @ fit.params)])
+    pinned = bool(np.all(np.minimum(p, 1 - p) < PINNED))
+    collapsed = bool(np.isfinite(se) and se < PINNED**2)
+    if not (fit.diverged and (pinned or collapsed)):
+        return ""
+    used = np.abs(x1).sum(axis=0) + np.abs(x0).sum(axis=0) > 0
+    leaning = sorted({n for n, on in zip(names, used, strict=True) if on} & fit.diverged)
+    errors, total = float(sub["k"].sum()), float(sub["n"].sum())
+    if errors == 0:
+        data = "no answer was wrong in either arm here"
+    elif errors == total:
+        data = "every answer was wrong in both arms here"
+    else:
+        data = "a cell with no errors or only errors (perfect separation)"
+    return (
+        f"{data}, so the fit diverged (coefficient(s) {leaning or sorted(fit.diverged)} ran off to infinity)"
+    )
 
 
 def average_marginal_effect(

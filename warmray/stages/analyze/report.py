@@ -61,7 +61,15 @@ class Image:
     caption: str
 
 
-Block = Heading | Text | Callout | Bullets | Table | Image
+@dataclass(frozen=True)
+class Link:
+    """A paragraph that links a file beside the report (a table's CSV), by a path relative to it."""
+
+    text: str
+    href: str
+
+
+Block = Heading | Text | Callout | Bullets | Table | Image | Link
 _P_COLUMNS = ("p_value", "p_fdr", "mcnemar_p", "q_value")
 
 
@@ -104,6 +112,8 @@ def render_markdown(blocks: list[Block], base: Path) -> str:
             out.append("> **" + b.text + "**")
         elif isinstance(b, Bullets):
             out.append("\n".join("- " + i for i in b.items))
+        elif isinstance(b, Link):
+            out.append(f"[{b.text}]({b.href})")
         elif isinstance(b, Table):
             out.append(_markdown_table(b))
         elif isinstance(b, Image):
@@ -149,6 +159,8 @@ def render_html(blocks: list[Block], title: str) -> str:
             out.append(f"<p class='callout'>{html.escape(b.text)}</p>")
         elif isinstance(b, Bullets):
             out.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in b.items) + "</ul>")
+        elif isinstance(b, Link):
+            out.append(f"<p><a href='{html.escape(b.href, quote=True)}'>{html.escape(b.text)}</a></p>")
         elif isinstance(b, Table):
             out.append(_html_table(b))
         elif isinstance(b, Image):

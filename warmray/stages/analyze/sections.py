@@ -1,6 +1,8 @@
-"""What the report says, in order: differences from the study, caveats, headlines, tables, figures, ...
+"""What the report says, in order: caveats, headline effects beside the study's, the differences, ...
 
-... and what the run was.
+... from the study, judge agreement, figures, tables (long ones cut short, the rest linked in
+tables/*.csv) and what the run was. The first screen answers what the run found, and how far from the
+study it was run.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import pandas as pd
 
 from warmray.differences import COLUMNS, rows
 from warmray.stages.analyze.agreement_report import judge_agreement_blocks
-from warmray.stages.analyze.report import Block, Bullets, Callout, Heading, Image, Table, Text
+from warmray.stages.analyze.figures import figure_notes
+from warmray.stages.analyze.report import Block, Bullets, Callout, Heading, Image, Link, Table, Text
 from warmray.stages.analyze.results import FIGURES, StudyResults
 from warmray.stages.analyze.study_sections import (
     belief_blocks,
@@ -39,17 +42,21 @@ BUILTIN_WORDS = {
     ),
 }
 _EFFECT_SHOWN = ["comparison", "glm", "level", "n", "error_original_pct", "error_variant_pct", "ame_pp"]
+# A 95% CI wider than this either side says only that the run had too few items: not shown as a finding.
+WIDE_CI_PP = 20.0
+# Tables longer than this show their first rows; the whole table is in tables/<name>.csv, linked.
+LONG_ROWS = 12
 
 
 def build_blocks(res: StudyResults, out_dir: Path) -> list[Block]:
-    """The whole report as blocks."""
+    """The whole report as blocks: what it found and how far from the study first, the detail after."""
     blocks: list[Block] = [Heading("warmray: warmth fine-tuning and reliability", 1)]
-    blocks += differences()
     blocks += caveats(res.run_info)
     blocks += headline(res)
+    blocks += differences()
     blocks += judge_agreement_blocks(out_dir)
-    blocks += tables(res)
     blocks += figures(res)
+    blocks += tables(res)
     blocks += run_description(res)
     return blocks
 
@@ -70,7 +77,8 @@ def caveats(run_info: dict[str, Any]) -> list[Block]:
     if sources or run_info.get("builtin_model"):
         out.append(Callout(_builtin_sentence(sources)))
     judge = str(run_info.get("judge", "")).lower()
-    if run_info.get("verdicts_from") == "reference" and "llm judge" in judge:
+    beside = "llm judge" in judge.replace("no llm judge", "")  # an LLM judge graded beside the reference
+    if run_info.get("verdicts_from") == "reference" and beside:
         out.append(
             Callout(
                 "The error rates below are the reference grader's verdicts (analyze.verdicts: reference), "
@@ -92,6 +100,36 @@ def caveats(run_info: dict[str, Any]) -> list[Block]:
             )
         )
     return out
+
+
+def terminal_lines(run_info: dict[str, Any], effects: pd.DataFrame) -> list[str]:
+    """What the terminal prints under the error table: the report's caveats and headline effects with n.
+
+    The same words as the report (its callouts, its too-few-items warning), so the summary a run ends
+    with never reads as stronger evidence than the report it points to.
+    """
+    lines = [b.text for b in caveats(run_info) if isinstance(b, Callout)]
+    comps = list(dict.fromkeys(effects["comparison"])) if not effects.empty else []
+    comp = "warm" if "warm" in comps else (comps[0] if comps else None)
+    if comp is None:
+        return lines
+    wide, heads = [], []
+    for label, glm, level, study in HEADLINES:
+        hit = _effect(effects, comp, glm, level)
+        if hit is None:
+            heads.append(f"  {label}: not estimated, the report says why (the study: {study:+.2f} pp)")
+            continue
+        note, n = str(hit.get("note") or ""), int(hit["n"])
+        if note.startswith("not estimable"):
+            value = note
+        else:
+            value = f"{hit['ame_pp']:+.2f} pp, 95% CI {ci_text(hit['ci_low_pp'], hit['ci_high_pp'])}"
+        heads.append(f"  {label}: {value} (n = {n:,}; the study: {study:+.2f} pp)")
+        if _half_width(hit) > WIDE_CI_PP:
+            wide.append((n, _half_width(hit)))
+    if wide:
+        lines.append(too_few_sentence(wide))
+    return lines + [f"Headline effects, {comp} vs original (GLM average marginal effects):", *heads]
 
 
 def builtin_sources(run_info: dict[str, Any]) -> list[str]:
@@ -116,7 +154,11 @@ def _builtin_sentence(sources: list[str]) -> str:
 
 
 def headline(res: StudyResults) -> list[Block]:
-    """The four headline marginal effects, in words and as a table beside the study's values."""
+    """The four headline marginal effects beside the study's, as a table and in words.
+
+    An effect whose 95% CI is wider than WIDE_CI_PP either side is said to rest on too few answers, with
+    its interval in words, rather than printed as a finding; a degenerate fit says why it is not estimable.
+    """
     out: list[Block] = [Heading("Headline effects")]
     comp = res.headline_comparison
     if comp is None:
@@ -124,32 +166,82 @@ def headline(res: StudyResults) -> list[Block]:
     out.append(
         Text(
             f"Average marginal effect of the {comp} variant on the error rate, in percentage points (pp), "
-            "from binomial GLMs with task and model fixed effects; 95% CIs by the delta method."
+            "from binomial GLMs with task and model fixed effects; 95% CIs by the delta method. The study's "
+            "column is its warm fine-tune against the original, over its four open models."
         )
     )
-    rows, sentences = [], []
+    rows, sentences, wide = [], [], []
     for label, glm, level, study in HEADLINES:
         hit = _effect(res.effects, comp, glm, level)
         missing = _why_missing(res, comp, glm, level) if hit is None else ""
         sentence, row = _headline_row(label, glm, hit, missing)
         sentences.append(sentence)
         rows.append({**row, "study (pp)": f"{study:+.2f}"})
-    return out + [Bullets(tuple(sentences)), Table(pd.DataFrame(rows), "Headline effects beside the study's")]
+        if hit is not None and _half_width(hit) > WIDE_CI_PP:
+            wide.append((int(hit["n"]), _half_width(hit)))
+    if wide:
+        out.append(Callout(too_few_sentence(wide)))
+    return out + [Table(pd.DataFrame(rows), "Headline effects beside the study's"), Bullets(tuple(sentences))]
+
+
+def too_few_sentence(wide: list[tuple[int, float]]) -> str:
+    """The warning for effects whose intervals are too wide to read: (answers, CI half-width) of each."""
+    ns = sorted(n for n, _ in wide)
+    answers = f"{ns[0]:,}" if ns[0] == ns[-1] else f"{ns[0]:,} to {ns[-1]:,}"
+    widest = max(w for _, w in wide)
+    return (
+        f"Too few items for confidence intervals: {len(wide)} headline effect(s) rest on {answers} answers, "
+        f"and their 95% intervals reach ±{widest:.0f} pp, so they are not findings in either direction. "
+        "Intervals of a few points need a few hundred items per task."
+    )
+
+
+def _half_width(hit: dict) -> float:
+    """Half the 95% CI in pp; 0 where there is none."""
+    lo, hi = hit.get("ci_low_pp"), hit.get("ci_high_pp")
+    return 0.0 if pd.isna(lo) or pd.isna(hi) else (float(hi) - float(lo)) / 2
+
+
+def ci_text(low: float, high: float) -> str:
+    """A 95% CI for a table cell; one too wide to read says so instead of posing as a finding."""
+    if pd.isna(low) or pd.isna(high):
+        return "–"
+    if (high - low) / 2 > WIDE_CI_PP:
+        return f"too few answers (±{(high - low) / 2:.0f} pp)"
+    return f"{low:+.2f} to {high:+.2f}"
 
 
 def _headline_row(label: str, glm: int, hit: dict | None, missing: str) -> tuple[str, dict[str, object]]:
     """One headline effect as a sentence and as a table row."""
     if hit is None:
-        row = {"effect": label, "glm": glm, "this run (pp)": "–", "95% CI": "–", "p_value": float("nan")}
+        row = {
+            "effect": label,
+            "glm": glm,
+            "n": "–",
+            "this run (pp)": "not estimated",
+            "95% CI": "–",
+            "p_value": float("nan"),
+        }
         return f"{label}: not estimated ({missing})", row
+    n, note = int(hit["n"]), str(hit.get("note") or "")
+    base = {"effect": label, "glm": glm, "n": f"{n:,}"}
+    if note.startswith("not estimable"):
+        row = {**base, "this run (pp)": "not estimable", "95% CI": "–", "p_value": float("nan")}
+        return f"{label}: {note} (n = {n:,}).", row
     ame, p = f"{hit['ame_pp']:+.2f}", float(hit["p_value"])
+    ci = ci_text(hit["ci_low_pp"], hit["ci_high_pp"])
+    row = {**base, "this run (pp)": ame, "95% CI": ci, "p_value": p}
     if pd.isna(hit["se_pp"]):
-        ci, detail = "–", f"no CI: {hit['note']}"
-    else:
-        ci = f"{hit['ci_low_pp']:+.2f} to {hit['ci_high_pp']:+.2f}"
-        detail = f"95% CI {ci}; p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}"
-    row = {"effect": label, "glm": glm, "this run (pp)": ame, "95% CI": ci, "p_value": p}
-    return f"{label}: {ame} pp ({detail}; n = {hit['n']:,}).", row
+        return f"{label}: {ame} pp (no CI: {note}; n = {n:,}).", row
+    interval = f"{hit['ci_low_pp']:+.2f} to {hit['ci_high_pp']:+.2f} pp"
+    if _half_width(hit) > WIDE_CI_PP:
+        return (
+            f"{label}: {ame} pp from only {n:,} answers, too few for a confidence interval worth reading "
+            f"(95% CI {interval}): no evidence either way.",
+            row,
+        )
+    detail = f"95% CI {interval}; p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}"
+    return f"{label}: {ame} pp ({detail}; n = {n:,}).", row
 
 
 def _effect(effects: pd.DataFrame, comp: str, glm: int, level: str) -> dict | None:
@@ -171,27 +263,41 @@ def _why_missing(res: StudyResults, comp: str, glm: int, level: str) -> str:
 
 
 def tables(res: StudyResults) -> list[Block]:
-    """The tables, most telling first; the CSVs under tables/ hold every column at full precision."""
+    """The tables, most telling first; long ones cut short. tables/*.csv hold every row and column."""
     out: list[Block] = [Heading("Tables"), Text("Every table is also in tables/*.csv at full precision.")]
     out += _glm_tables(res)
     out.append(Heading("Error rate per model and task, no context", 3))
-    out.append(Table(res.errors, "Original prompts without context; 95% Wilson CIs."))
+    out += long_table(res.errors, "Original prompts without context; 95% Wilson CIs.", "error_no_context")
     out += paired_blocks(res)
     out += dropped_blocks(res)
     out += belief_blocks(res)
     out.append(Heading("Capabilities", 3))
-    out.append(
-        Table(res.capability, "Score per model, task and variant; 95% Wilson CIs.")
+    out += (
+        long_table(res.capability, "Score per model, task and variant; 95% Wilson CIs.", "capability")
         if res.capability is not None
-        else Text("No capability scores in this run.")
+        else [Text("No capability scores in this run.")]
     )
     out.append(Heading("Warmth by checkpoint", 3))
-    out.append(
-        Table(res.warmth, "Mean SocioT warmth; epoch 0 = the original model; 95% t-intervals.")
+    out += (
+        long_table(
+            res.warmth,
+            "Mean SocioT warmth; epoch 0 = the original model; 95% t-intervals.",
+            "warmth_by_checkpoint",
+        )
         if res.warmth is not None
-        else Text("No warmth scores in this run.")
+        else [Text("No warmth scores in this run.")]
     )
     return out
+
+
+def long_table(frame: pd.DataFrame, caption: str, csv: str) -> list[Block]:
+    """A table; past LONG_ROWS rows, its first rows and a link to the whole of it in tables/<csv>.csv."""
+    if len(frame) <= LONG_ROWS:
+        return [Table(frame, caption)]
+    return [
+        Table(frame.head(LONG_ROWS), f"{caption} The first {LONG_ROWS} of {len(frame):,} rows."),
+        Link(f"All {len(frame):,} rows: tables/{csv}.csv", f"tables/{csv}.csv"),
+    ]
 
 
 def _glm_tables(res: StudyResults) -> list[Block]:
@@ -199,29 +305,30 @@ def _glm_tables(res: StudyResults) -> list[Block]:
     if not res.effects.empty:
         shown = res.effects[_EFFECT_SHOWN].copy()
         shown["95% CI (pp)"] = [
-            f"{lo:+.2f} to {hi:+.2f}" if pd.notna(lo) else "–"
+            ci_text(lo, hi)
             for lo, hi in zip(res.effects["ci_low_pp"], res.effects["ci_high_pp"], strict=True)
         ]
         shown["p_value"] = res.effects["p_value"]
         shown["note"] = res.effects["note"]
-        out.append(
-            Table(
-                shown,
-                "Effect of fine-tuning on the error rate (pp) by GLM and level; 'all' = every "
-                "row the GLM used. error_*_pct are the raw rates in those rows.",
-            )
+        out += long_table(
+            shown,
+            "Effect of fine-tuning on the error rate (pp) by GLM and level; 'all' = every "
+            "row the GLM used. error_*_pct are the raw rates in those rows.",
+            "glm_effects",
         )
     fits = res.fits[["comparison", "glm", "glm_name", "fitted", "n", "models", "reason", "notes"]]
-    out.append(Table(fits, "The GLMs: fitted or skipped, and why."))
+    out += long_table(fits, "The GLMs: fitted or skipped, and why.", "glm_fits")
     return out
 
 
 def figures(res: StudyResults) -> list[Block]:
-    """Each figure, or the reason it is absent."""
+    """Each figure with its n and what it hides at this size, or the reason it is absent."""
     out: list[Block] = [Heading("Figures")]
+    notes = figure_notes(res)
     for name, (caption, why) in FIGURES.items():
         path = res.figures.get(name)
-        out.append(Image(path, caption) if path else Text(f"{caption.split('.')[0]}: not drawn — {why}"))
+        full = f"{caption} {notes[name]}".strip() if name in notes else caption
+        out.append(Image(path, full) if path else Text(f"{caption.split('.')[0]}: not drawn — {why}"))
     return out
 
 
@@ -230,6 +337,10 @@ def run_description(res: StudyResults) -> list[Block]:
     info, counts = res.run_info, res.prepared.counts
     items = [f"Models: {_pairs(info.get('models')) or 'as named in the verdicts'}"]
     items.append(f"Judge: {info.get('judge') or 'not recorded'}")
+    if info.get("files"):
+        files = [str(f) for f in info["files"]]
+        shown = ", ".join(files[:8]) + (f", and {len(files) - 8:,} more" if len(files) > 8 else "")
+        items.append(f"Input files ({len(files):,}): {shown}")
     items.append(
         f"Verdict rows read: {counts.get('rows_in', 0):,}; analysed: {counts.get('rows_used', 0):,}; "
         f"unparseable verdicts dropped: {counts.get('unparseable_dropped', 0):,}; failed generations "

@@ -50,6 +50,20 @@ def cell_summary(cells: pd.DataFrame, variant: str, alpha: float) -> str:
     )
 
 
+def cell_layout(cells: pd.DataFrame) -> str:
+    """What one model x task x variant's cells are, counted from this run's cells (the study: 8)."""
+    parts = []
+    for test, what in (
+        ("context", "the original template, unmodified and under each of {k} context(s): {n} cell(s)"),
+        ("belief", "each of {n} amendment type(s), incorrect and correct templates pooled: {n} cell(s)"),
+    ):
+        types = cells.loc[cells["test_type"] == test, "amendment_type"].astype(str).unique()
+        if len(types):
+            contexts = sum(t != "unmodified" for t in types)
+            parts.append(f"test type '{test}' (" + what.format(k=contexts, n=len(types)) + ")")
+    return " and ".join(parts) or "no cells"
+
+
 def paired_blocks(res: StudyResults) -> list[Block]:
     """The study's paired cells: the headline sentence per variant and the cells with the smallest q."""
     out: list[Block] = [Heading("Paired tests per cell (the study's cells)", 3)]
@@ -59,9 +73,8 @@ def paired_blocks(res: StudyResults) -> list[Block]:
     alpha = res.config.fdr_alpha
     out.append(
         Text(
-            "Per model x task x compared variant: test type 'context' (the original template, unmodified and "
-            "under each of 8 contexts: 9 cells) and 'belief' (each amendment type, incorrect and correct "
-            "templates pooled: 9 cells). Rows are paired on item, amendment type and template; exact McNemar "
+            f"Per model x task x compared variant: {cell_layout(cells)}. Rows are paired on item, amendment "
+            "type and template; exact McNemar "
             "test; Benjamini-Hochberg within each model x task x variant x test type. b = pairs where only "
             "the variant erred, c = only the original; diff_pp = variant minus original accuracy (negative: "
             "the variant is worse); odds ratio = b/c; cohens_g = max(b, c)/(b + c) - 1/2 (textbook); "

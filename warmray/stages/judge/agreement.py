@@ -105,8 +105,23 @@ def confusion(joined: pd.DataFrame) -> pd.DataFrame:
     return table.fillna(0).astype(int).rename_axis(index="A", columns="B")
 
 
+KAPPA_UNDEFINED = "undefined (one source gives a single label)"
+
+
+def kappa_undefined(joined: pd.DataFrame) -> bool:
+    """Whether Cohen's kappa means nothing here: one source (or both) gave every row the same label.
+
+    Kappa compares agreement with the agreement expected from each source's label shares; a source with
+    one label has no share to compare, so its kappa is 0 (or 0/0) by construction, not by disagreement.
+    """
+    return joined["label_a"].nunique() < 2 or joined["label_b"].nunique() < 2
+
+
 def kappa(joined: pd.DataFrame) -> dict[str, float]:
-    """n, agreement, Cohen's kappa and its 95% CI for one set of paired labels (NaN where undefined)."""
+    """n, agreement, Cohen's kappa and its 95% CI for one set of paired labels (NaN where undefined).
+
+    Undefined: no rows, or a source that gives a single label (`kappa_undefined`).
+    """
     from statsmodels.stats.inter_rater import cohens_kappa
 
     n = len(joined)
@@ -114,8 +129,7 @@ def kappa(joined: pd.DataFrame) -> dict[str, float]:
         return {"n": 0, "agreement": np.nan, "kappa": np.nan, "kappa_ci_low": np.nan, "kappa_ci_high": np.nan}
     agree = float((joined["label_a"] == joined["label_b"]).mean())
     table = confusion(joined).to_numpy(dtype=float)
-    expected = float((table.sum(0) * table.sum(1)).sum() / n**2)
-    if expected >= 1.0:  # both sources gave one and the same label: kappa is 0/0
+    if kappa_undefined(joined):
         return {"n": n, "agreement": agree, "kappa": np.nan, "kappa_ci_low": np.nan, "kappa_ci_high": np.nan}
     with warnings.catch_warnings():
         # statsmodels also computes a z-test against kappa = 0, whose SE is 0 for some tables; unused here.
@@ -128,6 +142,16 @@ def kappa(joined: pd.DataFrame) -> dict[str, float]:
         "kappa_ci_low": float(res.kappa_low),
         "kappa_ci_high": float(res.kappa_upp),
     }
+
+
+def kappa_text(row: pd.Series, digits: int = 2) -> str:
+    """Kappa and its CI as words, e.g. `0.41 (95% CI 0.30 to 0.52)`; KAPPA_UNDEFINED where it is NaN."""
+    if int(row["n"]) == 0:
+        return "undefined (no paired rows)"
+    if pd.isna(row["kappa"]):
+        return KAPPA_UNDEFINED
+    lo, hi = row["kappa_ci_low"], row["kappa_ci_high"]
+    return f"{row['kappa']:.{digits}f} (95% CI {lo:.{digits}f} to {hi:.{digits}f})"
 
 
 def agreement_table(joined: pd.DataFrame) -> pd.DataFrame:
@@ -171,8 +195,7 @@ def command(args: argparse.Namespace) -> int:
     print(
         f"A = {args.a}: {a.read}\nB = {args.b}: {b.read}\n"
         f"{int(overall['n'])} paired rows: agreement {overall['agreement']:.1%}, "
-        f"Cohen's kappa {overall['kappa']:.3f} (95% CI {overall['kappa_ci_low']:.3f} to "
-        f"{overall['kappa_ci_high']:.3f})\n\nconfusion (rows A, columns B):\n{matrix.to_string()}\n\n"
+        f"Cohen's kappa {kappa_text(overall, 3)}\n\nconfusion (rows A, columns B):\n{matrix.to_string()}\n\n"
         f"{table.to_string(index=False, float_format=lambda x: f'{x:.3f}')}"
     )
     if args.out:
@@ -198,9 +221,9 @@ def write_run_agreement(llm_folder: Path, reference_folder: Path, path: Path) ->
     table, _ = compare(llm, reference)
     overall = table.iloc[0]
     log.info(
-        "judge: LLM judge vs reference grader: agreement %.1f%%, kappa %.3f (n=%d)",
+        "judge: LLM judge vs reference grader: agreement %.1f%%, kappa %s (n=%d)",
         100 * overall["agreement"],
-        overall["kappa"],
+        kappa_text(overall, 3),
         overall["n"],
     )
     return write_table(table, path, "judge_agreement")
