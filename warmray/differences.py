@@ -3,8 +3,8 @@
 Each row is a point where warmray differs from the study (Ibrahim, Hafner & Rocher 2025): by choice, by
 default (a setting changes it), or because the study did not say. The table is rendered twice from this
 one source: into README.md between the markers below (`python -m warmray.differences --readme` rewrites
-that section; a test checks it is current), and at the top of every analysis report
-(warmray.stages.analyze.sections).
+that section; a test checks it is current), and into every analysis report, right after its headline
+effects (warmray.stages.analyze.sections).
 """
 
 from __future__ import annotations

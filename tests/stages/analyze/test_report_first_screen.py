@@ -143,6 +143,8 @@ def test_every_figure_caption_gives_its_n_and_what_small_n_hides(demo_report):
     assert len(captions) == 5 and all("n = " in c for c in captions)
     boxes = next(c for c in captions if c.startswith("*Figure 3"))
     assert "collapse to a line" in boxes  # one prompt cell per box at this size
+    change = next(c for c in captions if c.startswith("*Figure 5"))
+    assert "too few answers to read a change" in change
 
 
 def test_long_tables_are_cut_short_and_link_their_csv(tmp_path):

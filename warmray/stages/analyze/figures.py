@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from warmray.stages.analyze.design import level_order
+from warmray.stages.analyze.results import WIDE_CI_PP
 from warmray.stages.analyze.verdicts import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
 
 if TYPE_CHECKING:
@@ -208,6 +209,11 @@ def _draw_boxes(ax, diff: pd.DataFrame) -> None:
             )
             for patch in box["boxes"]:
                 patch.set(facecolor=colour, alpha=0.75)
+            # The cells themselves: at small n a box is a line, and the points are what there is to see.
+            for x, vals in zip(pos, data, strict=True):
+                ax.scatter(
+                    np.full(vals.size, x), vals, s=18, color=colour, edgecolors="black", lw=0.5, zorder=3
+                )
             for x, vals in zip(pos, data, strict=True):
                 ax.annotate(
                     f"{vals.size}",
@@ -263,7 +269,7 @@ def capability_bars(capability: pd.DataFrame | None) -> Figure | None:
                         va="bottom",
                     )
         ax.set_xticks(range(len(models)), models, rotation=15)
-        ax.set(ylim=(0, 105), title=f"{task} (n = {int(sub['n'].sum()):,})")
+        ax.set(ylim=(0, 105), title=f"{task} ({_span(sub['n'])} per bar)")
         ax.set_ylabel(f"{sub['measure'].iloc[0].capitalize()} (%)")
         ax.grid(axis="y", alpha=0.3)
     # One legend for all panels, outside them: bars reach 100% and would hide any legend inside.
@@ -302,7 +308,7 @@ def context_accuracy_change(effects: pd.DataFrame) -> Figure | None:
     ax.set_ylabel("Accuracy change vs original (pp, 95% CI)")
     ax.set_title("Figure 5. Accuracy change by context (GLM 3 marginal effects)", fontweight="bold")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    fig.legend(loc="outside lower center", ncol=len(comps), fontsize=8)
     return fig
 
 
@@ -345,11 +351,17 @@ def figure_notes(res: StudyResults) -> dict[str, str]:
     g3 = g3[g3["level"] != "all"] if not g3.empty else g3
     if not g3.empty:
         bare = int(g3["ci_low_pp"].isna().sum())
+        wide = int(((g3["ci_high_pp"] - g3["ci_low_pp"]) / 2 > WIDE_CI_PP).sum())
         notes["fig5_context_change"] = f"{_span(g3['n'])} answers per point" + (
-            f"; {bare} point(s) have no CI (hollow: separation; 'not estimable': a degenerate fit)."
+            f"; {bare} point(s) have no CI (hollow: separation; 'not estimable': a degenerate fit)"
             if bare
-            else "."
+            else ""
         )
+        if wide:
+            notes["fig5_context_change"] += (
+                f"; {wide} interval(s) wider than ±{WIDE_CI_PP:.0f} pp: too few answers to read a change"
+            )
+        notes["fig5_context_change"] += "."
     return notes
 
 

@@ -89,7 +89,8 @@ def format_value(column: str, value: object) -> str:
             if column.endswith(("_pp", "ratio", "_g", "warmth_mean", "warmth_sd", "ci_low", "ci_high"))
             else 1
         )
-        return f"{value:.{digits}f}"
+        text = f"{value:.{digits}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.00"
     return str(value)
 
 

@@ -11,6 +11,8 @@ import pandas as pd
 from warmray.config import AnalyzeConfig
 from warmray.stages.analyze.verdicts import Prepared
 
+# A 95% CI wider than this either side says only that the run had too few items: not shown as a finding.
+WIDE_CI_PP = 20.0
 # name -> (caption, why it may be missing)
 FIGURES = {
     "fig1_warmth_by_epoch": (

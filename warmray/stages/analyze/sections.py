@@ -17,7 +17,7 @@ from warmray.differences import COLUMNS, rows
 from warmray.stages.analyze.agreement_report import judge_agreement_blocks
 from warmray.stages.analyze.figures import figure_notes
 from warmray.stages.analyze.report import Block, Bullets, Callout, Heading, Image, Link, Table, Text
-from warmray.stages.analyze.results import FIGURES, StudyResults
+from warmray.stages.analyze.results import FIGURES, WIDE_CI_PP, StudyResults
 from warmray.stages.analyze.study_sections import (
     belief_blocks,
     dropped_blocks,
@@ -42,8 +42,6 @@ BUILTIN_WORDS = {
     ),
 }
 _EFFECT_SHOWN = ["comparison", "glm", "level", "n", "error_original_pct", "error_variant_pct", "ame_pp"]
-# A 95% CI wider than this either side says only that the run had too few items: not shown as a finding.
-WIDE_CI_PP = 20.0
 # Tables longer than this show their first rows; the whole table is in tables/<name>.csv, linked.
 LONG_ROWS = 12
 
@@ -123,7 +121,8 @@ def terminal_lines(run_info: dict[str, Any], effects: pd.DataFrame) -> list[str]
         if note.startswith("not estimable"):
             value = note
         else:
-            value = f"{hit['ame_pp']:+.2f} pp, 95% CI {ci_text(hit['ci_low_pp'], hit['ci_high_pp'])}"
+            ci = ci_text(hit["ci_low_pp"], hit["ci_high_pp"])
+            value = f"{round(hit['ame_pp'], 2) or 0.0:+.2f} pp, 95% CI {ci}"
         heads.append(f"  {label}: {value} (n = {n:,}; the study: {study:+.2f} pp)")
         if _half_width(hit) > WIDE_CI_PP:
             wide.append((n, _half_width(hit)))
@@ -228,7 +227,7 @@ def _headline_row(label: str, glm: int, hit: dict | None, missing: str) -> tuple
     if note.startswith("not estimable"):
         row = {**base, "this run (pp)": "not estimable", "95% CI": "–", "p_value": float("nan")}
         return f"{label}: {note} (n = {n:,}).", row
-    ame, p = f"{hit['ame_pp']:+.2f}", float(hit["p_value"])
+    ame, p = f"{round(hit['ame_pp'], 2) or 0.0:+.2f}", float(hit["p_value"])
     ci = ci_text(hit["ci_low_pp"], hit["ci_high_pp"])
     row = {**base, "this run (pp)": ame, "95% CI": ci, "p_value": p}
     if pd.isna(hit["se_pp"]):
