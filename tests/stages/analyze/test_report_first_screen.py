@@ -161,6 +161,8 @@ def test_the_terminal_summary_carries_the_reports_caveats_and_n(demo_report):
     assert "built-in demonstration model SmolLM2-135M" in text
     assert "reference grader's verdicts" in text and "Too few items for confidence intervals" in text
     assert "No context, original prompts: " in text and "(n = 16; the study: +7.43 pp)" in text
+    none = terminal_lines(DEMO_RUN, effects.iloc[0:0])
+    assert none[-1].startswith("Headline effects: none estimated")
 
 
 def test_analyze_refuses_a_missing_run_directory_and_creates_nothing(tmp_path, capsys):

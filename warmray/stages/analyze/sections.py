@@ -110,7 +110,7 @@ def terminal_lines(run_info: dict[str, Any], effects: pd.DataFrame) -> list[str]
     comps = list(dict.fromkeys(effects["comparison"])) if not effects.empty else []
     comp = "warm" if "warm" in comps else (comps[0] if comps else None)
     if comp is None:
-        return lines
+        return lines + ["Headline effects: none estimated (no GLM could be fitted); the report says why."]
     wide, heads = [], []
     for label, glm, level, study in HEADLINES:
         hit = _effect(effects, comp, glm, level)
