@@ -14,6 +14,8 @@ without adding anything to the contrast. The table of fits lists the models in e
 Effects are average marginal effects by counterfactual prediction: every answer in a subset is predicted
 with finetuned=1 and finetuned=0, and the differences averaged. Standard errors come from the delta method
 on the fitted covariance, computed here (statsmodels' `get_margeff` does not know interaction terms).
+An effect whose every prediction a diverged coefficient pins at 0 or 1 (a level with no errors, say) is
+no estimate: its row is NaN with the note "not estimable: <reason>" (`not_estimable`), never an exact 0.
 
 Where the p-values differ from the study's: warmray tests each average marginal effect (in probability
 points) with a delta-method z-test. The study's code tests, for its models 2-4, the sum of logit
