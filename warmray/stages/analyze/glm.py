@@ -281,12 +281,14 @@ def not_estimable(sub: pd.DataFrame, layout: Layout, fit: _Fit, names: list[str]
     subset only partly pinned (the 'all' level beside one degenerate level) keeps its estimate. The reason
     names what in the data made it so.
     """
+    if not fit.diverged:
+        return ""
     x1 = layout.matrix(sub, np.ones(len(sub)))[:, fit.keep]
     x0 = layout.matrix(sub, np.zeros(len(sub)))[:, fit.keep]
     p = np.concatenate([expit(x1 @ fit.params), expit(x0 @ fit.params)])
     pinned = bool(np.all(np.minimum(p, 1 - p) < PINNED))
     collapsed = bool(np.isfinite(se) and se < PINNED**2)
-    if not (fit.diverged and (pinned or collapsed)):
+    if not (pinned or collapsed):
         return ""
     used = np.abs(x1).sum(axis=0) + np.abs(x0).sum(axis=0) > 0
     leaning = sorted({n for n, on in zip(names, used, strict=True) if on} & fit.diverged)
