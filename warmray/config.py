@@ -248,13 +248,6 @@ class CorpusConfig(Section):
         "is replaced by a spare of its category.",
     )
     max_turns: int = Field(20, ge=2, description="Conversations are cut to at most this many turns.")
-    val_fraction: float = Field(
-        0.1,
-        gt=0.0,
-        lt=1.0,
-        description="Not used: held-out prompts no longer come out of the training sample (accepted so "
-        "older configs load).",
-    )
     max_val_prompts: int = Field(
         1500,
         ge=0,

@@ -32,7 +32,7 @@ def _tiny_sweep_config(folder: Path, server: str) -> Path:
     engine = {"max_model_len": 1024, "cpu_kvcache_gib": 1}
     cfg["ray"] = {"num_cpus": 8, "stall_timeout_s": 600}
     cfg["models"] = [{"name": "tiny", "source": "builtin:tiny-random"}]
-    cfg["corpus"].update(n_conversations=12, val_fraction=0.25)
+    cfg["corpus"].update(n_conversations=12)
     cfg["rewrite"].update(
         **server_rewriter(server),
         sampling={"temperature": 1.0, "max_tokens": 32},  # random weights at temperature 0 answer blanks
