@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from warmray import processes, progress
-from warmray.config import ConfigError, ExperimentConfig, load_config
+from warmray.config import ConfigError, ExperimentConfig, add_overrides_argument, load_config
 from warmray.console import Console, CountWarnings, add_verbose_argument, stop_ray
 from warmray.errors import UserError, explain_outside
 from warmray.pipeline import STAGE_NAMES, STAGES, run_pipeline
@@ -138,14 +138,7 @@ def _add_stage_args(p: argparse.ArgumentParser, config_required: bool = True) ->
     p.add_argument(
         "--force", action="store_true", help="redo the stages even if finished (their output is replaced)"
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, validated like the file (repeatable): --set train.epochs=2",
-    )
+    add_overrides_argument(p)
     add_verbose_argument(p)
 
 

@@ -6,6 +6,7 @@ unknown keys, wrong types and missing files before any stage starts, naming the 
 
 from __future__ import annotations
 
+import argparse
 import copy
 import hashlib
 import json
@@ -749,6 +750,18 @@ def _section_class(annotation: Any) -> type[BaseModel] | None:
         if found is not None:
             return found
     return None
+
+
+def add_overrides_argument(parser: argparse.ArgumentParser, example: str = "train.epochs=2") -> None:
+    """The `--set KEY=VALUE` option of every command that reads a config (args.overrides)."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config key, validated like the file (repeatable): --set {example}",
+    )
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

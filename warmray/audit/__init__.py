@@ -23,6 +23,7 @@ from warmray.audit.experiment import (
     offline_fallback,
 )
 from warmray.audit.targets import TARGET_HELP, parse_target, unique_names
+from warmray.config import add_overrides_argument
 from warmray.console import add_verbose_argument, of_command
 from warmray.errors import UserError
 
@@ -66,14 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="variable holding the endpoint targets' key",
     )
     parser.add_argument("--judge-key-env", metavar="VAR", help="variable holding the judge endpoint's key")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key of the audit's config as for `warmray run` (repeatable; wins over the flags)",
-    )
+    add_overrides_argument(parser, "generate.sampling.max_tokens=64")
     parser.add_argument(
         "--no-offline-fallback",
         dest="offline_fallback_off",

@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from warmray.config import ExperimentConfig, load_config
+from warmray.config import ExperimentConfig, add_overrides_argument, load_config
 from warmray.plan.build import Plan, Work, build_plan
 from warmray.plan.hardware import Cluster, cluster_from_launcher, gpu_named
 from warmray.plan.render import as_json, table
@@ -39,14 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--gpu-memory-gib", type=float, metavar="G", help="memory per GPU, overriding the type's"
     )
     parser.add_argument("--run-dir", type=Path, help="a run directory whose corpus gives real token counts")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key as for `warmray run` (repeatable): --set train.epochs=2",
-    )
+    add_overrides_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument(
         "--trace",

@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from warmray.config import add_overrides_argument
 from warmray.console import add_verbose_argument, of_command, stop_ray
 from warmray.rundir import RunDir
 
@@ -34,14 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "config", type=Path, help="experiment YAML with a `sweep:` section (configs/sweep.yaml)"
     )
     parser.add_argument("--run-dir", type=Path, help="where the sweep goes (default: the config's run_dir)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key as for `warmray run` (repeatable): --set sweep.num_samples=4",
-    )
+    add_overrides_argument(parser, "sweep.num_samples=4")
     add_verbose_argument(parser)
 
 
