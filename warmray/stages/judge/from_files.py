@@ -29,7 +29,7 @@ from warmray.results_reader import Results, ResultsInputError, read_results
 from warmray.stage import StageContext
 from warmray.stages.analyze.released import answer_list, unmatched_references
 from warmray.stages.judge import grading
-from warmray.stages.judge.agreement import Source, compare
+from warmray.stages.judge.agreement import Source, compare, kappa_text
 
 # Our column <- the columns other layouts use for it, first found wins.
 ALIASES = {
@@ -161,8 +161,7 @@ def command(args: argparse.Namespace) -> int:
             table, matrix = compare(Source("verdict", verdicts, "verdict"), Source(column, verdicts, column))
             overall = table.iloc[0]
             print(
-                f"agreement with {what}: {overall['agreement']:.1%}, kappa {overall['kappa']:.3f} "
-                f"(95% CI {overall['kappa_ci_low']:.3f} to {overall['kappa_ci_high']:.3f}), "
+                f"agreement with {what}: {overall['agreement']:.1%}, kappa {kappa_text(overall, 3)}, "
                 f"n={overall['n']}\n"
                 f"{matrix.to_string()}"
             )
