@@ -116,7 +116,9 @@ def test_html_report_is_self_contained_with_decodable_figures(full_report):
     assert not re.search(r"""src=['"](?!data:)""", page)  # nothing fetched from elsewhere
     # Links only to the CSVs written beside the report (followed by the reader, never loaded).
     assert re.findall(r"""href=['"]([^'"]*)""", page)
-    assert all(h.startswith("tables/") and h.endswith(".csv") for h in re.findall(r"""href=['"]([^'"]*)""", page))
+    assert all(
+        h.startswith("tables/") and h.endswith(".csv") for h in re.findall(r"""href=['"]([^'"]*)""", page)
+    )
     images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
     assert len(images) == 5
     for data in images:
