@@ -8,7 +8,8 @@ import json
 import pytest
 from e2e_helpers import check_run_dir, warmray
 
-from warmray import schema
+from warmray import processes, schema
+from warmray.compare import compare_runs
 from warmray.infer import engine_hooks
 from warmray.pipeline import STAGE_NAMES
 from warmray.prompt_files import read_prompt
@@ -214,3 +215,39 @@ def test_editing_a_prompt_file_redoes_the_stages_that_read_it_and_no_others(tiny
     responses = check_run_dir(tiny_study.run_dir, VARIANTS)
     sysprompt = responses[responses["variant"] == "warm_sysprompt"]["system_prompt"]
     assert set(sysprompt) == {"You are a warm and gentle assistant; answer kindly."}
+
+
+# After the shared tiny study's `warmray run` ended normally, none of the processes it started lives on.
+#
+# Its processes are the ones carrying the token warmray recorded for that command (warmray.processes):
+# the local Ray, its workers and whatever an engine started beside them (vLLM's engine core, a
+# multiprocessing resource tracker), found by environment whatever they renamed themselves to. SIGTERM
+# and SIGKILL are checked on the generate run of test_resume_generate.py.
+def test_no_process_of_a_finished_run_is_alive(tiny_study):
+    records = [r for r in processes.records() if r["pid"] == tiny_study.first_pid]
+    assert records, f"the run recorded no token in {processes.registry()}"
+    record = max(records, key=lambda r: r["started_at"])
+    assert record["ended"] and record["argv"][0] == "run"
+    assert processes.carrying(record["token"]) == []
+
+
+# Two fresh runs of one config give the same tables: the shared tiny study against a second run of its
+# first stages in a new run directory, measured by `warmray compare`.
+#
+# The rewrite samples (temperature 1 in tiny.yaml) on a CPU engine: with a seed per request, from the run's
+# seed and the row's id, its rewrites and training tables must come out equal whatever order Ray Data
+# feeds the rows in. One engine start more than the study (the rewrite's), no training.
+def test_a_second_fresh_run_gives_the_same_corpus_and_rewrite_tables(tmp_path, tiny_study):
+    again = tmp_path / "again"
+    args = [str(tiny_study.config), "--run-dir", str(again), "--set", "generate.sampling.max_tokens=12"]
+    second = warmray("run", *args, "--until", "rewrite")
+    assert second.returncode == 0, second.stdout + second.stderr[-4000:]
+    diffs, _ = compare_runs(tiny_study.run_dir, again)
+    ours = {d.name: d for d in diffs if d.name.split("/")[0] in ("corpus", "rewrite")}
+    assert all(ours[name].rows_a > 0 for name in ("rewrite/warm", "rewrite/cold", "rewrite/rewrites"))
+    assert all(d.identical for d in ours.values()), [
+        (d.name, d.different, d.only_a, d.only_b, d.columns) for d in ours.values() if not d.identical
+    ]
+    shown = warmray("compare", str(tiny_study.run_dir), str(again))
+    assert shown.returncode == 0, shown.stderr
+    assert "rewrite/warm" in shown.stdout and "tables identical" in shown.stdout

@@ -60,7 +60,7 @@ def test_a_refused_request_is_not_retried():
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"choices": []}, {"choices": [{"message": {"content": "  "}}]}, {"error": "x"}, [1]]
+    "body", [{}, {"choices": []}, {"choices": [{"message": {"content": ""}}]}, {"error": "x"}, [1]]
 )
 def test_a_reply_without_an_answer_is_malformed(body):
     with pytest.raises(MalformedReply):
@@ -105,3 +105,7 @@ def test_a_stage_stops_when_its_failed_share_exceeds_the_limit(tmp_path, caplog)
     message = str(e.value)
     assert "1 of 4" in message and "http://x/v1" in message and "HTTP 500: boom" in message
     assert "3 answers that succeeded are kept" in message
+
+
+def test_a_reply_of_whitespace_is_a_weak_models_answer_not_a_fault():
+    assert reply_text({"choices": [{"message": {"content": "\n\n "}}]}) == "\n\n "

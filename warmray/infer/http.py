@@ -50,13 +50,14 @@ def reply_text(body: Any) -> str:
     """The answer text of a chat completion reply; MalformedReply when it holds none.
 
     An empty content is malformed too: an endpoint that returns nothing has not answered, and a judge
-    reading "" would record UNPARSEABLE as if the judge model had replied.
+    reading "" would record UNPARSEABLE as if the judge model had replied. Whitespace is an answer (a
+    weak model's), not a transport fault: retrying it would only ask again for the same reply.
     """
     try:
         content = body["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError) as e:
         raise MalformedReply(f"malformed reply (no choices[0].message.content): {str(body)[:200]}") from e
-    if not isinstance(content, str) or not content.strip():
+    if not isinstance(content, str) or not content:
         raise MalformedReply(f"malformed reply (empty content): {str(body)[:200]}")
     return content
 
