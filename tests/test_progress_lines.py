@@ -42,7 +42,11 @@ def test_a_log_that_is_not_a_terminal_gets_a_line_per_interval_only_when_the_cou
 
 @pytest.mark.slow
 def test_an_engine_stage_reports_requests_as_they_finish_before_its_block_is_written(tmp_path):
-    """One block of 16 rows, decoded 4 at a time: written rows stay 0 until the end, the line must not."""
+    """One block of 16 rows, decoded one at a time: written rows stay 0 until the end, the line must not.
+
+    One at a time and 160 tokens each, so the decode spans several 2 s readings (at 4 at a time and 48
+    tokens the tiny model decoded all 16 between two readings on an idle machine).
+    """
     import ray
 
     from warmray import resumable
@@ -50,8 +54,8 @@ def test_an_engine_stage_reports_requests_as_they_finish_before_its_block_is_wri
     from warmray.infer import answer
     from warmray.runtime import ensure_ray
 
-    engine = EngineConfig(max_model_len=512, cpu_kvcache_gib=1, batch_size=16, max_num_seqs=4)
-    sampling = SamplingConfig(temperature=1.0, max_tokens=48)
+    engine = EngineConfig(max_model_len=512, cpu_kvcache_gib=1, batch_size=16, max_num_seqs=1)
+    sampling = SamplingConfig(temperature=1.0, max_tokens=160)
     requests = pd.DataFrame(
         {
             "key": [f"r{i}" for i in range(16)],
