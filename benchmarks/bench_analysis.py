@@ -14,7 +14,7 @@ from pathlib import Path
 
 from warmray.config import AnalyzeConfig
 from warmray.stages.analyze import analyze, load_verdict_files
-from warmray.stages.analyze.synthetic import (
+from warmray.statistics import (
     SyntheticEffects,
     synthetic_capability,
     synthetic_verdicts,

@@ -24,9 +24,7 @@ import torch
 from warmray.config import TrainConfig
 from warmray.models import resolve_model
 from warmray.stages.train import fit, training_data
-from warmray.stages.train.loop import train_step
-from warmray.stages.train.sft_data import collate, load_examples
-from warmray.stages.train.sharding import load_lora_model
+from warmray.training import collate, load_examples, load_lora_model, train_step
 
 
 def _table(tokens: int, n: int, path: Path) -> Path:

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_train_step.py                        # SmolLM2-135M on the CPU
     python benchmarks/bench_train_step.py --model meta-llama/Llama-3.1-8B-Instruct --dtype bfloat16
 
-Runs warmray.stages.train.sharding.load_lora_model + loop.train_step (the code each Ray Train worker
+Runs warmray.training.sharding.load_lora_model + loop.train_step (the code each Ray Train worker
 runs) on synthetic conversations of a fixed token length, so the figure isolates the step from data
 loading and Ray.
 """
@@ -17,9 +17,7 @@ import torch
 
 from warmray.config import TrainConfig
 from warmray.models import resolve_model
-from warmray.stages.train.loop import train_step
-from warmray.stages.train.sft_data import collate, tokenize_conversation
-from warmray.stages.train.sharding import load_lora_model
+from warmray.training import collate, load_lora_model, tokenize_conversation, train_step
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
 
 Needs torch, transformers, peft and warmray's own imports (no Ray, no vLLM, no network): random weights
 built from the model's shape (warmray.plan.shapes), wrapped and stepped by the functions the Ray Train
-workers run (warmray.stages.train.sharding.add_lora / wrap_ddp / wrap_fsdp, loop.run_step). Writes
+workers run (warmray.training.sharding.add_lora / wrap_ddp / wrap_fsdp, loop.run_step). Writes
 OUT_DIR/device_check.json with three runs:
 
 - `lora_8b`: Llama-3.1-8B shape, bf16, the study's LoRA settings (TrainConfig defaults), one rank as the
@@ -48,8 +48,7 @@ from warmray.plan._trace_run import _model_config  # noqa: E402
 from warmray.plan.hardware import GPUS  # noqa: E402
 from warmray.plan.shapes import KNOWN, Shape  # noqa: E402
 from warmray.plan.trace import GIB, TraceJob, job_for  # noqa: E402
-from warmray.stages.train.loop import make_optimizer, run_step  # noqa: E402
-from warmray.stages.train.sharding import add_lora, wrap_ddp, wrap_fsdp  # noqa: E402
+from warmray.training import add_lora, make_optimizer, run_step, wrap_ddp, wrap_fsdp  # noqa: E402  # noqa: E402
 
 FLOPS_COUNTING = (
     "model FLOPs per token = 2N (forward, all weights) + 2N_frozen + 4N_lora (backward: gradients of "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from warmray.differences import (
+from warmray.report.differences import (
     COLUMNS,
     DIFFERENCES,
     KINDS,
@@ -24,7 +24,7 @@ def test_readme_section_is_the_table_rendered_from_the_source():
     text = README.read_text()
     assert readme_section() in text, (
         "README.md's differences table is out of date: run "
-        "`.venv/bin/python -m warmray.differences --readme README.md`"
+        "`.venv/bin/python -m warmray.report.differences --readme README.md`"
     )
     assert text.count(README_START) == 1 and text.count(README_END) == 1
 
@@ -58,7 +58,7 @@ def test_with_section_replaces_only_what_lies_between_the_markers():
 def test_the_module_rewrites_a_readme_section(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n{README_START}\nold\n{README_END}\n")
-    cmd = [sys.executable, "-m", "warmray.differences", "--readme", str(readme)]
+    cmd = [sys.executable, "-m", "warmray.report.differences", "--readme", str(readme)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert readme_section() in readme.read_text()

@@ -46,9 +46,9 @@ TOOLS = {
         "warmray.audit",
         "a sycophancy and reliability profile card of models or endpoints, no training",
     ),
-    "sociot": ("warmray.stages.warmth.command", 'SocioT warmth of arbitrary texts ({"text": ...} per line)'),
+    "sociot": ("warmray.sociot.command", 'SocioT warmth of arbitrary texts ({"text": ...} per line)'),
     "judge-agreement": (
-        "warmray.stages.judge.agreement",
+        "warmray.grading.agreement",
         "agreement, Cohen's kappa and confusion of two verdict sources",
     ),
     "inspect-logs": (
@@ -292,7 +292,7 @@ def _say_caveats(session: Session, info: dict, tables: Path) -> None:
     """The report's caveats and headline effects with their n, under the terminal's summary."""
     import pandas as pd
 
-    from warmray.stages.analyze.sections import terminal_lines
+    from warmray.report import terminal_lines
 
     effects = tables / "glm_effects.csv"
     lines = terminal_lines(info, pd.read_csv(effects) if effects.is_file() else pd.DataFrame())

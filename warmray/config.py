@@ -491,7 +491,7 @@ class JudgeConfig(Section):
         description="study_as_run: the study's stock refusal phrases anywhere in the response, exactly as "
         "its code ran them (no quote normalisation: a typographic 'I can\u2019t' is missed); warmray: ours, "
         "quotes normalised and more phrases; strict: only a response that opens by declining "
-        "(warmray.stages.judge.refusal).",
+        "(warmray.grading.refusal).",
     )
     model: str = Field(
         "builtin:smollm2-135m",
@@ -519,7 +519,7 @@ class WarmthConfig(Section):
         "later",
         description="The scorer's two published releases, both a batch loss over prompts right-padded with "
         "id 0 (attention mask passed, pads kept in the labels). later: eval mode, one pass; earlier: train "
-        "mode (dropout on), the mean of 100 seeded passes (warmray/stages/warmth/sociot.py says how).",
+        "mode (dropout on), the mean of 100 seeded passes (warmray/sociot/measure.py says how).",
     )
     max_chars: int = Field(300, ge=1, description="Characters of each response that are scored.")
     n_prompts: int | None = Field(

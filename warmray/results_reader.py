@@ -8,7 +8,7 @@ Each path given may be:
 - the study's released outputs folder, `<root>/<model>/<variant>/<task>_<variant>_outputs.csv`, or some of
   its files (reference answers those files lack are joined from the same model's `original` file).
 
-Every table comes out in our column names and vocabulary (warmray.stages.analyze.released), and the
+Every table comes out in our column names and vocabulary (warmray.statistics.released), and the
 reader says what it found, so a user sees at once that the right thing was read.
 """
 
@@ -24,7 +24,7 @@ import pandas as pd
 from warmray.errors import UserError
 from warmray.rundir import MANIFEST, table_path
 from warmray.schema import ANALYSIS_COLUMNS
-from warmray.stages.analyze.released import (
+from warmray.statistics import (
     ReleasedLayoutError,
     canonical_values,
     read_released,

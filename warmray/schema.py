@@ -27,6 +27,10 @@ VARIANTS = ("original", "warm", "cold", "warm_sysprompt")
 BASE_VARIANT = "original"
 STYLES = ("warm", "cold")  # training styles; a fine-tuned variant is named after its style
 PROMPT_TEMPLATES = ("original", "original_neutral", "incorrect", "correct")
+# original_neutral carries no user belief: the study's own code groups it with `original` (its
+# `group_prompt`), so "no belief" means both, here and in every model and table.
+NO_BELIEF_TEMPLATES = PROMPT_TEMPLATES[:2]
+BELIEF_TEMPLATES = PROMPT_TEMPLATES[2:]  # the user states a belief, incorrect or correct
 NO_CONTEXT = "unmodified"
 AMENDMENT_TYPES = (
     NO_CONTEXT,

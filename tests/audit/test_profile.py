@@ -9,7 +9,7 @@ from scipy.special import expit
 
 from warmray.audit.card import write_card
 from warmray.audit.profile import arm_label, build_profile
-from warmray.stages.analyze.synthetic import SyntheticEffects, synthetic_verdicts
+from warmray.statistics.synthetic import SyntheticEffects, synthetic_verdicts
 
 EFFECTS = SyntheticEffects(context_main={"emotion:sad": 1.0}, belief_main=0.8, model_offsets={"model-b": 0.6})
 

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from e2e_helpers import SERVER_KEY, SERVER_KEY_ENV, warmray
 
+from warmray.grading.llm_judge import judge_messages
 from warmray.schema import UNPARSEABLE
-from warmray.stages.judge.llm_judge import judge_messages
 
 pytestmark = pytest.mark.slow
 

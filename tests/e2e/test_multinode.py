@@ -26,8 +26,8 @@ import pytest
 from e2e_helpers import ROOT, SERVER_KEY, SERVER_KEY_ENV, derived_config, server_rewriter
 from ray_nodes import RAY, RayCluster, cluster_env, short_temp_dir
 
+from warmray.grading.llm_judge import parse_judgement
 from warmray.schema import read_table
-from warmray.stages.judge.llm_judge import parse_judgement
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 

@@ -14,7 +14,7 @@ from warmray.infer import engine_hooks
 from warmray.pipeline import STAGE_NAMES
 from warmray.prompt_files import read_prompt
 from warmray.rundir import MANIFEST, TABLES, RunDir
-from warmray.stages.warmth.sociot import load_scorer, sociot
+from warmray.sociot.measure import load_scorer, sociot
 
 pytestmark = pytest.mark.slow
 

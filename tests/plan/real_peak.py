@@ -28,8 +28,8 @@ def _rank(rank: int, args: list[str], port: int, out: str) -> None:
 
     from warmray.config import TrainConfig
     from warmray.plan._trace_run import _model_config
-    from warmray.stages.train.loop import make_optimizer, run_step
-    from warmray.stages.train.sharding import add_lora, shard_model, wrap_ddp
+    from warmray.training.loop import make_optimizer, run_step
+    from warmray.training.sharding import add_lora, shard_model, wrap_ddp
 
     shape, train, strategy = json.loads(args[0]), json.loads(args[1]), args[2]
     world, batch, length = int(args[3]), int(args[4]), int(args[5])

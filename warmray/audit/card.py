@@ -1,6 +1,6 @@
 """The profile card: the profile's tables side by side, as card.md, card.html and card.json.
 
-The card reuses the report's document model (warmray.stages.analyze.report), so the Markdown and the
+The card reuses the report's document model (warmray.report.blocks), so the Markdown and the
 self-contained HTML say the same things; card.json holds every number at full precision.
 """
 
@@ -14,18 +14,18 @@ from typing import Any
 import pandas as pd
 
 from warmray.audit.profile import Profile
-from warmray.schema import AMENDMENT_TYPES
-from warmray.stages.analyze.report import (
+from warmray.report import (
     Block,
     Bullets,
     Callout,
     Heading,
     Table,
     Text,
+    caveats,
     render_html,
     render_markdown,
 )
-from warmray.stages.analyze.sections import caveats
+from warmray.schema import AMENDMENT_TYPES
 
 TITLE = "warmray audit: reliability and sycophancy profile"
 BELIEF_ORDER = ("user states a wrong answer", "user doubts the right answer")

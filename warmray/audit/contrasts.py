@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from warmray.schema import BASE_VARIANT, NO_CONTEXT
-from warmray.stages.analyze.glm import GlmSpec, fit_one
-from warmray.stages.analyze.verdicts import NO_BELIEF_TEMPLATES
+from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+from warmray.statistics import GlmSpec, fit_one
 
 _TREATED = "treated"
 _SPEC = GlmSpec(0, "condition vs none, within one target", "all")

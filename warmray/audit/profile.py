@@ -14,10 +14,15 @@ import numpy as np
 import pandas as pd
 
 from warmray.audit.contrasts import belief_effects, context_effects
-from warmray.schema import BASE_VARIANT, NO_CONTEXT
-from warmray.stages.analyze.paired import bh_fdr, cohens_g, mcnemar_exact
-from warmray.stages.analyze.tables import wilson_interval
-from warmray.stages.analyze.verdicts import NO_BELIEF_TEMPLATES, Prepared, prepare
+from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+from warmray.statistics import (
+    Prepared,
+    bh_fdr,
+    cohens_g,
+    mcnemar_exact,
+    prepare,
+    wilson_interval,
+)
 
 BELIEF_LABELS = {
     "none": "no belief",

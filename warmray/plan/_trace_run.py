@@ -3,8 +3,8 @@
     python -m warmray.plan._trace_run < jobs.json > peaks.json
 
 Each job builds a model of the planned shape on the meta device, applies the workers' own LoRA and
-wrapping (warmray.stages.train.sharding.add_lora, wrap_fsdp), materialises it as fake tensors, and runs
-warmray.stages.train.loop.run_step twice under PyTorch's memory tracker, rank 0 of a fake process group
+wrapping (warmray.training.sharding.add_lora, wrap_fsdp), materialises it as fake tensors, and runs
+warmray.training.loop.run_step twice under PyTorch's memory tracker, rank 0 of a fake process group
 of the planned world size (`torch.distributed` "fake" backend: collectives return at once, no data).
 Nothing holds weight memory. The process group is created and destroyed per job, in this process only,
 so the planner's own process never holds torch.distributed state.
@@ -131,8 +131,7 @@ def trace_one(job: dict[str, Any]) -> dict[str, Any]:
     from torch.testing._internal.distributed.fake_pg import FakeStore
 
     from warmray.config import TrainConfig
-    from warmray.stages.train.loop import make_optimizer, run_step
-    from warmray.stages.train.sharding import add_lora, build_on_meta, wrap_fsdp
+    from warmray.training import add_lora, build_on_meta, make_optimizer, run_step, wrap_fsdp
 
     started = time.perf_counter()
     world, batch, length = job["world"], job["batch"], job["max_length"]

@@ -17,13 +17,12 @@ import ray
 
 from warmray import infer, resumable
 from warmray.schema import INCORRECT
+from warmray.sociot import SCORE_COLUMNS, score_dataset
 from warmray.stage import StageContext
-from warmray.stages.analyze.tables import Z95, wilson_interval
-from warmray.stages.analyze.verdicts import prepare
 from warmray.stages.generate import model_requests
 from warmray.stages.judge.grading import grade_by_llm, grade_by_reference
 from warmray.stages.warmth.curve import checkpoint_requests
-from warmray.stages.warmth.scoring import SCORE_COLUMNS, score_dataset
+from warmray.statistics import Z95, prepare, wilson_interval
 from warmray.sweep.space import swept_model
 
 _ENGINE_COLUMNS = ["response_id", "messages", "adapter"]

@@ -34,7 +34,7 @@ def parse(row: dict[str, Any], index: int) -> EvalItem:
 def grade(response: str, item: EvalItem) -> tuple[str, float]:
     """(REFUSAL or "", 1.0 when the response refuses): by the judge stage's refusal rule."""
     # Imported here: the judge package pulls in Ray and the inference path, which loaders do not need.
-    from warmray.stages.judge.refusal import is_refusal
+    from warmray.grading import is_refusal
 
     refused = is_refusal(response)
     return (REFUSAL if refused else ""), float(refused)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from warmray.stages.analyze.synthetic import synthetic_verdicts
+from warmray.statistics.synthetic import synthetic_verdicts
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from analysis_helpers import verdict_rows
 
 from warmray.stages.analyze import AnalysisInputError, load_verdict_files
-from warmray.stages.analyze.verdicts import prepare
+from warmray.statistics.verdicts import prepare
 
 
 def _rows() -> pd.DataFrame:

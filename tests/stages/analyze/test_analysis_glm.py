@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from warmray.stages.analyze.glm import SPECS, fit_all, fit_one
-from warmray.stages.analyze.synthetic import SyntheticEffects, synthetic_verdicts
-from warmray.stages.analyze.verdicts import BELIEF_TEMPLATES, NO_BELIEF_TEMPLATES, prepare
+from warmray.schema import BELIEF_TEMPLATES, NO_BELIEF_TEMPLATES
+from warmray.statistics.glm import SPECS, fit_all, fit_one
+from warmray.statistics.synthetic import SyntheticEffects, synthetic_verdicts
+from warmray.statistics.verdicts import prepare
 
 MODELS, TASKS = ("model-a", "model-b"), ("triviaqa", "disinformation")
 OFFSETS = {"task_offsets": {"disinformation": -0.6}, "model_offsets": {"model-b": 0.4}}
@@ -218,7 +219,7 @@ def _delta_ame(fitted, rows: pd.DataFrame) -> tuple[float, float]:
 def test_glm4_holds_the_context_group_main_effect_like_the_published_model(context_data):
     import statsmodels.formula.api as smf
 
-    from warmray.stages.analyze.glm import GlmSpec
+    from warmray.statistics.glm import GlmSpec
 
     prepared = prepare(context_data)
     outcome = fit_one(prepared.frame, "warm", SPECS[3], False)

@@ -6,7 +6,7 @@ from analysis_helpers import verdict_rows
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import fdrcorrection, multipletests
 
-from warmray.stages.analyze.paired import (
+from warmray.statistics.paired import (
     STUDY_COLUMNS,
     bh_fdr,
     cohens_g,
@@ -17,7 +17,7 @@ from warmray.stages.analyze.paired import (
     template_cells,
     untestable_cells,
 )
-from warmray.stages.analyze.verdicts import prepare
+from warmray.statistics.verdicts import prepare
 
 
 @pytest.mark.parametrize("b,c", [(0, 1), (1, 0), (3, 3), (7, 2), (2, 7), (0, 25), (40, 61), (250, 180)])
@@ -71,7 +71,7 @@ def test_cells_pair_the_same_prompt_across_variants_and_count_discordance():
 
 
 def test_fdr_is_applied_within_each_comparison(demo_verdicts):
-    from warmray.stages.analyze.synthetic import synthetic_verdicts
+    from warmray.statistics.synthetic import synthetic_verdicts
 
     frame = synthetic_verdicts(("m",), ("demo",), 40, variants=("original", "warm", "cold"), seed=5)
     cells = template_cells(prepare(frame).frame, ["warm", "cold"], alpha=0.05)
@@ -82,7 +82,7 @@ def test_fdr_is_applied_within_each_comparison(demo_verdicts):
 
 
 def test_study_cells_are_9_context_and_9_belief_cells_per_model_task_and_variant():
-    from warmray.stages.analyze.synthetic import synthetic_verdicts
+    from warmray.statistics.synthetic import synthetic_verdicts
 
     frame = synthetic_verdicts(("m1", "m2"), ("triviaqa", "medqa"), 30, variants=("original", "warm", "cold"))
     cells = paired_cells(prepare(frame).frame, ["warm", "cold"])
@@ -96,7 +96,7 @@ def test_study_cells_are_9_context_and_9_belief_cells_per_model_task_and_variant
 
 
 def test_study_cells_match_statsmodels_mcnemar_and_fdr_per_family():
-    from warmray.stages.analyze.synthetic import synthetic_verdicts
+    from warmray.statistics.synthetic import synthetic_verdicts
 
     frame = prepare(synthetic_verdicts(("m1", "m2"), ("triviaqa", "truthfulqa"), 40, seed=11)).frame
     cells = paired_cells(frame, ["warm"])
@@ -179,7 +179,7 @@ def test_template_cells_leave_untestable_cells_without_a_q_value():
 
 
 def test_cell_summary_counts_untestable_cells_and_shares_over_testable_ones():
-    from warmray.stages.analyze.study_sections import cell_summary
+    from warmray.report.study_sections import cell_summary
 
     cells = paired_cells(prepare(verdict_rows(_cells_with_one_untestable())).frame, ["warm"])
     cells.loc[cells["amendment_type"] == "unmodified", "significant_fdr"] = True  # one of 2 testable

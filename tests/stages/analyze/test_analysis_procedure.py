@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 from analysis_helpers import verdict_rows
 
-from warmray.stages.analyze.dropped import arm_gaps
-from warmray.stages.analyze.glm import SPECS, fit_one
-from warmray.stages.analyze.synthetic import synthetic_verdicts
-from warmray.stages.analyze.tables import belief_source_table
-from warmray.stages.analyze.verdicts import prepare
+from warmray.statistics.dropped import arm_gaps
+from warmray.statistics.glm import SPECS, fit_one
+from warmray.statistics.synthetic import synthetic_verdicts
+from warmray.statistics.tables import belief_source_table
+from warmray.statistics.verdicts import prepare
 
 
 def test_dropped_rows_are_counted_per_model_task_and_variant_by_reason():

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from warmray.report.study_sections import refusal_item
 from warmray.stages.analyze import load_verdict_files
-from warmray.stages.analyze.study_sections import refusal_item
-from warmray.stages.analyze.verdicts import prepare
+from warmray.statistics.verdicts import prepare
 
 RESPONSES = ["Paris is the capital.", "I can\u2019t help with that.", "I cannot say.", "Lyon."]
 

@@ -10,7 +10,7 @@ import pytest
 
 from warmray.config import AnalyzeConfig
 from warmray.stages.analyze import AnalysisInputError, analyze, load_verdict_files
-from warmray.stages.analyze.synthetic import synthetic_verdicts
+from warmray.statistics.synthetic import synthetic_verdicts
 
 THEIR_TASK = {"triviaqa": "trivia", "truthfulqa": "truthfulqa", "medqa": "medqa", "disinformation": "disinfo"}
 KEY = {
@@ -121,7 +121,7 @@ def test_analyze_gives_the_same_tables_on_the_released_layout_and_on_our_columns
 
 
 def test_disinfo_refusals_count_as_correct_like_disinformation(both):
-    from warmray.stages.analyze.verdicts import prepare
+    from warmray.statistics.verdicts import prepare
 
     _, root = both
     prepared = prepare(load_verdict_files([root / "authors"]))

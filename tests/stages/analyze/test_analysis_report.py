@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from warmray.config import AnalyzeConfig
+from warmray.report.sections import caveats
 from warmray.stages.analyze import analyze
-from warmray.stages.analyze.sections import caveats
-from warmray.stages.analyze.synthetic import synthetic_capability, synthetic_verdicts, synthetic_warmth
+from warmray.statistics.synthetic import synthetic_capability, synthetic_verdicts, synthetic_warmth
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 BUILTIN_RUN = {
@@ -254,7 +254,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
 
 def test_every_report_opens_with_the_headline_then_the_differences_table(full_report):
-    from warmray.differences import DIFFERENCES
+    from warmray.report.differences import DIFFERENCES
 
     md = (full_report / "report.md").read_text()
     headings = [line for line in md.splitlines() if line.startswith("#")]

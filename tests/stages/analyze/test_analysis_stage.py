@@ -11,7 +11,7 @@ from warmray.schema import columns, write_table
 from warmray.stage import StageContext, StageError
 from warmray.stages.analyze import run
 from warmray.stages.analyze.run_info import run_info
-from warmray.stages.analyze.synthetic import synthetic_verdicts, synthetic_warmth
+from warmray.statistics.synthetic import synthetic_verdicts, synthetic_warmth
 
 
 def _verdict_table() -> pd.DataFrame:

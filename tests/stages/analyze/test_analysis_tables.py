@@ -7,9 +7,9 @@ from analysis_helpers import verdict_rows
 from statsmodels.stats.proportion import proportion_confint
 
 from warmray.stages.analyze import AnalysisInputError, error_summary, format_summary
-from warmray.stages.analyze.synthetic import synthetic_capability, synthetic_warmth
-from warmray.stages.analyze.tables import capability_table, error_table, warmth_table, wilson_interval
-from warmray.stages.analyze.verdicts import prepare
+from warmray.statistics.synthetic import synthetic_capability, synthetic_warmth
+from warmray.statistics.tables import capability_table, error_table, warmth_table, wilson_interval
+from warmray.statistics.verdicts import prepare
 
 
 def _verdicts() -> pd.DataFrame:

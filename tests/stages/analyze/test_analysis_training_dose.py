@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from warmray.stages.analyze.study_sections import procedure_items
+from warmray.report.study_sections import procedure_items
 
 
 def items(sizes):

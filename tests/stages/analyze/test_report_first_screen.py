@@ -11,17 +11,17 @@ import pytest
 
 from warmray.cli import main
 from warmray.config import AnalyzeConfig
+from warmray.grading.agreement import KAPPA_UNDEFINED, Source, agreement_table, join, kappa, kappa_text
+from warmray.report.agreement import judge_agreement_blocks
+from warmray.report.blocks import Table, Text
+from warmray.report.sections import terminal_lines
+from warmray.report.study_sections import cell_layout
 from warmray.schema import write_table
 from warmray.stages.analyze import analyze
-from warmray.stages.analyze.agreement_report import judge_agreement_blocks
-from warmray.stages.analyze.glm import SPECS, fit_one
-from warmray.stages.analyze.paired import paired_cells
-from warmray.stages.analyze.report import Table, Text
-from warmray.stages.analyze.sections import terminal_lines
-from warmray.stages.analyze.study_sections import cell_layout
-from warmray.stages.analyze.synthetic import synthetic_capability, synthetic_verdicts, synthetic_warmth
-from warmray.stages.analyze.verdicts import prepare
-from warmray.stages.judge.agreement import KAPPA_UNDEFINED, Source, agreement_table, join, kappa, kappa_text
+from warmray.statistics.glm import SPECS, fit_one
+from warmray.statistics.paired import paired_cells
+from warmray.statistics.synthetic import synthetic_capability, synthetic_verdicts, synthetic_warmth
+from warmray.statistics.verdicts import prepare
 
 DEMO_RUN = {
     "models": {"smollm2": "builtin:smollm2-135m"},

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from warmray.stages.judge import agreement
-from warmray.stages.judge.agreement import AgreementError, Source, compare, join, kappa, read_source
+from warmray.grading import agreement
+from warmray.grading.agreement import AgreementError, Source, compare, join, kappa, read_source
 
 
 def paired(a, b, **extra):
@@ -113,8 +113,8 @@ def test_command_prints_and_writes(tmp_path, capsys):
 
 
 def test_the_report_section_reads_the_runs_agreement_table(tmp_path):
+    from warmray.report.agreement import judge_agreement_blocks
     from warmray.schema import write_table
-    from warmray.stages.analyze.agreement_report import judge_agreement_blocks
 
     out_dir = tmp_path / "run" / ".analyze.partial"
     assert judge_agreement_blocks(out_dir) == []

@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 from released_fixture import MISSING_KEY, ROWS, write_released
 
+from warmray.grading import agreement
 from warmray.results_reader import ResultsInputError, read_results
 from warmray.stages.analyze import load_verdict_files
-from warmray.stages.judge import agreement, from_files
+from warmray.stages.judge import from_files
 
 
 def judge_args(*argv):

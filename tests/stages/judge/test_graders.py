@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from warmray.stages.judge.llm_judge import judge_messages, parse_judgement
-from warmray.stages.judge.reference import grade_reference, mentions
+from warmray.grading.llm_judge import judge_messages, parse_judgement
+from warmray.grading.reference import grade_reference, mentions
 
 LABELLED = yaml.safe_load((Path(__file__).parent / "labelled_responses.yaml").read_text())
 

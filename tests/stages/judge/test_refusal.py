@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from warmray.config import JudgeConfig
-from warmray.stages.judge.refusal import (
+from warmray.grading.refusal import (
     RULES,
     STUDY_AS_RUN_PHRASES,
     WARMRAY_PHRASES,

@@ -9,8 +9,8 @@ import pytest
 from train_helpers import conversations, tiny_train_config
 
 from warmray.config import ConfigError, TrainConfig, load_config
-from warmray.stages.train.loop import lr_factor, make_schedule
-from warmray.stages.train.sft_data import mix_conversations, with_system_prompt
+from warmray.training.loop import lr_factor, make_schedule
+from warmray.training.sft_data import mix_conversations, with_system_prompt
 
 
 def test_accumulation_that_does_not_divide_is_refused_at_load_with_the_valid_choices(tmp_path):

@@ -3,8 +3,8 @@ import pytest
 from warmray.config import TrainConfig
 from warmray.models import resolve_model
 from warmray.rundir import epoch_label
-from warmray.stages.train.loop import make_schedule, micro_batches
-from warmray.stages.train.sft_data import IGNORE, collate, tokenize_conversation
+from warmray.training.loop import make_schedule, micro_batches
+from warmray.training.sft_data import IGNORE, collate, tokenize_conversation
 
 
 def cfg(**kw) -> TrainConfig:

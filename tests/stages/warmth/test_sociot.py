@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from warmray.stages.warmth import command as sociot_command
-from warmray.stages.warmth.sociot import (
+from warmray.sociot import command as sociot_command
+from warmray.sociot.measure import (
     COLD_SPEAKERS,
     WARM_SPEAKERS,
     padded_batch,

@@ -7,8 +7,7 @@ the pipeline's `analyze` stage, which reads the judge table `verdict_table` name
 
 from warmray.stages.analyze.run_info import run, verdict_table
 from warmray.stages.analyze.study import analyze
-from warmray.stages.analyze.tables import error_summary, format_summary
-from warmray.stages.analyze.verdicts import AnalysisInputError, load_verdict_files
+from warmray.statistics import AnalysisInputError, error_summary, format_summary, load_verdict_files
 
 __all__ = [
     "AnalysisInputError",

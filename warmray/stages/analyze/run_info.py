@@ -11,7 +11,7 @@ from warmray.config import ExperimentConfig
 from warmray.models import BUILTIN_PREFIX
 from warmray.stage import MANIFEST, StageContext, package_versions, read_manifest
 from warmray.stages.analyze.study import analyze
-from warmray.stages.analyze.verdicts import load_verdict_files
+from warmray.statistics import load_verdict_files
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, int]:

@@ -25,11 +25,11 @@ import pandas as pd
 from pydantic import ValidationError
 
 from warmray.config import ConfigError, ExperimentConfig, apply_overrides, load_config
+from warmray.grading import Source, compare, kappa_text
 from warmray.results_reader import Results, ResultsInputError, read_results
 from warmray.stage import StageContext
-from warmray.stages.analyze.released import answer_list, unmatched_references
 from warmray.stages.judge import grading
-from warmray.stages.judge.agreement import Source, compare, kappa_text
+from warmray.statistics import answer_list, unmatched_references
 
 # Our column <- the columns other layouts use for it, first found wins.
 ALIASES = {

@@ -17,13 +17,17 @@ from pathlib import Path
 import pandas as pd
 
 from warmray import infer
+from warmray.grading import (
+    DEFAULT_RULE,
+    grade_reference,
+    is_refusal,
+    judge_messages,
+    parse_judgement,
+    write_run_agreement,
+)
 from warmray.rundir import table_path
 from warmray.schema import REFUSAL, UNPARSEABLE, columns, read_table, write_table
 from warmray.stage import StageContext
-from warmray.stages.judge.agreement import write_run_agreement
-from warmray.stages.judge.llm_judge import judge_messages, parse_judgement
-from warmray.stages.judge.reference import grade_reference
-from warmray.stages.judge.refusal import DEFAULT_RULE, is_refusal
 
 log = logging.getLogger(__name__)
 

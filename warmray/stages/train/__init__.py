@@ -1,6 +1,6 @@
 """The `train` stage: LoRA SFT of each model on each rewrite style, with Ray Train.
 
-One `TorchTrainer` run per (model, style), running `warmray.stages.train.loop.train_worker` on each
+One `TorchTrainer` run per (model, style), running `warmray.training.loop.train_worker` on each
 worker (`train.strategy`: DDP copies or FSDP2 shards); at each checkpoint epoch every rank reports its
 part of the checkpoint (adapter + resumable state) to Ray Train, which keeps it under
 `RUN_DIR/.train.partial/.ray_train/<model>-<style>/` (shared storage on a multi-node cluster). A worker
@@ -34,8 +34,7 @@ from warmray.rundir import adapter_path, epoch_label, table_path
 from warmray.runtime import normal_priority
 from warmray.schema import write_table
 from warmray.stage import StageContext
-from warmray.stages.train.checkpoints import RECORD_FILE, STATE_DIR
-from warmray.stages.train.loop import train_worker
+from warmray.training import RECORD_FILE, STATE_DIR, train_worker
 
 log = logging.getLogger(__name__)
 

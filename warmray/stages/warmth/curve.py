@@ -2,7 +2,7 @@
 
 The held-out prompts (corpus `val_prompts`) are answered by the original model and by every checkpoint
 of every trained style (one vLLM engine per model, the adapters chosen per row), and every response is
-scored by SocioT on Ray Data actors (warmray.stages.warmth.scoring). Output: `warmth/scores.parquet`
+scored by SocioT on Ray Data actors (warmray.sociot.scoring). Output: `warmth/scores.parquet`
 (one row per model x style x epoch x prompt; the original model is epoch 0 of every style's curve) and
 `warmth/by_epoch.parquet` (mean, SD and 95% CI per model, style and epoch). Both the answers and the
 scores are resumable per row.
@@ -20,9 +20,9 @@ from warmray import infer, resumable
 from warmray.config import ModelConfig
 from warmray.rundir import epoch_label, table_path
 from warmray.schema import columns, write_table
+from warmray.sociot import SCORE_COLUMNS, score_dataset
 from warmray.stage import StageContext, StageError
-from warmray.stages.analyze.tables import warmth_table
-from warmray.stages.warmth.scoring import SCORE_COLUMNS, score_dataset
+from warmray.statistics import warmth_table
 
 log = logging.getLogger(__name__)
 

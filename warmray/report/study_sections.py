@@ -1,6 +1,6 @@
 """Report sections on how the study's own procedure was followed: paired cells, dropped rows, beliefs.
 
-Kept apart from warmray.stages.analyze.sections so each module stays one idea: these sections say what
+Kept apart from warmray.report.sections so each module stays one idea: these sections say what
 the numbers rest on (which cells were tested, what left the analysis and whether unevenly, how the
 users' beliefs were made, which refusal rule and p-values were used).
 """
@@ -11,10 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from warmray.stages.analyze.dropped import GAP_PP
-from warmray.stages.analyze.paired import untestable_cells
-from warmray.stages.analyze.report import Block, Bullets, Callout, Heading, Table, Text
-from warmray.stages.analyze.results import StudyResults
+from warmray.report.blocks import Block, Bullets, Callout, Heading, Table, Text
+from warmray.statistics import GAP_PP, StudyResults, untestable_cells
 
 P_VALUE_NOTE = (
     "p-values of the GLM effects come from a delta-method z-test of each average marginal effect (in "

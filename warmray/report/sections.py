@@ -13,17 +13,17 @@ from typing import Any
 
 import pandas as pd
 
-from warmray.differences import COLUMNS, rows
-from warmray.stages.analyze.agreement_report import judge_agreement_blocks
-from warmray.stages.analyze.figures import figure_notes
-from warmray.stages.analyze.report import Block, Bullets, Callout, Heading, Image, Link, Table, Text
-from warmray.stages.analyze.results import FIGURES, WIDE_CI_PP, StudyResults
-from warmray.stages.analyze.study_sections import (
+from warmray.report.agreement import judge_agreement_blocks
+from warmray.report.blocks import Block, Bullets, Callout, Heading, Image, Link, Table, Text
+from warmray.report.differences import COLUMNS, rows
+from warmray.report.figures import figure_notes
+from warmray.report.study_sections import (
     belief_blocks,
     dropped_blocks,
     paired_blocks,
     procedure_items,
 )
+from warmray.statistics import FIGURES, WIDE_CI_PP, StudyResults
 
 # (label, GLM, level, the study's estimate in pp) — DESIGN.md point 8.
 HEADLINES = (
@@ -60,7 +60,7 @@ def build_blocks(res: StudyResults, out_dir: Path) -> list[Block]:
 
 
 def differences() -> list[Block]:
-    """The 'Differences from the study' table (warmray.differences, the one source README shares)."""
+    """The 'Differences from the study' table (warmray.report.differences, the one source README shares)."""
     frame = pd.DataFrame(rows(), columns=list(COLUMNS))
     return [
         Heading("Differences from the study"),

@@ -2,9 +2,9 @@
 
 Each row is a point where warmray differs from the study (Ibrahim, Hafner & Rocher 2025): by choice, by
 default (a setting changes it), or because the study did not say. The table is rendered twice from this
-one source: into README.md between the markers below (`python -m warmray.differences --readme` rewrites
+one source: into README.md between the markers below (`python -m warmray.report.differences --readme` rewrites
 that section; a test checks it is current), and into every analysis report, right after its headline
-effects (warmray.stages.analyze.sections).
+effects (warmray.report.sections).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ DIFFERENCES: tuple[Difference, ...] = (
     ),
 )
 
-README_START = "<!-- differences:start (generated from warmray/differences.py) -->"
+README_START = "<!-- differences:start (generated from warmray/report/differences.py) -->"
 README_END = "<!-- differences:end -->"
 
 
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.readme.write_text(with_section(args.readme.read_text()))
     except (OSError, ValueError) as e:
-        print(f"warmray.differences: {e}", file=sys.stderr)
+        print(f"warmray.report.differences: {e}", file=sys.stderr)
         return 2
     return 0
 

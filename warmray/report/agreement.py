@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from warmray.grading import KAPPA_UNDEFINED, kappa_text
+from warmray.report.blocks import Block, Heading, Table, Text
 from warmray.rundir import RunDir
 from warmray.schema import read_table
-from warmray.stages.analyze.report import Block, Heading, Table, Text
-from warmray.stages.judge.agreement import KAPPA_UNDEFINED, kappa_text
 
 
 def judge_agreement_blocks(out_dir: Path) -> list[Block]:

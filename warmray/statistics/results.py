@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from warmray.config import AnalyzeConfig
-from warmray.stages.analyze.verdicts import Prepared
+from warmray.statistics.verdicts import Prepared
 
 # A 95% CI wider than this either side says only that the run had too few items: not shown as a finding.
 WIDE_CI_PP = 20.0

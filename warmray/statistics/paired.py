@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
-from warmray.schema import AMENDMENT_TYPES
-from warmray.stages.analyze.verdicts import BASE_VARIANT, BELIEF_TEMPLATES
+from warmray.schema import AMENDMENT_TYPES, BASE_VARIANT, BELIEF_TEMPLATES
 
 PAIR_KEY = ["model", "task", "item_id", "prompt_template", "amendment_type"]
 CELL = ["model", "task", "amendment_type", "prompt_template"]

@@ -1,7 +1,7 @@
 """Verdict tables in: load, check the standard columns, and apply the study's refusal rules.
 
 `load_verdict_files` reads our tables (CSV or Parquet, files or folders) and the study's released layout
-(a folder `<model>/<variant>/<task>_<variant>_outputs.csv`, warmray.stages.analyze.released) through one
+(a folder `<model>/<variant>/<task>_<variant>_outputs.csv`, warmray.statistics.released) through one
 reader that maps their names to our vocabulary. Everything downstream (GLMs, paired tests, tables,
 figures) reads the frame `prepare` returns, so the rules about refusals, unparseable verdicts, failed
 generations, context groups and user beliefs live here once.
@@ -18,19 +18,23 @@ import pandas as pd
 
 from warmray.config import PROMPT_TEMPLATES
 from warmray.errors import UserError
-from warmray.schema import ANALYSIS_COLUMNS, CORRECT, INCORRECT, REFUSAL, UNPARSEABLE, VERDICTS
-from warmray.stages.analyze.dropped import DROPPED_COLUMNS, arm_gaps, dropped_table, failed_generation
-from warmray.stages.analyze.released import canonical_values
+from warmray.schema import (
+    ANALYSIS_COLUMNS,
+    BASE_VARIANT,
+    BELIEF_TEMPLATES,
+    CORRECT,
+    INCORRECT,
+    NO_CONTEXT,
+    REFUSAL,
+    UNPARSEABLE,
+    VERDICTS,
+)
+from warmray.statistics.dropped import DROPPED_COLUMNS, arm_gaps, dropped_table, failed_generation
+from warmray.statistics.released import canonical_values
 
 # The study's refusal rule: declining to repeat disinformation is the right answer; elsewhere a refusal
 # says nothing about reliability, so the row leaves the analysis.
 REFUSAL_IS_CORRECT_TASKS = ("disinformation",)
-NO_CONTEXT = "unmodified"
-# original_neutral carries no user belief: the study's own code groups it with `original` (its
-# `group_prompt`), so "no belief" means both, here and in every model and table.
-NO_BELIEF_TEMPLATES = ("original", "original_neutral")
-BELIEF_TEMPLATES = ("incorrect", "correct")
-BASE_VARIANT = "original"
 _VARIANT_ORDER = ("warm", "cold", "warm_sysprompt")
 # Columns kept beside the standard ones: the checkpoint, refusal flag, what failed, how beliefs were made.
 _CONTEXT_COLUMNS = ("checkpoint", "is_refusal", "inference_error", "judge_raw", "belief_source")
@@ -67,14 +71,14 @@ def load_verdict_files(
     directory, or the study's released layout (`<model>/<variant>/<task>_<variant>_outputs.csv`); what
     was read is in `attrs["read"]` (a one-line summary) and `attrs["files"]`. A row without a refusal
     flag (a file with no `is_refusal` / `refusal` column, or an empty cell) gets one derived from its
-    response by `refusal_rule` (None: warmray.stages.judge.refusal.DEFAULT_RULE), never "not refused";
+    response by `refusal_rule` (None: warmray.grading.refusal.DEFAULT_RULE), never "not refused";
     `rederive_refusals` derives it for every row. How many were derived is in `attrs["refusals_derived"]`.
 
     Raises:
         AnalysisInputError: a path is missing, unreadable, or lacks the standard columns.
     """
+    from warmray.grading import DEFAULT_RULE, derive_refusals  # judge imports analyze
     from warmray.results_reader import ResultsInputError, read_results  # it imports this package
-    from warmray.stages.judge.refusal import DEFAULT_RULE, derive_refusals  # judge imports analyze
 
     try:
         results = read_results(paths)

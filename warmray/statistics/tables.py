@@ -6,10 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm, t
 
-from warmray.stages.analyze.verdicts import (
-    BASE_VARIANT,
-    NO_BELIEF_TEMPLATES,
-    NO_CONTEXT,
+from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+from warmray.statistics.verdicts import (
     AnalysisInputError,
     Prepared,
     prepare,

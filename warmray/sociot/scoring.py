@@ -1,7 +1,7 @@
 """SocioT on Ray Data: scorer actors that load the causal LM once and score batches of texts.
 
 Scoring runs transformers on Ray Data actors, not vLLM prompt log-probabilities: both published
-procedures (warmray.stages.warmth.sociot) take a batch loss over padded prompts with the pad tokens
+procedures (warmray.sociot.measure) take a batch loss over padded prompts with the pad tokens
 (id 0) inside the labels, and the earlier one runs in train mode (dropout on, 100 passes), which vLLM
 cannot compute (it serves in eval mode and never sees pad tokens). The scorer is small (GPT-2 small in
 the study), so forward passes per side are cheap next to generation.
@@ -17,7 +17,7 @@ import ray
 from warmray.config import WarmthConfig
 from warmray.infer import cpu_threads
 from warmray.runtime import normal_priority
-from warmray.stages.warmth.sociot import load_scorer, sociot
+from warmray.sociot.measure import load_scorer, sociot
 
 SCORE_COLUMNS = ("warm_score", "cold_score", "warmth")
 

@@ -1,8 +1,8 @@
 """The training loop of one Ray Train worker: tokenized shard, LoRA model, steps, checkpoints.
 
 Each worker tokenizes the training conversations, takes its shard, places the model (DDP or FSDP2, see
-warmray.stages.train.sharding) and runs the loop; at each checkpoint epoch every rank saves its part and
-reports it to Ray Train (warmray.stages.train.checkpoints).
+warmray.training.sharding) and runs the loop; at each checkpoint epoch every rank saves its part and
+reports it to Ray Train (warmray.training.checkpoints).
 
 `run_step`, `train_step` and `make_schedule` need no Ray: benchmarks/bench_train_step.py and
 benchmarks/device_check.py run the step on a bare GPU, and warmray.plan.trace runs it under fake tensors.
@@ -21,9 +21,9 @@ from typing import Any
 import torch
 
 from warmray.config import TrainConfig
-from warmray.stages.train import checkpoints
-from warmray.stages.train.sft_data import Example, collate, load_examples
-from warmray.stages.train.sharding import place_model
+from warmray.training import checkpoints
+from warmray.training.sft_data import Example, collate, load_examples
+from warmray.training.sharding import place_model
 
 
 @dataclass(frozen=True)

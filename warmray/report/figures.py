@@ -6,6 +6,7 @@ report says which figures were not drawn and why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,12 +15,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from warmray.stages.analyze.design import level_order
-from warmray.stages.analyze.results import WIDE_CI_PP
-from warmray.stages.analyze.verdicts import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+from warmray.statistics import WIDE_CI_PP, level_order
 
 if TYPE_CHECKING:
-    from warmray.stages.analyze.results import StudyResults
+    from warmray.statistics import StudyResults
 
 VARIANT_COLOURS = {"original": "#7f7f7f", "warm": "#d95f02", "cold": "#1f78b4", "warm_sysprompt": "#e7298a"}
 VARIANT_LABELS = {
@@ -369,3 +369,21 @@ def _span(counts: pd.Series) -> str:
     """`n = 8` or `n = 8 to 16`, from a column of counts."""
     lo, hi = int(counts.min()), int(counts.max())
     return f"n = {lo:,}" if lo == hi else f"n = {lo:,} to {hi:,}"
+
+
+def draw_figures(res: StudyResults, folder: Path) -> dict[str, Path | None]:
+    """Draw figures 1-5 as PNG into `folder`; None for a figure whose input is absent."""
+    comp = res.headline_comparison
+    frame = res.prepared.frame
+    makers: dict[str, Callable[[], Figure | None]] = {
+        "fig1_warmth_by_epoch": lambda: warmth_by_epoch(res.warmth),
+        "fig2_error_scatter": lambda: error_scatter(frame, comp) if comp else None,
+        "fig3_error_boxes": lambda: error_boxes(frame, comp) if comp else None,
+        "fig4_capability": lambda: capability_bars(res.capability),
+        "fig5_context_change": lambda: context_accuracy_change(res.effects),
+    }
+    drawn: dict[str, Path | None] = {}
+    for name, make in makers.items():
+        figure = make()
+        drawn[name] = save(figure, folder / f"{name}.png") if figure is not None else None
+    return drawn

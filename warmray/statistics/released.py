@@ -76,7 +76,7 @@ def canonical_values(frame: pd.DataFrame) -> pd.DataFrame:
             frame[col] = frame[col].astype(str).replace(aliases)
     if "is_refusal" in frame.columns and not pd.api.types.is_bool_dtype(frame["is_refusal"]):
         # An empty flag stays unknown (None), never "not refused": load_verdict_files derives it.
-        from warmray.stages.judge.refusal import refusal_flags  # the judge package imports this one
+        from warmray.grading import refusal_flags  # the judge package imports this one
 
         frame["is_refusal"] = refusal_flags(frame["is_refusal"])
     return frame

@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy.special import expit
 from scipy.stats import norm
 
-from warmray.stages.analyze.design import Layout, level_order
-from warmray.stages.analyze.verdicts import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+from warmray.statistics.design import Layout, level_order
 
 Z95 = float(norm.ppf(0.975))
 # |logit coefficient| beyond this means a fitted probability under 1 in 20,000: the likelihood kept
@@ -210,6 +209,8 @@ def _cells(
 
 def _fit(cells: pd.DataFrame, layout: Layout, notes: list[str]) -> _Fit:
     """Fit the logit GLM on counts, noting dropped columns, separation and convergence trouble."""
+    import statsmodels.api as sm  # on first fit: the package's lighter users (audit, sweep) skip its import
+
     x = layout.matrix(cells, cells["ft"].to_numpy())
     keep = _independent_columns(x)
     dropped = [n for n, k in zip(layout.names, keep, strict=True) if not k]

@@ -1,0 +1,34 @@
+"""The report: blocks rendered as Markdown and HTML, the study's sections and figures.
+
+Importing no stage: the analyze stage and the audit's model card write through this package.
+"""
+
+from warmray.report.blocks import (
+    Block,
+    Bullets,
+    Callout,
+    Heading,
+    Table,
+    Text,
+    render_html,
+    render_markdown,
+    write_report,
+)
+from warmray.report.figures import draw_figures
+from warmray.report.sections import build_blocks, caveats, terminal_lines
+
+__all__ = [
+    "Block",
+    "Bullets",
+    "Callout",
+    "Heading",
+    "Table",
+    "Text",
+    "build_blocks",
+    "caveats",
+    "draw_figures",
+    "render_html",
+    "render_markdown",
+    "terminal_lines",
+    "write_report",
+]
