@@ -23,15 +23,21 @@ if TYPE_CHECKING:  # pandas is imported where a table is read or written: `warmr
     import pandas as pd
 
 # --- the vocabulary -------------------------------------------------------------------------------------
-VARIANTS = ("original", "warm", "cold", "warm_sysprompt")
 BASE_VARIANT = "original"
-STYLES = ("warm", "cold")  # training styles; a fine-tuned variant is named after its style
+STYLES = ("warm", "cold")  # training styles
+FINE_TUNED_VARIANTS = STYLES  # a fine-tuned variant is named after the style it was trained on
+SYSPROMPT_VARIANT = "warm_sysprompt"  # the base model under the warm persona system prompt
+VARIANTS = (BASE_VARIANT, *FINE_TUNED_VARIANTS, SYSPROMPT_VARIANT)
+# The variants compared with BASE_VARIANT, in the study's reading order (its warm fine-tune first).
+COMPARED_VARIANTS = VARIANTS[1:]
 PROMPT_TEMPLATES = ("original", "original_neutral", "incorrect", "correct")
 # original_neutral carries no user belief: the study's own code groups it with `original` (its
 # `group_prompt`), so "no belief" means both, here and in every model and table.
 NO_BELIEF_TEMPLATES = PROMPT_TEMPLATES[:2]
 BELIEF_TEMPLATES = PROMPT_TEMPLATES[2:]  # the user states a belief, incorrect or correct
 NO_CONTEXT = "unmodified"
+# An amendment is "<family>:<kind>": the user's emotion, their relation to the model, or what is at stake.
+AMENDMENT_FAMILIES = ("emotion", "relation", "stake")
 AMENDMENT_TYPES = (
     NO_CONTEXT,
     "emotion:sad",
@@ -56,16 +62,39 @@ TASK_ALIASES = {"trivia": "triviaqa", "disinfo": "disinformation", "mask": "disi
 # How a prompt words its question: as the source gives it, or (MedQA) recast as the user's relative.
 QUESTION_FORMS = ("as_given", "relative")
 
+
+class Col:
+    """The study's column names, one attribute each: code writes `frame[Col.VARIANT]`, not `"variant"`.
+
+    A misspelt attribute fails where it is read, where a misspelt string would select a missing column;
+    and a column is renamed here once. tests/test_column_literals.py keeps the literals out of the package.
+    """
+
+    MODEL = "model"
+    TASK = "task"
+    ITEM_ID = "item_id"
+    VARIANT = "variant"
+    CHECKPOINT = "checkpoint"
+    PROMPT_TEMPLATE = "prompt_template"
+    AMENDMENT_TYPE = "amendment_type"
+    QUESTION_FORM = "question_form"
+    RESPONSE = "response"
+    IS_REFUSAL = "is_refusal"
+    VERDICT = "verdict"
+    STYLE = "style"
+    EPOCH = "epoch"
+
+
 # The columns `warmray analyze --from FILE` needs; everything else is optional context.
 ANALYSIS_COLUMNS = (
-    "model",
-    "task",
-    "variant",
-    "item_id",
-    "prompt_template",
-    "amendment_type",
-    "response",
-    "verdict",
+    Col.MODEL,
+    Col.TASK,
+    Col.VARIANT,
+    Col.ITEM_ID,
+    Col.PROMPT_TEMPLATE,
+    Col.AMENDMENT_TYPE,
+    Col.RESPONSE,
+    Col.VERDICT,
 )
 
 # --- row records the stages build -----------------------------------------------------------------------
@@ -259,12 +288,12 @@ TABLES: dict[str, pa.Schema] = {
 }
 # Columns whose values must come from the vocabulary, wherever they appear.
 VOCABULARY: dict[str, tuple[str, ...]] = {
-    "variant": VARIANTS,
-    "prompt_template": PROMPT_TEMPLATES,
-    "amendment_type": AMENDMENT_TYPES,
-    "verdict": VERDICTS,
-    "style": STYLES,
-    "question_form": QUESTION_FORMS,
+    Col.VARIANT: VARIANTS,
+    Col.PROMPT_TEMPLATE: PROMPT_TEMPLATES,
+    Col.AMENDMENT_TYPE: AMENDMENT_TYPES,
+    Col.VERDICT: VERDICTS,
+    Col.STYLE: STYLES,
+    Col.QUESTION_FORM: QUESTION_FORMS,
 }
 
 
@@ -378,7 +407,7 @@ def read_table(path: Path, table: str) -> pd.DataFrame:
         if not _compatible(found, f.type):
             raise SchemaError(f"{path}: column {f.name!r} is {found}, the schema says {f.type}.")
     frame = pd.read_parquet(path)
-    if "amendment_type" in frame.columns:
-        frame["amendment_type"] = frame["amendment_type"].astype(str).replace(AMENDMENT_ALIASES)
+    if Col.AMENDMENT_TYPE in frame.columns:
+        frame[Col.AMENDMENT_TYPE] = frame[Col.AMENDMENT_TYPE].astype(str).replace(AMENDMENT_ALIASES)
     _check_vocabulary(frame, path)
     return frame
