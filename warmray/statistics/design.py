@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from warmray.config import AMENDMENT_TYPES
+from warmray.schema import Col
 
 _KNOWN_ORDER = ("none", "unmodified", "emotion", "relation", "stake", *AMENDMENT_TYPES[1:], "belief")
 
@@ -51,8 +52,8 @@ class Layout:
         levels = level_order(_present(cells, factor), reference) if factor else []
         extra = tuple((c, tuple(level_order(_present(cells, c)))) for c in covariates)
         return cls(
-            tuple(_present(cells, "task")),
-            tuple(_present(cells, "model")),
+            tuple(_present(cells, Col.TASK)),
+            tuple(_present(cells, Col.MODEL)),
             factor,
             tuple(levels),
             length,
@@ -82,7 +83,7 @@ class Layout:
             lev = _dummies(cells[self.factor], self.levels)
             parts += [ft * lev, lev]
         parts += [_dummies(cells[c], levels) for c, levels in self.covariates]
-        parts += [_dummies(cells["task"], self.tasks), _dummies(cells["model"], self.models)]
+        parts += [_dummies(cells[Col.TASK], self.tasks), _dummies(cells[Col.MODEL], self.models)]
         if self.length:
             parts.append(cells["length_z"].to_numpy(dtype=np.float64)[:, None])
         return np.hstack(parts)
