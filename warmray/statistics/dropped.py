@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from warmray.schema import BASE_VARIANT
+from warmray.schema import BASE_VARIANT, Col
 
 GAP_PP = 2.0
-KEYS = ["model", "task", "variant"]
+KEYS = [Col.MODEL, Col.TASK, Col.VARIANT]
 COUNTS = ("failed_generation", "unparseable", "refusals_dropped")
 DROPPED_COLUMNS = (*KEYS, "rows", *COUNTS, "refusals_counted_correct", "dropped", "dropped_pct")
 
@@ -55,9 +55,9 @@ def arm_gaps(table: pd.DataFrame, threshold_pp: float = GAP_PP) -> list[str]:
     """A warning for each model x task where a variant's dropped share differs from the original's."""
     if table.empty:
         return []
-    base = table[table["variant"] == BASE_VARIANT].set_index(["model", "task"])["dropped_pct"]
+    base = table[table[Col.VARIANT] == BASE_VARIANT].set_index([Col.MODEL, Col.TASK])["dropped_pct"]
     warnings = []
-    for row in table[table["variant"] != BASE_VARIANT].itertuples():
+    for row in table[table[Col.VARIANT] != BASE_VARIANT].itertuples():
         ref = base.get((row.model, row.task))
         if ref is not None and abs(row.dropped_pct - ref) > threshold_pp:
             warnings.append(
