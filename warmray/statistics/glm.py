@@ -34,7 +34,7 @@ import pandas as pd
 from scipy.special import expit
 from scipy.stats import norm
 
-from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT, Col
 from warmray.statistics.design import Layout, level_order
 
 Z95 = float(norm.ppf(0.975))
@@ -77,7 +77,7 @@ class GlmSpec:
 SPECS = (
     GlmSpec(1, "fine-tuned, no context, original prompts", "no_context"),
     GlmSpec(2, "fine-tuned x context group", "no_belief", "context_group", "none"),
-    GlmSpec(3, "fine-tuned x specific context", "no_belief", "amendment_type", NO_CONTEXT),
+    GlmSpec(3, "fine-tuned x specific context", "no_belief", Col.AMENDMENT_TYPE, NO_CONTEXT),
     GlmSpec(4, "fine-tuned x user belief + context group", "all", "belief", "none", ("context_group",)),
 )
 
@@ -146,20 +146,20 @@ class _Fit:
 
 
 def _rows_for(frame: pd.DataFrame, comparison: str, spec: GlmSpec) -> pd.DataFrame:
-    mask = frame["variant"].isin([BASE_VARIANT, comparison])
+    mask = frame[Col.VARIANT].isin([BASE_VARIANT, comparison])
     if spec.rows in ("no_context", "no_belief"):
-        mask &= frame["prompt_template"].isin(NO_BELIEF_TEMPLATES)
+        mask &= frame[Col.PROMPT_TEMPLATE].isin(NO_BELIEF_TEMPLATES)
     if spec.rows == "no_context":
-        mask &= frame["amendment_type"] == NO_CONTEXT
-    data = frame.loc[mask, ["model", "task", "variant", "context_group", "amendment_type", "belief"]]
+        mask &= frame[Col.AMENDMENT_TYPE] == NO_CONTEXT
+    data = frame.loc[mask, [Col.MODEL, Col.TASK, Col.VARIANT, "context_group", Col.AMENDMENT_TYPE, "belief"]]
     data = data.assign(y=frame.loc[mask, "is_incorrect"], length=frame.loc[mask, "length"])
-    data["ft"] = (data["variant"] == comparison).to_numpy(dtype=np.int64)
-    arms = data.groupby("model", observed=True)["ft"].nunique()
-    return data[data["model"].isin(arms[arms == 2].index)]
+    data["ft"] = (data[Col.VARIANT] == comparison).to_numpy(dtype=np.int64)
+    arms = data.groupby(Col.MODEL, observed=True)["ft"].nunique()
+    return data[data[Col.MODEL].isin(arms[arms == 2].index)]
 
 
 def _models(data: pd.DataFrame) -> tuple[str, ...]:
-    return tuple(sorted(str(m) for m in pd.unique(data["model"].astype(str))))
+    return tuple(sorted(str(m) for m in pd.unique(data[Col.MODEL].astype(str))))
 
 
 def _why_not_fittable(data: pd.DataFrame, spec: GlmSpec) -> str:
@@ -194,7 +194,7 @@ def _cells(
     data: pd.DataFrame, factor: str | None, length_covariate: bool, covariates: tuple[str, ...] = ()
 ) -> pd.DataFrame:
     """Binomial counts per covariate pattern; one row per answer when a continuous covariate is on."""
-    keys = ["task", "model", "ft"] + ([factor] if factor else []) + list(covariates)
+    keys = [Col.TASK, Col.MODEL, "ft"] + ([factor] if factor else []) + list(covariates)
     if length_covariate:
         cells = data[keys].copy()
         cells["k"] = data["y"].to_numpy(dtype=np.float64)
