@@ -29,16 +29,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
-from warmray.schema import AMENDMENT_TYPES, BASE_VARIANT, BELIEF_TEMPLATES
+from warmray.schema import AMENDMENT_TYPES, BASE_VARIANT, BELIEF_TEMPLATES, Col
 
-PAIR_KEY = ["model", "task", "item_id", "prompt_template", "amendment_type"]
-CELL = ["model", "task", "amendment_type", "prompt_template"]
+PAIR_KEY = [Col.MODEL, Col.TASK, Col.ITEM_ID, Col.PROMPT_TEMPLATE, Col.AMENDMENT_TYPE]
+CELL = [Col.MODEL, Col.TASK, Col.AMENDMENT_TYPE, Col.PROMPT_TEMPLATE]
 STUDY_COLUMNS = [
-    "model",
-    "task",
-    "variant",
+    Col.MODEL,
+    Col.TASK,
+    Col.VARIANT,
     "test_type",
-    "amendment_type",
+    Col.AMENDMENT_TYPE,
     "n_pairs",
     "original_correct_pct",
     "variant_correct_pct",
@@ -116,8 +116,8 @@ def paired_cells(frame: pd.DataFrame, comparisons: list[str], alpha: float = 0.0
     tables = []
     for variant in comparisons:
         pairs = _pairs(frame, variant)
-        context = pairs[(pairs["prompt_template"] == "original")].assign(test_type="context")
-        belief = pairs[pairs["prompt_template"].isin(BELIEF_TEMPLATES)].assign(test_type="belief")
+        context = pairs[(pairs[Col.PROMPT_TEMPLATE] == "original")].assign(test_type="context")
+        belief = pairs[pairs[Col.PROMPT_TEMPLATE].isin(BELIEF_TEMPLATES)].assign(test_type="belief")
         for part in (context, belief):
             if not part.empty:
                 tables.append(_study_cells(part, variant, alpha))
@@ -133,14 +133,14 @@ def _study_cells(pairs: pd.DataFrame, variant: str, alpha: float) -> pd.DataFram
         {"yo": yo, "yv": yv, "b": (yv > yo).astype(np.int64), "c": (yo > yv).astype(np.int64)},
         index=pairs.index,
     )
-    keys = [pairs[k].astype(str) for k in ("model", "task", "amendment_type")]
+    keys = [pairs[k].astype(str) for k in (Col.MODEL, Col.TASK, Col.AMENDMENT_TYPE)]
     agg = stats.groupby(keys, sort=True).agg(
         n_pairs=("yo", "size"), eo=("yo", "mean"), ev=("yv", "mean"), b=("b", "sum"), c=("c", "sum")
     )
     out = agg.reset_index()
     b, c = out["b"].to_numpy(), out["c"].to_numpy()
     out["p_value"] = mcnemar_exact(b, c)
-    out["p_fdr"] = out.groupby(["model", "task"])["p_value"].transform(lambda p: bh_fdr(p.to_numpy()))
+    out["p_fdr"] = out.groupby([Col.MODEL, Col.TASK])["p_value"].transform(lambda p: bh_fdr(p.to_numpy()))
     out = out.assign(
         variant=variant,
         test_type=pairs["test_type"].iloc[0],
@@ -153,9 +153,9 @@ def _study_cells(pairs: pd.DataFrame, variant: str, alpha: float) -> pd.DataFram
         g_authors=g_authors(b, c),
     )
     rank = (
-        out["amendment_type"].map({a: i for i, a in enumerate(AMENDMENT_TYPES)}).fillna(len(AMENDMENT_TYPES))
+        out[Col.AMENDMENT_TYPE].map({a: i for i, a in enumerate(AMENDMENT_TYPES)}).fillna(len(AMENDMENT_TYPES))
     )
-    out = out.assign(_rank=rank).sort_values(["model", "task", "_rank", "amendment_type"], kind="stable")
+    out = out.assign(_rank=rank).sort_values([Col.MODEL, Col.TASK, "_rank", Col.AMENDMENT_TYPE], kind="stable")
     return out[STUDY_COLUMNS].reset_index(drop=True)
 
 
@@ -186,8 +186,8 @@ _STAT_COLUMNS = [
 def _pairs(frame: pd.DataFrame, comparison: str) -> pd.DataFrame:
     """One row per paired prompt; a prompt answered twice by one variant keeps its first answer."""
     cols = [*PAIR_KEY, "is_incorrect"]
-    base = frame.loc[frame["variant"] == BASE_VARIANT, cols].drop_duplicates(PAIR_KEY)
-    other = frame.loc[frame["variant"] == comparison, cols].drop_duplicates(PAIR_KEY)
+    base = frame.loc[frame[Col.VARIANT] == BASE_VARIANT, cols].drop_duplicates(PAIR_KEY)
+    other = frame.loc[frame[Col.VARIANT] == comparison, cols].drop_duplicates(PAIR_KEY)
     return base.merge(other, on=PAIR_KEY, suffixes=("_o", "_v"))
 
 
