@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from warmray.schema import AMENDMENT_TYPES, CORRECT, INCORRECT, REFUSAL, UNPARSEABLE, columns
+from warmray.schema import AMENDMENT_TYPES, CORRECT, INCORRECT, REFUSAL, UNPARSEABLE, Col, columns
 
 _CONTEXTS = AMENDMENT_TYPES[1:]
 # The study's grid: bare and neutral prompts, 8 contexts, then 9 contexts (with none) x 2 user beliefs.
@@ -68,15 +68,15 @@ def synthetic_verdicts(
     trained = is_ft & (np.array(variants) != "warm_sysprompt")[variant_i]
     frame = pd.DataFrame(
         {
-            "model": pd.Categorical.from_codes(model_i, list(models)),
-            "task": pd.Categorical.from_codes(task_i, list(tasks)),
-            "variant": pd.Categorical.from_codes(variant_i, list(variants)),
-            "item_id": _item_ids(tasks, items_per_task)[item],
-            "prompt_template": templates,
-            "amendment_type": amends,
-            "response": pd.Categorical.from_codes(rng.integers(0, len(_RESPONSES), len(eta0)), _RESPONSES),
-            "verdict": np.where(wrong, INCORRECT, CORRECT),
-            "checkpoint": np.where(trained, "epoch_2", ""),
+            Col.MODEL: pd.Categorical.from_codes(model_i, list(models)),
+            Col.TASK: pd.Categorical.from_codes(task_i, list(tasks)),
+            Col.VARIANT: pd.Categorical.from_codes(variant_i, list(variants)),
+            Col.ITEM_ID: _item_ids(tasks, items_per_task)[item],
+            Col.PROMPT_TEMPLATE: templates,
+            Col.AMENDMENT_TYPE: amends,
+            Col.RESPONSE: pd.Categorical.from_codes(rng.integers(0, len(_RESPONSES), len(eta0)), _RESPONSES),
+            Col.VERDICT: np.where(wrong, INCORRECT, CORRECT),
+            Col.CHECKPOINT: np.where(trained, "epoch_2", ""),
             "true_p0": expit(eta0),
             "true_p1": expit(eta0 + fx.finetune.get("warm", 0.0) + shift),
         }
@@ -125,11 +125,11 @@ def _spoil(
     """Turn a share of verdicts into refusals and unreadable judge answers, as real runs have."""
     draw = rng.random(len(frame))
     refused = draw < refusal_rate
-    frame["is_refusal"] = refused
-    verdict = frame["verdict"].to_numpy(dtype=object)
+    frame[Col.IS_REFUSAL] = refused
+    verdict = frame[Col.VERDICT].to_numpy(dtype=object)
     verdict[refused] = REFUSAL
     verdict[(draw >= refusal_rate) & (draw < refusal_rate + unparseable)] = UNPARSEABLE
-    frame["verdict"] = verdict
+    frame[Col.VERDICT] = verdict
     return frame
 
 
@@ -148,14 +148,14 @@ def synthetic_warmth(
         for e in epochs
         for _ in range(per_checkpoint)
     ]
-    frame = pd.DataFrame(rows, columns=["model", "style", "epoch", "warmth"])
+    frame = pd.DataFrame(rows, columns=[Col.MODEL, Col.STYLE, Col.EPOCH, "warmth"])
     # The rest of the warmth_scores columns (warmray.schema), so the table reads like the stage's own.
     frame["prompt_id"] = [f"val:{i % per_checkpoint}" for i in range(len(frame))]
-    frame["response"], frame["warm_score"] = "", -3.0 + frame["warmth"] / 2
+    frame[Col.RESPONSE], frame["warm_score"] = "", -3.0 + frame["warmth"] / 2
     frame["cold_score"] = frame["warm_score"] - frame["warmth"]
-    frame["checkpoint"] = [
+    frame[Col.CHECKPOINT] = [
         "original" if e == 0 else f"{style}/epoch_{e:g}"
-        for style, e in zip(frame["style"], frame["epoch"], strict=True)
+        for style, e in zip(frame[Col.STYLE], frame[Col.EPOCH], strict=True)
     ]
     return _with_text_columns(frame, "warmth_scores")
 
@@ -173,10 +173,10 @@ def synthetic_capability(
         for task, p in base.items()
         for i in range(n_items)
     ]
-    frame = pd.DataFrame(rows, columns=["model", "variant", "task", "item_id", "score"]).astype(
+    frame = pd.DataFrame(rows, columns=[Col.MODEL, Col.VARIANT, Col.TASK, Col.ITEM_ID, "score"]).astype(
         {"score": float}
     )
-    frame["checkpoint"] = np.where(frame["variant"] == "original", "", "epoch_2")
+    frame[Col.CHECKPOINT] = np.where(frame[Col.VARIANT] == "original", "", "epoch_2")
     return _with_text_columns(frame, "capability_scores")
 
 
