@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm, t
 
-from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT, Col
 from warmray.statistics.verdicts import (
     AnalysisInputError,
     Prepared,
@@ -14,8 +14,8 @@ from warmray.statistics.verdicts import (
 )
 
 Z95 = float(norm.ppf(0.975))
-CAPABILITY_COLUMNS = ("model", "variant", "task", "item_id", "score")
-WARMTH_COLUMNS = ("model", "style", "epoch", "warmth")
+CAPABILITY_COLUMNS = (Col.MODEL, Col.VARIANT, Col.TASK, Col.ITEM_ID, "score")
+WARMTH_COLUMNS = (Col.MODEL, Col.STYLE, Col.EPOCH, "warmth")
 # What a capability score of 1 means, per task (AdvBench scores refusals of harmful requests).
 CAPABILITY_MEASURE = {"mmlu": "accuracy", "gsm8k": "accuracy", "advbench": "refusal rate"}
 
@@ -44,9 +44,9 @@ def error_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
 def summary_from(prepared: Prepared) -> pd.DataFrame:
     """`error_summary` on verdicts already prepared."""
     df = prepared.frame
-    keys = ["model", "task", "prompt_template"]
+    keys = [Col.MODEL, Col.TASK, Col.PROMPT_TEMPLATE]
     agg = (
-        df.groupby([*keys, "variant"], observed=True)["is_incorrect"].agg(["mean", "size"]).unstack("variant")
+        df.groupby([*keys, Col.VARIANT], observed=True)["is_incorrect"].agg(["mean", "size"]).unstack(Col.VARIANT)
     )
     variants = [BASE_VARIANT, *prepared.comparisons]
     out = agg.index.to_frame(index=False).astype(str)
@@ -62,7 +62,7 @@ def format_summary(df: pd.DataFrame) -> str:
     """A plain-text table of `error_summary`, for the terminal at the end of a run."""
     if df.empty:
         return "No verdicts to summarise."
-    shown = pd.DataFrame({c: df[c] for c in ("model", "task", "prompt_template")})
+    shown = pd.DataFrame({c: df[c] for c in (Col.MODEL, Col.TASK, Col.PROMPT_TEMPLATE)})
     variants = [c[len("error_") : -len("_pct")] for c in df.columns if c.startswith("error_")]
     for v in variants:
         rate, n = df[f"error_{v}_pct"], df[f"n_{v}"]
@@ -78,8 +78,8 @@ def format_summary(df: pd.DataFrame) -> str:
 def error_table(prepared: Prepared) -> pd.DataFrame:
     """Error rate with 95% CI per model, task and variant, with no context and no user belief."""
     df = prepared.frame
-    mask = (df["amendment_type"] == NO_CONTEXT) & df["prompt_template"].isin(NO_BELIEF_TEMPLATES)
-    agg = df[mask].groupby(["model", "task", "variant"], observed=True)["is_incorrect"].agg(["sum", "size"])
+    mask = (df[Col.AMENDMENT_TYPE] == NO_CONTEXT) & df[Col.PROMPT_TEMPLATE].isin(NO_BELIEF_TEMPLATES)
+    agg = df[mask].groupby([Col.MODEL, Col.TASK, Col.VARIANT], observed=True)["is_incorrect"].agg(["sum", "size"])
     out = agg.index.to_frame(index=False).astype(str)
     k, n = agg["sum"].to_numpy(), agg["size"].to_numpy()
     low, high = wilson_interval(k, n)
@@ -92,26 +92,26 @@ def belief_source_table(verdicts: pd.DataFrame) -> pd.DataFrame:
     Counts distinct prompts (item x template x context), so a prompt answered by several variants counts
     once. Empty when the verdicts carry no `belief_source` column (files made elsewhere).
     """
-    cols = ["task", "prompt_template", "belief_source", "prompts"]
+    cols = [Col.TASK, Col.PROMPT_TEMPLATE, "belief_source", "prompts"]
     if "belief_source" not in verdicts.columns:
         return pd.DataFrame(columns=cols)
-    rows = verdicts[verdicts["prompt_template"].astype(str).isin(("incorrect", "correct"))]
-    keys = ["task", "item_id", "prompt_template", "amendment_type"]
+    rows = verdicts[verdicts[Col.PROMPT_TEMPLATE].astype(str).isin(("incorrect", "correct"))]
+    keys = [Col.TASK, Col.ITEM_ID, Col.PROMPT_TEMPLATE, Col.AMENDMENT_TYPE]
     distinct = rows[[*keys, "belief_source"]].astype(str).drop_duplicates(keys)
     distinct["belief_source"] = distinct["belief_source"].replace("", "(not recorded)")
-    out = distinct.groupby(["task", "prompt_template", "belief_source"]).size().rename("prompts")
+    out = distinct.groupby([Col.TASK, Col.PROMPT_TEMPLATE, "belief_source"]).size().rename("prompts")
     return out.reset_index()[cols]
 
 
 def capability_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Mean score with 95% Wilson CI per model, task and variant (AdvBench: refusal rate)."""
     _require(scores, CAPABILITY_COLUMNS, "capability scores")
-    agg = scores.groupby(["model", "task", "variant"], sort=True)["score"].agg(["sum", "size"])
+    agg = scores.groupby([Col.MODEL, Col.TASK, Col.VARIANT], sort=True)["score"].agg(["sum", "size"])
     out = agg.index.to_frame(index=False).astype(str)
     k, n = agg["sum"].to_numpy(dtype=float), agg["size"].to_numpy()
     low, high = wilson_interval(k, n)
     return out.assign(
-        measure=out["task"].map(CAPABILITY_MEASURE).fillna("mean score"),
+        measure=out[Col.TASK].map(CAPABILITY_MEASURE).fillna("mean score"),
         n=n,
         score_pct=100 * k / n,
         ci_low_pct=100 * low,
@@ -122,7 +122,7 @@ def capability_table(scores: pd.DataFrame) -> pd.DataFrame:
 def warmth_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Mean SocioT warmth with SD and 95% t-interval per model, style and epoch (0 = base model)."""
     _require(scores, WARMTH_COLUMNS, "warmth scores")
-    agg = scores.groupby(["model", "style", "epoch"], sort=True)["warmth"].agg(["mean", "std", "size"])
+    agg = scores.groupby([Col.MODEL, Col.STYLE, Col.EPOCH], sort=True)["warmth"].agg(["mean", "std", "size"])
     out = agg.index.to_frame(index=False)
     n = agg["size"].to_numpy()
     sd = agg["std"].to_numpy()
