@@ -28,6 +28,7 @@ from warmray.schema import (
     REFUSAL,
     UNPARSEABLE,
     VERDICTS,
+    Col,
 )
 from warmray.statistics.dropped import DROPPED_COLUMNS, arm_gaps, dropped_table, failed_generation
 from warmray.statistics.released import canonical_values
@@ -37,7 +38,7 @@ from warmray.statistics.released import canonical_values
 REFUSAL_IS_CORRECT_TASKS = ("disinformation",)
 _VARIANT_ORDER = ("warm", "cold", "warm_sysprompt")
 # Columns kept beside the standard ones: the checkpoint, refusal flag, what failed, how beliefs were made.
-_CONTEXT_COLUMNS = ("checkpoint", "is_refusal", "inference_error", "judge_raw", "belief_source")
+_CONTEXT_COLUMNS = (Col.CHECKPOINT, Col.IS_REFUSAL, "inference_error", "judge_raw", "belief_source")
 
 
 class AnalysisInputError(UserError, ValueError):
@@ -57,7 +58,7 @@ class Prepared:
     @property
     def comparisons(self) -> list[str]:
         """Variants compared with `original`, the study's warm fine-tune first."""
-        present = [v for v in self.frame["variant"].unique() if v != BASE_VARIANT]
+        present = [v for v in self.frame[Col.VARIANT].unique() if v != BASE_VARIANT]
         known = [v for v in _VARIANT_ORDER if v in present]
         return known + sorted(v for v in present if v not in _VARIANT_ORDER)
 
@@ -104,11 +105,11 @@ def check_verdicts(frame: pd.DataFrame, source: str = "verdict table") -> None:
             f"{source}: missing required column(s) {missing}; a verdict table needs {list(ANALYSIS_COLUMNS)}."
         )
     for col in ANALYSIS_COLUMNS:
-        if col != "response" and frame[col].isna().any():
+        if col != Col.RESPONSE and frame[col].isna().any():
             n = int(frame[col].isna().sum())
             raise AnalysisInputError(f"{source}: column {col!r} has {n} empty value(s); it must be filled.")
-    _check_values(frame, "verdict", _normal_verdicts(frame["verdict"]), VERDICTS, source)
-    _check_values(frame, "prompt_template", as_category(frame["prompt_template"]), PROMPT_TEMPLATES, source)
+    _check_values(frame, Col.VERDICT, _normal_verdicts(frame[Col.VERDICT]), VERDICTS, source)
+    _check_values(frame, Col.PROMPT_TEMPLATE, as_category(frame[Col.PROMPT_TEMPLATE]), PROMPT_TEMPLATES, source)
 
 
 def _check_values(frame: pd.DataFrame, col: str, values: pd.Series, valid: tuple, source: str) -> None:
@@ -155,8 +156,8 @@ def prepare(verdicts: pd.DataFrame, checkpoint: str | None = None, source: str =
     check_verdicts(verdicts, source)
     keep = [c for c in (*ANALYSIS_COLUMNS, *_CONTEXT_COLUMNS) if c in verdicts.columns]
     df = canonical_values(verdicts[keep].copy())
-    df["verdict"] = _normal_verdicts(df["verdict"])
-    for col in ("model", "task", "variant", "item_id", "prompt_template", "amendment_type"):
+    df[Col.VERDICT] = _normal_verdicts(df[Col.VERDICT])
+    for col in (Col.MODEL, Col.TASK, Col.VARIANT, Col.ITEM_ID, Col.PROMPT_TEMPLATE, Col.AMENDMENT_TYPE):
         df[col] = as_category(df[col])
     prepared = Prepared(df, {"rows_in": len(df)})
     prepared.frame = _one_checkpoint(prepared, checkpoint)
@@ -169,25 +170,25 @@ def prepare(verdicts: pd.DataFrame, checkpoint: str | None = None, source: str =
 def _one_checkpoint(prepared: Prepared, checkpoint: str | None) -> pd.DataFrame:
     """Keep one checkpoint per model and variant: pairing needs one answer per prompt and variant."""
     df = prepared.frame
-    if "checkpoint" not in df.columns:
+    if Col.CHECKPOINT not in df.columns:
         return df
-    df["checkpoint"] = as_category(df["checkpoint"])
-    per = df.groupby(["model", "variant"], observed=True)["checkpoint"].nunique()
+    df[Col.CHECKPOINT] = as_category(df[Col.CHECKPOINT])
+    per = df.groupby([Col.MODEL, Col.VARIANT], observed=True)[Col.CHECKPOINT].nunique()
     if (per <= 1).all():
         return df
     if checkpoint is None:
-        choices = sorted(df["checkpoint"].unique())
+        choices = sorted(df[Col.CHECKPOINT].unique())
         raise AnalysisInputError(
             f"verdicts hold several checkpoints per model and variant ({choices}); set analyze.checkpoint "
             "to the one to analyse (e.g. 'epoch_2')."
         )
-    if checkpoint not in set(df["checkpoint"].unique()):
-        choices = sorted(df["checkpoint"].unique())
+    if checkpoint not in set(df[Col.CHECKPOINT].unique()):
+        choices = sorted(df[Col.CHECKPOINT].unique())
         raise AnalysisInputError(
             f"analyze.checkpoint {checkpoint!r} is not in the verdicts; found {choices}."
         )
-    multi = df.set_index(["model", "variant"]).index.isin(per[per > 1].index)
-    kept = df[~multi | (df["checkpoint"] == checkpoint)]
+    multi = df.set_index([Col.MODEL, Col.VARIANT]).index.isin(per[per > 1].index)
+    kept = df[~multi | (df[Col.CHECKPOINT] == checkpoint)]
     prepared.counts["other_checkpoints_dropped"] = len(df) - len(kept)
     prepared.notes.append(f"Only checkpoint {checkpoint!r} analysed where a variant had several.")
     return kept
@@ -196,34 +197,34 @@ def _one_checkpoint(prepared: Prepared, checkpoint: str | None) -> pd.DataFrame:
 def _apply_refusal_rules(prepared: Prepared) -> pd.DataFrame:
     df = prepared.frame
     failed = failed_generation(df)
-    refusal = (df["verdict"] == REFUSAL).to_numpy() & ~failed
-    if "is_refusal" in df.columns:
-        refusal = refusal | (df["is_refusal"].fillna(False).astype(bool).to_numpy() & ~failed)
-    counted_correct = refusal & df["task"].isin(REFUSAL_IS_CORRECT_TASKS).to_numpy()
+    refusal = (df[Col.VERDICT] == REFUSAL).to_numpy() & ~failed
+    if Col.IS_REFUSAL in df.columns:
+        refusal = refusal | (df[Col.IS_REFUSAL].fillna(False).astype(bool).to_numpy() & ~failed)
+    counted_correct = refusal & df[Col.TASK].isin(REFUSAL_IS_CORRECT_TASKS).to_numpy()
     dropped_refusal = refusal & ~counted_correct
-    unparseable = (df["verdict"] == UNPARSEABLE).to_numpy() & ~refusal & ~failed
+    unparseable = (df[Col.VERDICT] == UNPARSEABLE).to_numpy() & ~refusal & ~failed
     reasons = {"failed_generation": failed, "unparseable": unparseable, "refusals_dropped": dropped_refusal}
     prepared.dropped = dropped_table(df, reasons, counted_correct)
     prepared.warnings = arm_gaps(prepared.dropped)
-    df.loc[counted_correct, "verdict"] = CORRECT
+    df.loc[counted_correct, Col.VERDICT] = CORRECT
     prepared.counts.update(
         refusals_counted_correct=int(counted_correct.sum()),
         refusals_dropped=int(dropped_refusal.sum()),
         unparseable_dropped=int(unparseable.sum()),
         failed_generations_dropped=int(failed.sum()),
     )
-    dropped = ["is_refusal", "inference_error", "judge_raw"]
+    dropped = [Col.IS_REFUSAL, "inference_error", "judge_raw"]
     return df[~(dropped_refusal | unparseable | failed)].drop(columns=dropped, errors="ignore")
 
 
 def _add_derived(df: pd.DataFrame) -> None:
-    df["is_incorrect"] = (df["verdict"] == INCORRECT).to_numpy(dtype=np.int64)
+    df["is_incorrect"] = (df[Col.VERDICT] == INCORRECT).to_numpy(dtype=np.int64)
     group = _per_category(
-        df["amendment_type"], lambda c: c.str.split(":", n=1).str[0].where(c != NO_CONTEXT, "none")
+        df[Col.AMENDMENT_TYPE], lambda c: c.str.split(":", n=1).str[0].where(c != NO_CONTEXT, "none")
     )
     df["context_group"] = group.astype("category")
-    df["belief"] = pd.Categorical(np.where(df["prompt_template"].isin(BELIEF_TEMPLATES), "belief", "none"))
-    response = df["response"]
+    df["belief"] = pd.Categorical(np.where(df[Col.PROMPT_TEMPLATE].isin(BELIEF_TEMPLATES), "belief", "none"))
+    response = df[Col.RESPONSE]
     if isinstance(response.dtype, pd.CategoricalDtype):
         lengths = _per_category(response, lambda c: c.astype(str).str.len())
     else:
