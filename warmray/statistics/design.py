@@ -11,10 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from warmray.config import AMENDMENT_TYPES
-from warmray.schema import Col
+from warmray.schema import AMENDMENT_FAMILIES, AMENDMENT_TYPES, NO_CONTEXT, Col
 
-_KNOWN_ORDER = ("none", "unmodified", "emotion", "relation", "stake", *AMENDMENT_TYPES[1:], "belief")
+_KNOWN_ORDER = ("none", NO_CONTEXT, *AMENDMENT_FAMILIES, *AMENDMENT_TYPES[1:], "belief")
 
 
 def level_order(levels: list[str], reference: str = "") -> list[str]:

@@ -25,15 +25,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from warmray.schema import AMENDMENT_ALIASES, TASK_ALIASES
+from warmray.schema import AMENDMENT_ALIASES, BASE_VARIANT, NO_CHECKPOINT, TASK_ALIASES, Col, read_checkpoint
 
-OUTPUTS = re.compile(r"^(?P<task>.+)_(?P<variant>[^_]+(?:_sysprompt)?)_outputs\.csv$")
+OUTPUTS = re.compile(r"^(?P<name_task>.+)_(?P<name_variant>[^_]+(?:_sysprompt)?)_outputs\.csv$")
 # Our column <- the study's name for it.
 COLUMN_NAMES = {
-    "prompt_type": "prompt_template",
-    "output": "response",
-    "evaluation": "verdict",
-    "refusal": "is_refusal",
+    "prompt_type": Col.PROMPT_TEMPLATE,
+    "output": Col.RESPONSE,
+    "evaluation": Col.VERDICT,
+    "refusal": Col.IS_REFUSAL,
 }
 ITEM_KEYS = {
     "triviaqa": "content_key",
@@ -49,7 +49,7 @@ REFERENCE_COLUMNS = {
     "disinformation": (("ground_truth", "ground_false"), ("correct_answer", "incorrect_answer")),
 }
 RELEASED_REQUIRED = ("output", "evaluation")
-CELL_COLUMNS = ("prompt_template", "amendment_type")
+CELL_COLUMNS = (Col.PROMPT_TEMPLATE, Col.AMENDMENT_TYPE)
 QUESTION_COLUMNS = ("question", "original_question", "prompt_disinfo", "content_key")
 
 
@@ -70,15 +70,17 @@ def rename_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def canonical_values(frame: pd.DataFrame) -> pd.DataFrame:
-    """Task and amendment names as ours (`disinfo` -> `disinformation`, `relation:up` -> ...)."""
-    for col, aliases in (("task", TASK_ALIASES), ("amendment_type", AMENDMENT_ALIASES)):
+    """Task, amendment and checkpoint names as ours (`disinfo` -> `disinformation`, `relation:up` -> ...)."""
+    for col, aliases in ((Col.TASK, TASK_ALIASES), (Col.AMENDMENT_TYPE, AMENDMENT_ALIASES)):
         if col in frame.columns:
             frame[col] = frame[col].astype(str).replace(aliases)
-    if "is_refusal" in frame.columns and not pd.api.types.is_bool_dtype(frame["is_refusal"]):
+    if Col.CHECKPOINT in frame.columns:  # older warmth-style spellings (`original`, `warm/epoch_2`)
+        frame[Col.CHECKPOINT] = frame[Col.CHECKPOINT].fillna(NO_CHECKPOINT).astype(str).map(read_checkpoint)
+    if Col.IS_REFUSAL in frame.columns and not pd.api.types.is_bool_dtype(frame[Col.IS_REFUSAL]):
         # An empty flag stays unknown (None), never "not refused": load_verdict_files derives it.
         from warmray.grading import refusal_flags  # the judge package imports this one
 
-        frame["is_refusal"] = refusal_flags(frame["is_refusal"])
+        frame[Col.IS_REFUSAL] = refusal_flags(frame[Col.IS_REFUSAL])
     return frame
 
 
@@ -99,22 +101,26 @@ def _read(file: Path, root: Path) -> pd.DataFrame:
     match = OUTPUTS.match(file.name)
     assert match is not None  # released_files only lists matching names
     variant_dir, model_dir = file.parent.name, file.parent.parent.name
-    if match["variant"] != variant_dir:
-        raise ReleasedLayoutError(f"{file}: named for variant {match['variant']!r} but in {variant_dir}/.")
+    if match["name_variant"] != variant_dir:
+        raise ReleasedLayoutError(
+            f"{file}: named for variant {match['name_variant']!r} but in {variant_dir}/."
+        )
     try:
         frame = pd.read_csv(file, dtype=str, keep_default_na=False)
     except Exception as e:  # pandas raises many types; all mean "not a readable CSV"
         raise ReleasedLayoutError(f"{file}: cannot be read as CSV: {e}") from None
-    task = TASK_ALIASES.get(match["task"], match["task"])
+    task = TASK_ALIASES.get(match["name_task"], match["name_task"])
     frame = rename_columns(frame)
     key = ITEM_KEYS.get(task)
     needed = [
-        theirs for ours, theirs in (("response", "output"), ("verdict", "evaluation")) if ours not in frame
+        theirs
+        for ours, theirs in ((Col.RESPONSE, "output"), (Col.VERDICT, "evaluation"))
+        if ours not in frame
     ]
     missing = needed + ([key] if key and key not in frame.columns else [])
     if key is None or missing:
         raise ReleasedLayoutError(
-            f"{file}: a released {match['task']!r} outputs file needs the item key "
+            f"{file}: a released {match['name_task']!r} outputs file needs the item key "
             f"{key or '(unknown task)'!r} and {list(RELEASED_REQUIRED)}; missing {missing}. Columns found: "
             f"{list(frame.columns)} (under {root})."
         )
@@ -125,7 +131,9 @@ def _read(file: Path, root: Path) -> pd.DataFrame:
 
 def _pair(frame: pd.DataFrame) -> tuple[str, str] | None:
     """The (correct, wrong) reference columns this file carries, if any."""
-    return next((p for p in REFERENCE_COLUMNS.get(frame["task"].iloc[0], ()) if p[0] in frame.columns), None)
+    return next(
+        (p for p in REFERENCE_COLUMNS.get(frame[Col.TASK].iloc[0], ()) if p[0] in frame.columns), None
+    )
 
 
 def _lookup(frame: pd.DataFrame) -> dict[str, tuple[list[str], list[str], str]]:
@@ -137,7 +145,7 @@ def _lookup(frame: pd.DataFrame) -> dict[str, tuple[list[str], list[str], str]]:
     wrongs = frame[wrong] if wrong in frame.columns else pd.Series("", index=frame.index)
     questions = frame["question"] if "question" in frame.columns else pd.Series("", index=frame.index)
     out: dict[str, tuple[list[str], list[str], str]] = {}
-    for item, r, w, q in zip(frame["item_id"], frame[right], wrongs, questions, strict=True):
+    for item, r, w, q in zip(frame[Col.ITEM_ID], frame[right], wrongs, questions, strict=True):
         if item not in out and answer_list(r):
             out[item] = (answer_list(r), answer_list(w), str(q))
     return out
@@ -153,11 +161,11 @@ def _join_references(frames: list[pd.DataFrame], originals: dict[tuple[str, str]
     lookups = {k: (f["source_file"].iloc[0], _lookup(f)) for k, f in originals.items()}
     for frame in frames:
         own = _lookup(frame)
-        origin_file, origin = lookups.get((frame["model"].iloc[0], frame["task"].iloc[0]), ("", {}))
+        origin_file, origin = lookups.get((frame[Col.MODEL].iloc[0], frame[Col.TASK].iloc[0]), ("", {}))
         this_file = frame["source_file"].iloc[0]
         found = [
             (own[i], this_file) if i in own else (origin[i], origin_file) if i in origin else (None, "")
-            for i in frame["item_id"]
+            for i in frame[Col.ITEM_ID]
         ]
         frame["correct_answers"] = [f[0][0] if f[0] else [] for f in found]
         frame["incorrect_answers"] = [f[0][1] if f[0] else [] for f in found]
@@ -177,9 +185,9 @@ def unmatched_references(frame: pd.DataFrame, shown: int = 3) -> list[str]:
     lines = []
     for file, rows in lost.groupby("source_file", sort=True):
         model, variant, name = Path(str(file)).parts[-3:]
-        task = OUTPUTS.match(name)["task"] if OUTPUTS.match(name) else "?"
-        keys = rows["item_id"].str.split(":", n=1).str[1].drop_duplicates().tolist()
-        key_column = ITEM_KEYS.get(rows["task"].iloc[0], "item key")
+        task = OUTPUTS.match(name)["name_task"] if OUTPUTS.match(name) else "?"
+        keys = rows[Col.ITEM_ID].str.split(":", n=1).str[1].drop_duplicates().tolist()
+        key_column = ITEM_KEYS.get(rows[Col.TASK].iloc[0], "item key")
         listed = ", ".join(repr(k) for k in keys[:shown]) + (
             f" and {len(keys) - shown} more" if len(keys) > shown else ""
         )
@@ -199,8 +207,8 @@ def _fill_cells(frames: list[pd.DataFrame], root: Path, others: list[pd.DataFram
     for frame in [*frames, *(others or [])]:
         if all(c in frame.columns for c in CELL_COLUMNS) and "prompt" in frame.columns:
             for t, i, p, tmpl, a in zip(
-                frame["task"],
-                frame["item_id"],
+                frame[Col.TASK],
+                frame[Col.ITEM_ID],
                 frame["prompt"],
                 *(frame[c] for c in CELL_COLUMNS),
                 strict=True,
@@ -215,21 +223,21 @@ def _fill_cells(frames: list[pd.DataFrame], root: Path, others: list[pd.DataFram
                 f"{root / file}: has neither {list(CELL_COLUMNS)} nor a prompt to find them by; columns: "
                 f"{list(frame.columns)}."
             )
-        found = [known.get(k) for k in zip(frame["task"], frame["item_id"], frame["prompt"], strict=True)]
+        found = [known.get(k) for k in zip(frame[Col.TASK], frame[Col.ITEM_ID], frame["prompt"], strict=True)]
         lost = sum(f is None for f in found)
         if lost:
             raise ReleasedLayoutError(
                 f"{root / file}: {lost} row(s) without {list(CELL_COLUMNS)} whose prompt no other file of "
                 "the same task carries, so their template and context are unknown."
             )
-        frame["prompt_template"] = [f[0] for f in found]
-        frame["amendment_type"] = [f[1] for f in found]
+        frame[Col.PROMPT_TEMPLATE] = [f[0] for f in found]
+        frame[Col.AMENDMENT_TYPE] = [f[1] for f in found]
 
 
 def released_file_root(file: Path) -> Path | None:
     """The root of `<root>/<model>/<variant>/<task>_<variant>_outputs.csv`, or None if not so placed."""
     match = OUTPUTS.match(file.name)
-    if match is None or match["variant"] != file.parent.name:
+    if match is None or match["name_variant"] != file.parent.name:
         return None
     return file.parent.parent.parent
 
@@ -251,15 +259,19 @@ def read_released(root: Path, files: list[Path] | None = None) -> pd.DataFrame:
             f"{root}: no rows in its <model>/<variant>/<task>_<variant>_outputs.csv files."
         )
     originals = {
-        (f["model"].iloc[0], f["task"].iloc[0]): f for f in frames if f["variant"].iloc[0] == "original"
+        (f[Col.MODEL].iloc[0], f[Col.TASK].iloc[0]): f
+        for f in frames
+        if f[Col.VARIANT].iloc[0] == BASE_VARIANT
     }
     for frame in frames:
-        model, name = frame["model"].iloc[0], Path(frame["source_file"].iloc[0]).name
-        original = root / model / "original" / OUTPUTS.sub(r"\g<task>_original_outputs.csv", name)
-        if (model, frame["task"].iloc[0]) not in originals and original.is_file():
+        model, name = frame[Col.MODEL].iloc[0], Path(frame["source_file"].iloc[0]).name
+        original = (
+            root / model / BASE_VARIANT / OUTPUTS.sub(rf"\g<name_task>_{BASE_VARIANT}_outputs.csv", name)
+        )
+        if (model, frame[Col.TASK].iloc[0]) not in originals and original.is_file():
             read = _read(original, root)
             if not read.empty:
-                originals[(model, frame["task"].iloc[0])] = read
+                originals[(model, frame[Col.TASK].iloc[0])] = read
     _join_references(frames, originals)
     _fill_cells(frames, root, [f for f in originals.values() if not any(f is g for g in frames)])
     out = pd.concat(frames, ignore_index=True)
@@ -267,5 +279,5 @@ def read_released(root: Path, files: list[Path] | None = None) -> pd.DataFrame:
         present = [c for c in QUESTION_COLUMNS if c in out.columns and c != "question"]
         fallback = out[present].replace("", pd.NA).bfill(axis=1).iloc[:, 0].fillna("") if present else ""
         out["question"] = out["question"].astype(str).where(out["question"].astype(str) != "", fallback)
-    out["verdict"] = out["verdict"].astype(str).str.strip().str.upper()
+    out[Col.VERDICT] = out[Col.VERDICT].astype(str).str.strip().str.upper()
     return canonical_values(out)

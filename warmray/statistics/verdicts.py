@@ -22,6 +22,7 @@ from warmray.schema import (
     ANALYSIS_COLUMNS,
     BASE_VARIANT,
     BELIEF_TEMPLATES,
+    COMPARED_VARIANTS,
     CORRECT,
     INCORRECT,
     NO_CONTEXT,
@@ -36,7 +37,6 @@ from warmray.statistics.released import canonical_values
 # The study's refusal rule: declining to repeat disinformation is the right answer; elsewhere a refusal
 # says nothing about reliability, so the row leaves the analysis.
 REFUSAL_IS_CORRECT_TASKS = ("disinformation",)
-_VARIANT_ORDER = ("warm", "cold", "warm_sysprompt")
 # Columns kept beside the standard ones: the checkpoint, refusal flag, what failed, how beliefs were made.
 _CONTEXT_COLUMNS = (Col.CHECKPOINT, Col.IS_REFUSAL, "inference_error", "judge_raw", "belief_source")
 
@@ -59,8 +59,8 @@ class Prepared:
     def comparisons(self) -> list[str]:
         """Variants compared with `original`, the study's warm fine-tune first."""
         present = [v for v in self.frame[Col.VARIANT].unique() if v != BASE_VARIANT]
-        known = [v for v in _VARIANT_ORDER if v in present]
-        return known + sorted(v for v in present if v not in _VARIANT_ORDER)
+        known = [v for v in COMPARED_VARIANTS if v in present]
+        return known + sorted(v for v in present if v not in COMPARED_VARIANTS)
 
 
 def load_verdict_files(
@@ -109,7 +109,9 @@ def check_verdicts(frame: pd.DataFrame, source: str = "verdict table") -> None:
             n = int(frame[col].isna().sum())
             raise AnalysisInputError(f"{source}: column {col!r} has {n} empty value(s); it must be filled.")
     _check_values(frame, Col.VERDICT, _normal_verdicts(frame[Col.VERDICT]), VERDICTS, source)
-    _check_values(frame, Col.PROMPT_TEMPLATE, as_category(frame[Col.PROMPT_TEMPLATE]), PROMPT_TEMPLATES, source)
+    _check_values(
+        frame, Col.PROMPT_TEMPLATE, as_category(frame[Col.PROMPT_TEMPLATE]), PROMPT_TEMPLATES, source
+    )
 
 
 def _check_values(frame: pd.DataFrame, col: str, values: pd.Series, valid: tuple, source: str) -> None:
