@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT, Col
 from warmray.statistics import WIDE_CI_PP, level_order
 
 if TYPE_CHECKING:
@@ -57,14 +57,16 @@ def warmth_by_epoch(warmth: pd.DataFrame | None) -> Figure | None:
     """Figure 1: mean SocioT warmth against training epoch, per model, warm and cold styles."""
     if warmth is None or warmth.empty:
         return None
-    models = sorted(warmth["model"].astype(str).unique())
+    models = sorted(warmth[Col.MODEL].astype(str).unique())
     fig, axes = _panels(len(models), "Figure 1. Warmth (SocioT) by training epoch")
     for ax, model in zip(axes, models, strict=True):
-        for style, rows in warmth[warmth["model"] == model].groupby("style", sort=True):
-            rows = rows.sort_values("epoch")
+        for style, rows in warmth[warmth[Col.MODEL] == model].groupby(Col.STYLE, sort=True):
+            rows = rows.sort_values(Col.EPOCH)
             colour = STYLE_COLOURS.get(str(style), "#333333")
-            ax.plot(rows["epoch"], rows["warmth_mean"], marker="o", color=colour, label=f"{style} fine-tune")
-            ax.fill_between(rows["epoch"], rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, lw=0)
+            ax.plot(
+                rows[Col.EPOCH], rows["warmth_mean"], marker="o", color=colour, label=f"{style} fine-tune"
+            )
+            ax.fill_between(rows[Col.EPOCH], rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, lw=0)
         ax.set_title(model)
         ax.set_xlabel("Training epoch (0 = original model)")
         ax.set_ylabel("Mean SocioT warmth (95% CI)")
@@ -79,18 +81,18 @@ def scatter_rates(frame: pd.DataFrame, comparison: str) -> pd.DataFrame | None:
     Columns `original`/`comparison` (rates) and `n` (answers of the two arms together); None when a side
     is missing.
     """
-    df = frame[frame["variant"].isin([BASE_VARIANT, comparison])]
-    df = df[df["prompt_template"].isin([*NO_BELIEF_TEMPLATES, "incorrect"])]
-    if df.empty or comparison not in set(df["variant"]):
+    df = frame[frame[Col.VARIANT].isin([BASE_VARIANT, comparison])]
+    df = df[df[Col.PROMPT_TEMPLATE].isin([*NO_BELIEF_TEMPLATES, "incorrect"])]
+    if df.empty or comparison not in set(df[Col.VARIANT]):
         return None
-    wrong = np.where(df["prompt_template"] == "incorrect", "wrong", "none")
+    wrong = np.where(df[Col.PROMPT_TEMPLATE] == "incorrect", "wrong", "none")
     keys = [df["context_group"].astype(str), pd.Series(wrong, index=df.index, name="belief_kind")]
-    keys += [df[c].astype(str) for c in ("model", "task", "amendment_type")]
-    grouped = df.groupby([*keys, df["variant"].astype(str)])["is_incorrect"]
-    rates = grouped.mean().unstack("variant")
+    keys += [df[c].astype(str) for c in (Col.MODEL, Col.TASK, Col.AMENDMENT_TYPE)]
+    grouped = df.groupby([*keys, df[Col.VARIANT].astype(str)])["is_incorrect"]
+    rates = grouped.mean().unstack(Col.VARIANT)
     if comparison not in rates.columns or BASE_VARIANT not in rates.columns:
         return None
-    rates["n"] = grouped.size().unstack("variant")[[BASE_VARIANT, comparison]].sum(axis=1)
+    rates["n"] = grouped.size().unstack(Col.VARIANT)[[BASE_VARIANT, comparison]].sum(axis=1)
     return rates.dropna()
 
 
@@ -103,7 +105,7 @@ def error_scatter(frame: pd.DataFrame, comparison: str = "warm") -> Figure | Non
     if rates is None:
         return None
     groups = level_order(list(rates.index.get_level_values(0).unique()), "none")
-    tasks = sorted(rates.index.get_level_values("task").unique())
+    tasks = sorted(rates.index.get_level_values(Col.TASK).unique())
     colour = {t: f"C{i % 10}" for i, t in enumerate(tasks)}
     label = VARIANT_LABELS.get(comparison, comparison)
     # Two columns: four square panels in a row would be too small to read on a report page.
@@ -113,13 +115,13 @@ def error_scatter(frame: pd.DataFrame, comparison: str = "warm") -> Figure | Non
         sub = rates.xs(group, level=0).reset_index()
         for kind, filled in (("none", True), ("wrong", False)):
             pts = sub[sub["belief_kind"] == kind]
-            face = [colour[t] if filled else "none" for t in pts["task"]]
+            face = [colour[t] if filled else "none" for t in pts[Col.TASK]]
             ax.scatter(
                 100 * pts[BASE_VARIANT],
                 100 * pts[comparison],
                 s=36,
                 facecolors=face,
-                edgecolors=[colour[t] for t in pts["task"]],
+                edgecolors=[colour[t] for t in pts[Col.TASK]],
                 linewidths=1.3,
             )
         _label_coinciding(ax, 100 * sub[BASE_VARIANT], 100 * sub[comparison])
@@ -149,9 +151,9 @@ def _scatter_legend(colour: dict[str, str]) -> list[Line2D]:
 
 def _condition(frame: pd.DataFrame) -> np.ndarray:
     """Each row's condition: none, +context, +context+belief (wrong beliefs only), or "" (left out)."""
-    context = (frame["amendment_type"] != NO_CONTEXT).to_numpy()
-    no_belief = frame["prompt_template"].isin(NO_BELIEF_TEMPLATES).to_numpy()
-    wrong = (frame["prompt_template"] == "incorrect").to_numpy()
+    context = (frame[Col.AMENDMENT_TYPE] != NO_CONTEXT).to_numpy()
+    no_belief = frame[Col.PROMPT_TEMPLATE].isin(NO_BELIEF_TEMPLATES).to_numpy()
+    wrong = (frame[Col.PROMPT_TEMPLATE] == "incorrect").to_numpy()
     return np.select(
         [~context & no_belief, context & no_belief, context & wrong],
         ["none", "+context", "+context+belief"],
@@ -161,11 +163,11 @@ def _condition(frame: pd.DataFrame) -> np.ndarray:
 
 def box_diffs(frame: pd.DataFrame, comparison: str) -> pd.DataFrame | None:
     """Figure 3's values: fine-tuned minus original error (pp) per model x task x condition x prompt cell."""
-    df = frame[frame["variant"].isin([BASE_VARIANT, comparison])]
+    df = frame[frame[Col.VARIANT].isin([BASE_VARIANT, comparison])]
     df = df.assign(condition=_condition(df))
     df = df[df["condition"] != ""]
-    keys = ["model", "task", "condition", "amendment_type", "prompt_template", "variant"]
-    rates = df.groupby([df[k].astype(str) for k in keys])["is_incorrect"].mean().unstack("variant")
+    keys = [Col.MODEL, Col.TASK, "condition", Col.AMENDMENT_TYPE, Col.PROMPT_TEMPLATE, Col.VARIANT]
+    rates = df.groupby([df[k].astype(str) for k in keys])["is_incorrect"].mean().unstack(Col.VARIANT)
     if df.empty or comparison not in rates.columns or BASE_VARIANT not in rates.columns:
         return None
     return (100 * (rates[comparison] - rates[BASE_VARIANT])).dropna().rename("diff").reset_index()
@@ -179,11 +181,11 @@ def error_boxes(frame: pd.DataFrame, comparison: str = "warm") -> Figure | None:
     diff = box_diffs(frame, comparison)
     if diff is None:
         return None
-    models = sorted(diff["model"].unique())
+    models = sorted(diff[Col.MODEL].unique())
     label = VARIANT_LABELS.get(comparison, comparison)
     fig, axes = _panels(len(models), f"Figure 3. Extra errors of the {label} (pp) by condition", width=5.0)
     for ax, model in zip(axes, models, strict=True):
-        _draw_boxes(ax, diff[diff["model"] == model])
+        _draw_boxes(ax, diff[diff[Col.MODEL] == model])
         ax.axhline(0, color="#999999", lw=1)
         ax.set_title(model)
         ax.set_ylabel(f"{label.capitalize()} − original error (pp)")
@@ -194,12 +196,12 @@ def error_boxes(frame: pd.DataFrame, comparison: str = "warm") -> Figure | None:
 
 
 def _draw_boxes(ax, diff: pd.DataFrame) -> None:
-    tasks = sorted(diff["task"].unique())
+    tasks = sorted(diff[Col.TASK].unique())
     width = 0.8 / len(CONDITION_COLOURS)
     for j, (cond, colour) in enumerate(CONDITION_COLOURS.items()):
         data, pos = [], []
         for i, task in enumerate(tasks):
-            vals = diff.loc[(diff["task"] == task) & (diff["condition"] == cond), "diff"].to_numpy()
+            vals = diff.loc[(diff[Col.TASK] == task) & (diff["condition"] == cond), "diff"].to_numpy()
             if vals.size:
                 data.append(vals)
                 pos.append(i - 0.4 + width * (j + 0.5))
@@ -233,16 +235,16 @@ def capability_bars(capability: pd.DataFrame | None) -> Figure | None:
     """Figure 4: capability (MMLU, GSM8K accuracy; AdvBench refusal) per model, original vs fine-tuned."""
     if capability is None or capability.empty:
         return None
-    tasks = sorted(capability["task"].unique())
+    tasks = sorted(capability[Col.TASK].unique())
     fig, axes = _panels(len(tasks), "Figure 4. Capabilities, original vs fine-tuned (95% CI)")
     for ax, task in zip(axes, tasks, strict=True):
-        sub = capability[capability["task"] == task]
-        models = sorted(sub["model"].unique())
-        variants = [v for v in (BASE_VARIANT, *VARIANT_LABELS) if v in set(sub["variant"])][:4]
-        variants = list(dict.fromkeys(variants + sorted(set(sub["variant"]) - set(variants))))
+        sub = capability[capability[Col.TASK] == task]
+        models = sorted(sub[Col.MODEL].unique())
+        variants = [v for v in (BASE_VARIANT, *VARIANT_LABELS) if v in set(sub[Col.VARIANT])][:4]
+        variants = list(dict.fromkeys(variants + sorted(set(sub[Col.VARIANT]) - set(variants))))
         width = 0.8 / len(variants)
         for j, v in enumerate(variants):
-            rows = sub[sub["variant"] == v].set_index("model").reindex(models)
+            rows = sub[sub[Col.VARIANT] == v].set_index(Col.MODEL).reindex(models)
             x = np.arange(len(models)) - 0.4 + width * (j + 0.5)
             err = [rows["score_pct"] - rows["ci_low_pct"], rows["ci_high_pct"] - rows["score_pct"]]
             ax.bar(
@@ -337,7 +339,7 @@ def figure_notes(res: StudyResults) -> dict[str, str]:
         )
     diffs = box_diffs(res.prepared.frame, comp) if comp else None
     if diffs is not None:
-        per_box = diffs.groupby(["model", "task", "condition"])["diff"]
+        per_box = diffs.groupby([Col.MODEL, Col.TASK, "condition"])["diff"]
         lines = int(((per_box.size() == 1) | (per_box.nunique() == 1)).sum())
         notes["fig3_error_boxes"] = f"{_span(per_box.size())} prompt cell(s) per box (written under each)" + (
             f"; {lines} box(es) over one cell or equal values collapse to a line." if lines else "."
