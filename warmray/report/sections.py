@@ -23,6 +23,7 @@ from warmray.report.study_sections import (
     paired_blocks,
     procedure_items,
 )
+from warmray.schema import Col
 from warmray.statistics import FIGURES, WIDE_CI_PP, StudyResults
 
 # (label, GLM, level, the study's estimate in pp) — DESIGN.md point 8.
@@ -364,7 +365,7 @@ def run_description(res: StudyResults) -> list[Block]:
     items += procedure_items(res)
     items += res.prepared.notes
     frame = res.prepared.frame
-    sizes = frame.groupby(["model", "variant", "task"], observed=True).size().rename("rows").reset_index()
+    sizes = frame.groupby([Col.MODEL, Col.VARIANT, Col.TASK], observed=True).size().rename("rows").reset_index()
     return [
         Heading("What this run was"),
         Bullets(tuple(items)),
