@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from warmray.report.blocks import Block, Bullets, Callout, Heading, Table, Text
+from warmray.schema import Col
 from warmray.statistics import GAP_PP, StudyResults, untestable_cells
 
 P_VALUE_NOTE = (
@@ -30,7 +31,7 @@ REFUSAL_RULES = {
 
 def cell_summary(cells: pd.DataFrame, variant: str, alpha: float) -> str:
     """The study's headline sentence about its paired cells, for one compared variant."""
-    mine = cells[cells["variant"] == variant]
+    mine = cells[cells[Col.VARIANT] == variant]
     if mine.empty:
         return f"No paired cells for {variant}."
     n = len(mine)
@@ -55,7 +56,7 @@ def cell_layout(cells: pd.DataFrame) -> str:
         ("context", "the original template, unmodified and under each of {k} context(s): {n} cell(s)"),
         ("belief", "each of {n} amendment type(s), incorrect and correct templates pooled: {n} cell(s)"),
     ):
-        types = cells.loc[cells["test_type"] == test, "amendment_type"].astype(str).unique()
+        types = cells.loc[cells["test_type"] == test, Col.AMENDMENT_TYPE].astype(str).unique()
         if len(types):
             contexts = sum(t != "unmodified" for t in types)
             parts.append(f"test type '{test}' (" + what.format(k=contexts, n=len(types)) + ")")
@@ -79,7 +80,7 @@ def paired_blocks(res: StudyResults) -> list[Block]:
             "g_authors = |b - c|/sqrt(b + c), the statistic the study reports as Cohen's g."
         )
     )
-    out.append(Bullets(tuple(cell_summary(cells, v, alpha) for v in cells["variant"].unique())))
+    out.append(Bullets(tuple(cell_summary(cells, v, alpha) for v in cells[Col.VARIANT].unique())))
     out.append(Text("The study, warm vs original: 96% of its 360 cells worse, 72% significant."))
     top = cells.sort_values(["p_fdr", "p_value"]).head(res.config.report_cells)
     out.append(
