@@ -365,7 +365,9 @@ def run_description(res: StudyResults) -> list[Block]:
     items += procedure_items(res)
     items += res.prepared.notes
     frame = res.prepared.frame
-    sizes = frame.groupby([Col.MODEL, Col.VARIANT, Col.TASK], observed=True).size().rename("rows").reset_index()
+    sizes = (
+        frame.groupby([Col.MODEL, Col.VARIANT, Col.TASK], observed=True).size().rename("rows").reset_index()
+    )
     return [
         Heading("What this run was"),
         Bullets(tuple(items)),
