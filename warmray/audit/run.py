@@ -20,11 +20,12 @@ from warmray.audit.profile import arm_label, build_profile
 from warmray.audit.progress import Progress, estimate_seconds
 from warmray.config import ExperimentConfig
 from warmray.console import Console, stop_ray
+from warmray.grading import grader_for
+from warmray.manifest import read_manifest, recorded_versions
 from warmray.models import BUILTIN_PREFIX
 from warmray.pipeline import run_pipeline
-from warmray.rundir import MANIFEST, RunDir
-from warmray.stage import package_versions, read_manifest
-from warmray.stages.analyze import load_verdict_files
+from warmray.rundir import RunDir
+from warmray.statistics import load_verdict_files
 
 AUDIT_STAGES = ("grid", "generate", "judge", "analyze")
 CARD_FOLDER = "audit"
@@ -35,7 +36,7 @@ def _what(stage: str, config: ExperimentConfig, n_prompts: int) -> str:
     return {
         "grid": f"about {n_prompts} prompts from {', '.join(t.name for t in config.grid.tasks)}",
         "generate": f"{n_prompts} prompts x {arms} arm(s) answered",
-        "judge": "grading by " + ("an LLM judge" if config.judge.grader == "llm" else "reference matching"),
+        "judge": "grading by " + grader_for(config.judge.grader).describe(config.judge.model),
         "analyze": "the study's analysis report",
     }[stage]
 
@@ -62,9 +63,9 @@ def run_audit(
                     (result,) = run_pipeline(config, rundir.root, (stage,))
                 progress.finish(stage, result.skipped)
                 manifest = read_manifest(result.out_dir)
-                seconds[stage] = manifest.get("seconds", result.seconds)
+                seconds[stage] = manifest.seconds
                 if stage == "grid":  # the real count: items without a usable wrong answer were set aside
-                    n_prompts = int(manifest["rows"]["prompts"])
+                    n_prompts = manifest.rows["prompts"]
                     progress.estimates = estimate_seconds(config, n_prompts)
         finally:
             stop_ray(console, rundir.log("shutdown"))
@@ -84,22 +85,14 @@ def run_description(
 ) -> dict[str, Any]:
     """What was run, for the card: targets, judge, sampling, sizes, versions."""
     judge = config.judge
-    if judge.grader == "llm":
-        judge_text = f"LLM judge {judge.model}" + (
-            f" at {judge.engine.endpoint}" if judge.engine.endpoint else ""
-        )
-    else:
-        judge_text = "reference answer matching (no LLM judge)"
+    judge_text = grader_for(judge.grader).describe(judge.model, judge.engine.endpoint)
     sizes: dict[str, Any] = {
         "items per task": verdicts.groupby("task")["item_id"].nunique().to_dict(),
         "prompts per item": prompts_per_item(config.grid.prompt_templates, config.grid.amendment_types),
     }
-    versions = package_versions()
     for stage in AUDIT_STAGES[:3]:
-        if (rundir.stage(stage) / MANIFEST).is_file():
-            manifest = read_manifest(rundir.stage(stage))
-            sizes |= {f"{stage}/{k}": v for k, v in manifest.get("rows", {}).items()}
-            versions = {**manifest.get("versions", {}), **versions}
+        if rundir.finished(stage):
+            sizes |= {f"{stage}/{k}": v for k, v in read_manifest(rundir.stage(stage)).rows.items()}
     s = config.generate.sampling
     targets = [
         {
@@ -120,6 +113,6 @@ def run_description(
         "system_prompt": str(req.system_prompt) if req.system_prompt else None,
         "sampling": f"temperature {s.temperature}, top_p {s.top_p}, at most {s.max_tokens} new tokens",
         "sizes": sizes,
-        "versions": versions,
+        "versions": recorded_versions(rundir, AUDIT_STAGES),
         "run_dir": str(rundir.root),
     }

@@ -15,7 +15,7 @@ Three named rules (`judge.refusal_rule`):
 
 The rule is applied by canonical task name (`warmray.schema.TASK_ALIASES`), so files that call the task
 `disinfo` are treated as `disinformation`: there a refusal counts as correct; elsewhere refusals are
-dropped from the analysis (warmray.stages.analyze applies that rule; here they are only labelled).
+dropped from the analysis (warmray.statistics applies that rule; here they are only labelled).
 `derive_refusals` fills the flag of verdict rows that carry none (some of the study's released files),
 so such a row is judged by the text rather than taken as not refused.
 """
