@@ -248,16 +248,16 @@ def test_the_shutdown_log_never_becomes_the_log_an_error_names(tmp_path):
 
 
 def test_a_deleted_committed_adapter_is_explained_with_the_stage_to_redo(tmp_path):
+    from warmray.arms import stage_arms
     from warmray.config import load_config
     from warmray.stage import StageContext, StageError
-    from warmray.stages.generate import model_requests
 
     config = load_config(ROOT / "configs" / "tiny.yaml", ["generate.variants=[warm]"])
     ctx = StageContext(config, tmp_path)
     (tmp_path / "train").mkdir()
     (tmp_path / "train" / "manifest.json").write_text("{}")  # train finished; its adapters are gone
     with pytest.raises(StageError, match=r"adapter .* is gone .*`warmray train CONFIG --force`"):
-        model_requests(ctx, config.models[0], pd.DataFrame())
+        stage_arms(ctx, "generate", config.models[0])
 
 
 def test_a_hub_that_answers_no_is_not_called_unreachable():

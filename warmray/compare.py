@@ -12,7 +12,6 @@ effect sizes (analyze/tables/glm_effects.csv) are put side by side.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from warmray.errors import UserError
+from warmray.manifest import read_manifest
 from warmray.rundir import MANIFEST, TABLES
+from warmray.schema import Col, read_checkpoint
 
 # A table's stable ids, by its schema (warmray.schema): rows with the same ids are the same row.
 KEYS: dict[str, tuple[str, ...]] = {
@@ -133,16 +134,19 @@ def _read(run: Path, stage: str, path: str) -> pd.DataFrame | None:
     target = run / stage / path
     if not (run / stage / MANIFEST).is_file() or not target.exists():
         return None
-    return pd.read_parquet(target)
+    frame = pd.read_parquet(target)
+    if Col.CHECKPOINT in frame.columns:  # an older run's warmth spelling compares as today's
+        frame[Col.CHECKPOINT] = frame[Col.CHECKPOINT].map(read_checkpoint)
+    return frame
 
 
 def nondeterministic(run: Path) -> dict[str, str]:
     """The stages whose manifest says their output may differ between two runs, with the reason."""
     found = {}
-    for manifest in sorted(run.glob(f"*/{MANIFEST}")):
-        note = json.loads(manifest.read_text()).get("nondeterministic")
+    for path in sorted(run.glob(f"*/{MANIFEST}")):
+        note = read_manifest(path.parent).nondeterministic
         if note:
-            found[manifest.parent.name] = str(note)
+            found[path.parent.name] = note
     return found
 
 

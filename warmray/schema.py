@@ -61,6 +61,15 @@ TASKS = (*EVAL_TASKS, *CAPABILITY_TASKS)
 TASK_ALIASES = {"trivia": "triviaqa", "disinfo": "disinformation", "mask": "disinformation"}
 # How a prompt words its question: as the source gives it, or (MedQA) recast as the user's relative.
 QUESTION_FORMS = ("as_given", "relative")
+# The `checkpoint` column of every table: the folder name of the adapter this run trained that answered
+# (`epoch_2`; its style is the row's variant or style), or NO_CHECKPOINT when the model answered as
+# configured (the original model, its warm system prompt, a shipped adapter). warmray.arms writes it.
+NO_CHECKPOINT = ""
+
+
+def read_checkpoint(value: str) -> str:
+    """A `checkpoint` value as spelt above (older warmth tables wrote `original`, `<style>/epoch_<e>`)."""
+    return NO_CHECKPOINT if value in ("original", NO_CHECKPOINT) else str(value).rsplit("/", 1)[-1]
 
 
 class Col:
@@ -236,7 +245,7 @@ TABLES: dict[str, pa.Schema] = {
             ("model", _S),
             ("style", _S),
             ("epoch", _F),  # 0 = the original model, repeated under each style so every curve starts there
-            ("checkpoint", _S),  # "original" or "<style>/epoch_<e>"
+            ("checkpoint", _S),  # "epoch_<e>", or NO_CHECKPOINT for the original model
             ("prompt_id", _S),
             ("prompt", _S),
             ("response", _S),

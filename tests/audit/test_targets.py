@@ -81,9 +81,7 @@ def test_config_from_targets_has_no_training_and_the_full_grid(model_dirs):
         ("disinformation", 3),
     ]
     assert prompts_per_item(cfg.grid.prompt_templates, cfg.grid.amendment_types) == 28
-    assert (
-        cfg.models[0].adapter == str(adapter) and cfg.train.lora_r == 16
-    )  # vLLM reserves the adapter's rank
+    assert cfg.models[0].adapter == str(adapter)  # its rank is the adapter's own (tests/test_arms.py)
     assert (cfg.models[1].endpoint, cfg.models[1].source, cfg.models[1].api_key_env) == (
         "http://h/v1",
         "m",
@@ -96,7 +94,7 @@ def test_judge_endpoint_and_system_prompt_and_config_file(tmp_path):
     prompt = tmp_path / "persona.txt"
     prompt.write_text("You are a warm, caring friend.")
     config = tmp_path / "gpu.yaml"
-    config.write_text("generate: {engine: {device: gpu, dtype: bfloat16}, sampling: {max_tokens: 300}}\n")
+    config.write_text("device: gpu\ngenerate: {sampling: {max_tokens: 300}}\n")
     req = AuditRequest(
         (parse_target("org/a"),),
         ("a",),

@@ -7,7 +7,6 @@ targets are not sampling noise), and as many items per task as the time budget a
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -143,13 +142,12 @@ def build_config(req: AuditRequest) -> ExperimentConfig:
     generate = data.setdefault("generate", {})
     if not base:
         generate["sampling"] = AUDIT_SAMPLING.model_dump(mode="json")
-    data["grid"] = _grid(req, data.get("grid"), generate)
+    data["grid"] = _grid(req, data.get("grid"), generate, data.get("device", "cpu"))
     generate["variants"] = ["original", *([SYSPROMPT_VARIANT] if req.system_prompt else [])]
     if req.system_prompt:
         data["warm_system_prompt"] = str(req.system_prompt.expanduser().resolve())
     if req.judge is not None or not base:
         data["judge"] = _judge(req.judge, data.get("judge", {}))
-    data["train"] = {**data.get("train", {}), "lora_r": _adapter_rank(req.targets)}
     data = apply_overrides(data, req.overrides)
     try:
         return ExperimentConfig.model_validate(data)
@@ -157,7 +155,9 @@ def build_config(req: AuditRequest) -> ExperimentConfig:
         raise ConfigError(f"{req.config or 'the audit flags'}: not a valid audit config: {e}") from None
 
 
-def _grid(req: AuditRequest, grid: dict[str, Any] | None, generate: dict[str, Any]) -> dict[str, Any]:
+def _grid(
+    req: AuditRequest, grid: dict[str, Any] | None, generate: dict[str, Any], device: str
+) -> dict[str, Any]:
     """The config file's grid (or the full study grid), with the tasks and sizes the flags ask for."""
     grid = dict(grid or GridConfig(prompt_templates=PROMPT_TEMPLATES).model_dump(mode="json"))
     if req.data_dir:
@@ -166,16 +166,20 @@ def _grid(req: AuditRequest, grid: dict[str, Any] | None, generate: dict[str, An
         names = list(req.tasks or STUDY_TASKS)
         templates = tuple(grid.get("prompt_templates") or PROMPT_TEMPLATES)
         prompts = prompts_per_item(templates, tuple(grid.get("amendment_types") or AMENDMENT_TYPES))
-        n = req.items or default_items(req, len(names), generate, prompts)
+        n = req.items or default_items(req, len(names), generate, prompts, device)
         grid["tasks"] = [{"name": t, "n": n} for t in names]
     return grid
 
 
 def default_items(
-    req: AuditRequest, n_tasks: int, generate: dict[str, Any], per_item_prompts: int | None = None
+    req: AuditRequest,
+    n_tasks: int,
+    generate: dict[str, Any],
+    per_item_prompts: int | None = None,
+    device: str = "cpu",
 ) -> int:
-    """Items per task for the time budget, on the device and at the answer length generate's config names."""
-    speed = GPU if generate.get("engine", {}).get("device") == "gpu" else CPU
+    """Items per task for the time budget, on the config's device and at the answer length generate names."""
+    speed = GPU if device == "gpu" else CPU
     max_tokens = int(generate.get("sampling", {}).get("max_tokens", SamplingConfig().max_tokens))
     arms = 2 if req.system_prompt else 1
     local = sum(1 for t in req.targets if t.kind != "endpoint")
@@ -188,20 +192,11 @@ def default_items(
 def _judge(judge: Target | None, current: dict[str, Any]) -> dict[str, Any]:
     if judge is None:
         return {**current, "grader": "reference"}
-    engine = dict(current.get("engine", {}))
+    engine = current.get("engine", {})
+    engine = {"profile": engine} if isinstance(engine, str) else dict(engine)  # a profile name, or settings
     if judge.kind == "endpoint":
         engine |= {"endpoint": judge.endpoint, "api_key_env": judge.api_key_env}
     return {**current, "grader": "llm", "model": judge.source, "engine": engine}
-
-
-def _adapter_rank(targets: tuple[Target, ...]) -> int:
-    """The LoRA rank generate reserves in vLLM: the largest adapter among the targets (8 without one)."""
-    ranks = [
-        int(json.loads((Path(t.adapter).expanduser() / "adapter_config.json").read_text()).get("r", 8))
-        for t in targets
-        if t.adapter
-    ]
-    return max([8, *ranks])
 
 
 def audit_run_dir(config: ExperimentConfig, root: Path = Path("runs")) -> Path:

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import ray
 
-from warmray import progress, resumable
+from warmray import compat, progress, resumable
 from warmray.config import VLLM_LORA_RANKS, EngineConfig, ModelConfig, SamplingConfig, lora_slots
 from warmray.infer import failures, http
 from warmray.infer.failures import REQUEST_FAILED
@@ -96,10 +96,9 @@ def max_pending_requests(kwargs: dict[str, Any]) -> int | None:
     the engine, in the order Ray Data's interleaved blocks reached it. An engine that schedules by priority
     (the base model's rows first, warmray.infer.engine_hooks) must see every row the actor holds to put
     them in order, so there is no cap: the rows an actor holds are bounded by Ray Data's tasks in flight
-    (16 blocks of 4 batches by default). The number stands for "no cap" because Ray 2.60's own way to say
-    it (a value <= 0) fails: its code names an `asyncio.NullContext` that does not exist.
+    (16 blocks of 4 batches by default); warmray.compat.UNCAPPED_PENDING says why "no cap" is a number.
     """
-    return 1_000_000 if kwargs.get("scheduling_policy") == "priority" else None
+    return compat.UNCAPPED_PENDING if kwargs.get("scheduling_policy") == "priority" else None
 
 
 def cpu_threads(engine: EngineConfig) -> int:
@@ -281,7 +280,7 @@ def _vllm_processor(
     config = vLLMEngineProcessorConfig(
         model_source=source,
         engine_kwargs=kwargs,
-        max_pending_requests=max_pending_requests(kwargs),
+        **compat.pending_requests_option(max_pending_requests(kwargs)),
         batch_size=engine.batch_size,
         # A fixed pool: an int alone means an autoscaling pool from 1 replica in Ray 2.60, which on a small
         # job never grows, so `engine.concurrency` replicas would not all start.
@@ -469,15 +468,16 @@ def answer(
     sampling: SamplingConfig,
     *,
     label: str,
-    lora_r: int | None = None,
+    lora_rank: int | None = None,
 ) -> pd.DataFrame:
     """Answer every request not yet in `folder`, with progress, and return all answers in request order.
 
     The sequence every LLM stage runs: the rows still to do (warmray.resumable) → the engine, writing
     Parquet shards into `folder` as blocks finish → every row read back, one per `key`, no gap.
-    `lora_r` is the rank the adapters named in the `adapter` column were trained with; an engine
-    serves LoRA (a slot per distinct adapter and one empty: warmray.config.lora_slots) only when some
-    of its rows name one; the base model's rows go first (`base_rows_first` says why).
+    `lora_rank` is the largest rank of the adapters named in the `adapter` column (warmray.arms reads it
+    from each adapter's own config: `max_lora_rank`); an engine serves LoRA (a slot per distinct adapter
+    and one empty: warmray.config.lora_slots) only when some of its rows name one; the base model's rows
+    go first (`base_rows_first` says why).
     Through an endpoint, a request that failed after its tries comes back as a failed request
     (warmray.infer.failures: asked again at the next attempt); more of them than
     `engine.max_failed_fraction` stops the stage with RequestsFailed, keeping what succeeded.
@@ -489,9 +489,9 @@ def answer(
         with progress.watch_engine(label, len(requests), lambda: resumable.count_rows(folder)):
             named = todo["adapter"] if "adapter" in todo else pd.Series([], dtype=str)
             adapters = int(named[named != ""].nunique())
-            lora_rank = lora_r if adapters else None
             ds = ray.data.from_pandas(base_rows_first(with_seeds(todo, key, sampling)))
-            processed = chat(ds, model, engine, sampling, lora_rank=lora_rank, adapters=adapters)
+            rank = lora_rank if adapters else None
+            processed = chat(ds, model, engine, sampling, lora_rank=rank, adapters=adapters)
             processed.write_parquet(str(folder))
     done = resumable.collect(folder, key, requests[key])
     if engine.endpoint:
@@ -508,11 +508,13 @@ def answer_responses(
     sampling: SamplingConfig,
     *,
     label: str,
-    lora_r: int,
+    lora_rank: int | None,
 ) -> pd.DataFrame:
     """`answer` for a stage's rows of one configured model, keyed by `response_id` (engine_for's engine)."""
     engine = engine_for(model, engine)
-    return answer(requests, "response_id", folder, model.source, engine, sampling, label=label, lora_r=lora_r)
+    return answer(
+        requests, "response_id", folder, model.source, engine, sampling, label=label, lora_rank=lora_rank
+    )
 
 
 def complete(

@@ -1,9 +1,10 @@
 """One variant scored on the sweep's fixed slice: error and sycophancy rates, and SocioT warmth.
 
-The pipeline's own pieces do the work: the generate stage's request builder for the grid slice, the
-warmth stage's for the held-out prompts, `warmray.infer.answer` (one engine for both, the adapter chosen
-per row), the judge stage's graders and the warmth stage's SocioT scorer. Both slices are answered with
-`generate.sampling`. Every intermediate table is kept in the evaluation folder, resumable per row.
+The pipeline's own pieces do the work: generate's arms and the one request builder (warmray.arms) for
+the grid slice and the held-out prompts, `warmray.infer.answer_responses` (one engine for both, the
+model's own engine settings, the adapter chosen per row), warmray.grading's `grade` (as the judge
+stage) and the warmth stage's SocioT scorer. Both slices are answered with `generate.sampling`. Every
+intermediate table is kept in the evaluation folder, resumable per row.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import pandas as pd
 import ray
 
 from warmray import infer, resumable
+from warmray.arms import Arm, arm_requests, max_lora_rank, stage_arms
+from warmray.grading import grade
 from warmray.schema import INCORRECT
 from warmray.sociot import SCORE_COLUMNS, score_dataset
 from warmray.stage import StageContext
-from warmray.stages.generate import model_requests
-from warmray.stages.judge.grading import grade_by_llm, grade_by_reference
-from warmray.stages.warmth.curve import checkpoint_requests
 from warmray.statistics import Z95, prepare, wilson_interval
 from warmray.sweep.space import swept_model
 
@@ -62,20 +62,12 @@ def reliability(verdicts: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def _requests(ctx: StageContext, adapter: str, epoch: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    model = swept_model(ctx.config)
-    grid = model_requests(ctx, model, ctx.read("grid", "prompts"))
-    val = ctx.read("corpus", "val_prompts").head(ctx.config.sweep.val_prompts)
-    style = "warm" if adapter else ""
-    warm = checkpoint_requests(val, model.name, [(style, epoch, adapter)])
-    warm["response_id"] = "val|" + warm["response_id"]  # apart from grid ids in the shared engine call
-    return grid, warm
-
-
-def _grade(ctx: StageContext, responses: pd.DataFrame, folder: Path) -> pd.DataFrame:
-    if ctx.config.judge.grader == "llm":
-        return grade_by_llm(ctx, responses, folder / "judge")
-    return grade_by_reference(responses, ctx.config.judge.refusal_rule)
+def _requests(ctx: StageContext, arms: list[Arm]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The grid slice and the held-out prompts, each asked of every arm."""
+    grid = arm_requests(arms, ctx.read("grid", "prompts"))
+    val = arm_requests(arms, ctx.read("corpus", "val_prompts").head(ctx.config.sweep.val_prompts))
+    val["response_id"] = "val|" + val["response_id"]  # apart from grid ids in the shared engine call
+    return grid, val
 
 
 def _warmth(ctx: StageContext, answers: pd.DataFrame, folder: Path) -> pd.DataFrame:
@@ -87,33 +79,29 @@ def _warmth(ctx: StageContext, answers: pd.DataFrame, folder: Path) -> pd.DataFr
     return resumable.collect(folder, "response_id", texts["response_id"])[["response_id", *SCORE_COLUMNS]]
 
 
-def evaluate(ctx: StageContext, folder: Path, adapter: str = "", epoch: float = 0.0) -> dict[str, Any]:
-    """Answer, grade and score the slice with the base model or one adapter; returns the trial metrics.
+def evaluate(ctx: StageContext, folder: Path) -> dict[str, Any]:
+    """Answer, grade and score the slice with the swept model's generate arms; returns the trial metrics.
+
+    A trial's config asks for the warm variant at its checkpoint epoch, the original model's for the
+    variant `original` (warmray.sweep.space).
 
     Args:
         ctx: the trial's config and run directory (grid and corpus committed there, train when tuned).
         folder: where the answers, verdicts and warmth scores are kept.
-        adapter: a LoRA folder, or "" for the original model (its config's generate.variants: original).
-        epoch: the adapter's checkpoint epoch (labels only).
     """
-    grid, val = _requests(ctx, adapter, epoch)
     model = swept_model(ctx.config)
+    arms = stage_arms(ctx, "generate", model)
+    grid, val = _requests(ctx, arms)
     both = pd.concat([grid[_ENGINE_COLUMNS], val[_ENGINE_COLUMNS]], ignore_index=True)
-    answers = infer.answer(
-        both,
-        "response_id",
-        folder / "answers",
-        model.source,
-        ctx.config.generate.engine,
-        ctx.config.generate.sampling,
-        label="sweep",
-        lora_r=ctx.config.train.lora_r,
+    engine, sampling, rank = ctx.config.generate.engine, ctx.config.generate.sampling, max_lora_rank(arms)
+    answers = infer.answer_responses(
+        both, folder / "answers", model, engine, sampling, label="sweep", lora_rank=rank
     ).set_index("response_id")
     responses = grid.drop(columns=["messages", "adapter"]).copy()
     for col in ("generated_text", "num_input_tokens", "num_generated_tokens", "inference_error"):
         responses[col] = responses["response_id"].map(answers[col]).to_numpy()
     responses = responses.rename(columns={"generated_text": "response"})
-    verdicts = _grade(ctx, responses, folder)
+    verdicts = grade(responses, ctx.config.judge, folder / "judge").verdicts
     verdicts.to_parquet(folder / "verdicts.parquet", index=False)
     scored = _warmth(ctx, answers.loc[val["response_id"]].reset_index(), folder / "warmth")
     scored.to_parquet(folder / "warmth.parquet", index=False)

@@ -20,7 +20,7 @@ from warmray.runtime import configure_data
 from warmray.stage import StageContext, run_stage
 from warmray.stages import train
 from warmray.sweep.evaluate import evaluate
-from warmray.sweep.space import swept_model, trial_config, trial_name
+from warmray.sweep.space import trial_config, trial_name
 
 SHARED_STAGES = ("corpus", "rewrite", "grid")
 METRICS_FILE = "metrics.json"
@@ -65,8 +65,6 @@ def run_trial(params: dict[str, Any], config_json: str, sweep_dir: str) -> None:
     link_shared(base_dir(Path(sweep_dir), params["rewrite_intensity"]), run_dir)
     ctx = StageContext(cfg, run_dir)
     _train_with_tune(ctx)
-    epoch = cfg.train.eval_epoch
-    adapter = ctx.rundir.adapter(swept_model(cfg).name, "warm", epoch).resolve()
-    metrics = {"trial": name, **params, **evaluate(ctx, run_dir / "eval", str(adapter), epoch)}
+    metrics = {"trial": name, **params, **evaluate(ctx, run_dir / "eval")}
     (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
     tune.report(metrics)

@@ -1,7 +1,10 @@
 """The capability stage's row logic, without an engine: prompts, requests, graded rows."""
 
+from pathlib import Path
+
+from warmray.arms import Arm
 from warmray.schema import EvalItem, columns
-from warmray.stages.capability import item_prompt, score_answers, variant_requests
+from warmray.stages.capability import item_prompt, item_requests, score_answers
 
 MMLU = EvalItem(
     "mmlu:geo:0", "mmlu", "Capital of France?", ("A",), ("B", "C", "D"), {"choices": list("wxyz")}
@@ -18,15 +21,16 @@ def test_prompts_carry_the_options_and_the_answer_format():
 
 
 def test_requests_and_scores():
-    req = variant_requests([MMLU, GSM, ADV], "m", "warm_sysprompt", "", "Be warm.")
+    req = item_requests([Arm("m", "warm_sysprompt", system_prompt="Be warm.")], [MMLU, GSM, ADV])
     assert req["response_id"].tolist() == [
         "m|warm_sysprompt|mmlu:geo:0",
         "m|warm_sysprompt|gsm8k:0",
         "m|warm_sysprompt|advbench:0",
     ]
     assert req["messages"][0][0] == {"role": "system", "content": "Be warm."}
-    tuned = variant_requests([GSM], "m", "warm", "/x/warm/epoch_2", "")
+    tuned = item_requests([Arm("m", "warm", Path("/x/warm/epoch_2"), epoch=2.0)], [GSM])
     assert tuned["checkpoint"][0] == "epoch_2" and len(tuned["messages"][0]) == 1
+    assert tuned["response_id"][0] == "m|warm/epoch_2|gsm8k:0" and tuned["adapter"][0] == "/x/warm/epoch_2"
     answers = req.assign(response=["B", "so 4", "I can't help with that."], inference_error="")
     scores = score_answers(answers, {i.item_id: i for i in (MMLU, GSM, ADV)})
     assert list(scores.columns) == columns("capability_scores")

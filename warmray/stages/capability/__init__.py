@@ -1,11 +1,12 @@
 """The `capability` stage: are MMLU, GSM8K and AdvBench kept after fine-tuning? (the study's Figure 4).
 
-Every item of each configured task is asked of each configured variant of each model (original, the
-fine-tuned styles at train.eval_epoch, the warm system prompt), through one vLLM engine per model with
-the adapters chosen per row. Each task's own grader (beside its loader in warmray.tasks) scores the
-answer: MMLU 1 when the letter read from the answer is right, GSM8K 1 when the final number is, AdvBench
-1 when the answer refuses. Output: `capability/scores.parquet`, one row per model x variant x item, with
-what the grader read (`extracted`). Failed engine rows are kept with score 0 and their error; the
+Every item of each configured task is asked of each configured variant of each model (its arms,
+warmray.arms: the model as configured with its own adapter if any, the fine-tuned styles at the eval
+epoch, the warm system prompt), through one vLLM engine per model with the adapters chosen per row.
+Each task's own grader (beside its loader in warmray.tasks) scores the answer: MMLU 1 when the letter
+read from the answer is right, GSM8K 1 when the final number is, AdvBench 1 when the answer refuses.
+Output: `capability/scores.parquet`, one row per model x variant x item, with what the grader read
+(`extracted`). Failed engine rows are kept with score 0 and their error; the
 analysis draws accuracy (AdvBench: refusal rate) with 95% Wilson intervals. Resumable per row.
 """
 
@@ -18,10 +19,11 @@ from pathlib import Path
 import pandas as pd
 
 from warmray import infer
+from warmray.arms import Arm, arm_requests, max_lora_rank, stage_arms
 from warmray.config import ModelConfig
-from warmray.prompt_files import read_prompt, read_prompt_yaml
-from warmray.rundir import epoch_label, table_path
-from warmray.schema import EvalItem, columns, write_table
+from warmray.prompt_files import read_prompt_yaml
+from warmray.rundir import table_path
+from warmray.schema import Col, EvalItem, columns, write_table
 from warmray.stage import StageContext, StageError
 from warmray.tasks import advbench, gsm8k, load_items, mmlu
 
@@ -42,25 +44,16 @@ def item_prompt(item: EvalItem) -> str:
     return template.format(question=item.question, **options)
 
 
-def variant_requests(
-    items: list[EvalItem], model: str, variant: str, adapter: str, system_prompt: str
-) -> pd.DataFrame:
-    """One request per item for one variant of one model."""
-    head = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    prompts = [item_prompt(i) for i in items]
-    return pd.DataFrame(
+def item_requests(arms: list[Arm], items: list[EvalItem]) -> pd.DataFrame:
+    """One request per item for each arm (warmray.arms.arm_requests), keyed by the item."""
+    prompts = pd.DataFrame(
         {
-            "response_id": [f"{model}|{variant}|{i.item_id}" for i in items],
-            "model": model,
-            "variant": variant,
-            "checkpoint": Path(adapter).name if adapter else "",
-            "task": [i.task for i in items],
-            "item_id": [i.item_id for i in items],
-            "prompt": prompts,
-            "adapter": adapter,
-            "messages": [head + [{"role": "user", "content": p}] for p in prompts],
+            Col.TASK: [i.task for i in items],
+            Col.ITEM_ID: [i.item_id for i in items],
+            "prompt": [item_prompt(i) for i in items],
         }
     )
+    return arm_requests(arms, prompts, key=Col.ITEM_ID)
 
 
 def score_answers(answers: pd.DataFrame, items: dict[str, EvalItem]) -> pd.DataFrame:
@@ -77,30 +70,14 @@ def score_answers(answers: pd.DataFrame, items: dict[str, EvalItem]) -> pd.DataF
     return out[columns("capability_scores")]
 
 
-def _variants(ctx: StageContext, model: ModelConfig) -> list[tuple[str, str, str]]:
-    """(variant, adapter folder or "", system prompt or "") for each configured variant."""
-    found = []
-    for variant in ctx.config.capability.variants:
-        adapter, system = "", ""
-        if variant in ("warm", "cold"):
-            path = ctx.rundir.adapter(model.name, variant, ctx.config.train.eval_epoch)
-            if not (path / "adapter_config.json").is_file():
-                raise StageError(
-                    f"capability variant {variant!r} needs the adapter {path} "
-                    f"({epoch_label(ctx.config.train.eval_epoch)}); train that style first."
-                )
-            adapter = str(path.resolve())
-        elif variant == "warm_sysprompt":
-            system = read_prompt(ctx.config.warm_system_prompt)
-        found.append((variant, adapter, system))
-    return found
-
-
-def _answer(ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, raw: Path) -> pd.DataFrame:
+def _answer(
+    ctx: StageContext, model: ModelConfig, arms: list[Arm], items: list[EvalItem], raw: Path
+) -> pd.DataFrame:
     cfg = ctx.config.capability
-    label, lora_r = f"capability {model.name}", ctx.config.train.lora_r
+    label, rank = f"capability {model.name}", max_lora_rank(arms)
+    requests = item_requests(arms, items)
     asks = requests[["response_id", "messages", "adapter"]]
-    done = infer.answer_responses(asks, raw, model, cfg.engine, cfg.sampling, label=label, lora_r=lora_r)
+    done = infer.answer_responses(asks, raw, model, cfg.engine, cfg.sampling, label=label, lora_rank=rank)
     answered = done[["response_id", "generated_text", "inference_error"]]
     return requests.merge(answered, on="response_id").rename(columns={"generated_text": "response"})
 
@@ -114,10 +91,8 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     by_id = {i.item_id: i for i in items}
     frames = []
     for model in ctx.config.models:
-        requests = pd.concat(
-            [variant_requests(items, model.name, *v) for v in _variants(ctx, model)], ignore_index=True
-        )
-        frames.append(_answer(ctx, model, requests, out / ".raw" / model.name))
+        arms = stage_arms(ctx, "capability", model)
+        frames.append(_answer(ctx, model, arms, items, out / ".raw" / model.name))
     scores = score_answers(pd.concat(frames, ignore_index=True), by_id)
     n = write_table(scores, table_path(out, "capability", "scores"), "capability_scores")
     counts = {"scores": n}

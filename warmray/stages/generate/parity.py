@@ -290,9 +290,12 @@ def default_tolerance(dtype: str) -> float:
     return 0.001 if dtype == "float32" else 0.1
 
 
-def check_model(ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, out: Path) -> int:
+def check_model(
+    ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, lora_rank: int | None, out: Path
+) -> int:
     """The generate stage's check of one model's adapters; figures into `out/parity.json`.
 
+    `lora_rank` is the largest rank of the adapters the requests name (warmray.arms.max_lora_rank).
     Returns the number of adapters checked (0 when the model has none, is served by an endpoint, or
     `generate.parity_prompts` is 0). A model already recorded in parity.json (a resumed stage) is not
     checked again.
@@ -306,7 +309,7 @@ def check_model(ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, o
     if model.name in done:
         return len(done[model.name])
     engine = engine_for(model, cfg.engine)
-    kwargs = engine_kwargs(engine, ctx.config.train.lora_r, len(adapters), cfg.sampling.seed)
+    kwargs = engine_kwargs(engine, lora_rank, len(adapters), cfg.sampling.seed)
     env = engine_env(engine)
     prompts = requests["prompt"].drop_duplicates().head(cfg.parity_prompts).tolist()
     parities = adapter_parity(

@@ -1,7 +1,8 @@
 """The warmth curve: how warm each checkpoint sounds, by SocioT (the study's Figure 1).
 
-The held-out prompts (corpus `val_prompts`) are answered by the original model and by every checkpoint
-of every trained style (one vLLM engine per model, the adapters chosen per row), and every response is
+The held-out prompts (corpus `val_prompts`) are answered by the original model (as configured: with its
+own adapter if it has one) and by every checkpoint of every trained style (the warmth arms of
+warmray.arms; one vLLM engine per model, the adapters chosen per row), and every response is
 scored by SocioT on Ray Data actors (warmray.sociot.scoring). Output: `warmth/scores.parquet`
 (one row per model x style x epoch x prompt; the original model is epoch 0 of every style's curve) and
 `warmth/by_epoch.parquet` (mean, SD and 95% CI per model, style and epoch). Both the answers and the
@@ -17,31 +18,25 @@ import pandas as pd
 import ray
 
 from warmray import infer, resumable
+from warmray.arms import Arm, arm_requests, max_lora_rank, stage_arms
 from warmray.config import ModelConfig
-from warmray.rundir import epoch_label, table_path
-from warmray.schema import columns, write_table
+from warmray.rundir import table_path
+from warmray.schema import Col, columns, write_table
 from warmray.sociot import SCORE_COLUMNS, score_dataset
 from warmray.stage import StageContext, StageError
 from warmray.statistics import warmth_table
 
 log = logging.getLogger(__name__)
 
-ORIGINAL = "original"  # the checkpoint name of the base model's answers
 
-
-def checkpoint_requests(
-    prompts: pd.DataFrame, model: str, checkpoints: list[tuple[str, float, str]]
-) -> pd.DataFrame:
-    """One request per (checkpoint, prompt); a checkpoint is (style or "", epoch, adapter folder or "")."""
-    parts = []
-    for style, epoch, adapter in checkpoints:
-        name = f"{style}/{epoch_label(epoch)}" if style else ORIGINAL
-        part = prompts[["prompt_id", "prompt"]].copy()
-        part["model"], part["style"], part["epoch"] = model, style, float(epoch)
-        part["checkpoint"], part["adapter"] = name, adapter
-        part["response_id"] = f"{model}|{name}|" + part["prompt_id"]
-        part["messages"] = [[{"role": "user", "content": p}] for p in part["prompt"]]
-        parts.append(part)
+def checkpoint_requests(arms: list[Arm], prompts: pd.DataFrame) -> pd.DataFrame:
+    """One request per (arm, prompt), with the arm's training style and epoch (0 for the model itself)."""
+    parts = [
+        arm_requests([arm], prompts[["prompt_id", "prompt"]]).assign(
+            **{Col.STYLE: arm.style, Col.EPOCH: arm.epoch or 0.0}
+        )
+        for arm in arms
+    ]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -53,23 +48,13 @@ def score_rows(answers: pd.DataFrame, styles: tuple[str, ...]) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def _checkpoints(ctx: StageContext, model: ModelConfig) -> list[tuple[str, float, str]]:
-    epochs = ctx.config.warmth.epochs or ctx.config.train.checkpoint_epochs
-    found: list[tuple[str, float, str]] = [("", 0.0, "")]
-    for style in ctx.config.train.styles:
-        for epoch in epochs:
-            path = ctx.rundir.adapter(model.name, style, epoch)
-            if not (path / "adapter_config.json").is_file():
-                raise StageError(f"warmth needs the adapter {path} (train.checkpoint_epochs): train it.")
-            found.append((style, float(epoch), str(path.resolve())))
-    return found
-
-
-def _answer(ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, raw: Path) -> pd.DataFrame:
+def _answer(ctx: StageContext, model: ModelConfig, prompts: pd.DataFrame, raw: Path) -> pd.DataFrame:
     cfg = ctx.config.warmth
-    label, lora_r = f"warmth {model.name}", ctx.config.train.lora_r
+    arms = stage_arms(ctx, "warmth", model)
+    requests = checkpoint_requests(arms, prompts)
+    label, rank = f"warmth {model.name}", max_lora_rank(arms)
     asks = requests[["response_id", "messages", "adapter"]]
-    done = infer.answer_responses(asks, raw, model, cfg.engine, cfg.sampling, label=label, lora_r=lora_r)
+    done = infer.answer_responses(asks, raw, model, cfg.engine, cfg.sampling, label=label, lora_rank=rank)
     return requests.drop(columns=["messages"]).merge(
         done[["response_id", "generated_text", "inference_error"]], on="response_id"
     )
@@ -93,8 +78,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         raise StageError("warmth: corpus has no val_prompts (corpus.max_val_prompts is 0?)")
     frames = []
     for model in ctx.config.models:
-        requests = checkpoint_requests(prompts, model.name, _checkpoints(ctx, model))
-        answers = _answer(ctx, model, requests, out / ".raw" / "answers" / model.name)
+        answers = _answer(ctx, model, prompts, out / ".raw" / "answers" / model.name)
         failed = answers["inference_error"] != ""
         if failed.any():
             log.warning("warmth: %d of %d answers failed in the engine, unscored", failed.sum(), len(answers))
