@@ -89,13 +89,17 @@ def test_only_warm_sysprompt_rows_carry_the_warm_system_prompt(tiny_study):
     assert by_variant["warm_sysprompt"] == {read_prompt(str(tiny_study.system_prompt))}
     assert by_variant["original"] == by_variant["warm"] == by_variant["cold"] == {""}
     assert (responses["num_generated_tokens"] > 0).all()
+    checkpoints = responses.groupby("variant")["checkpoint"].agg(set)
+    assert checkpoints["warm"] == checkpoints["cold"] == {"epoch_1"}  # configs/tiny.yaml's evaluate.epoch
+    assert checkpoints["original"] == checkpoints["warm_sysprompt"] == {""}
 
 
 def test_every_checkpoint_answers_and_every_answer_is_scored_as_the_pure_function_scores_it(tiny_study):
     rundir = RunDir(tiny_study.run_dir)
     scores = schema.read_table(rundir.table("warmth", "scores"), "warmth_scores")
-    checkpoints = {"original"} | {f"{s}/epoch_{e}" for s in ("warm", "cold") for e in ("0.5", "1")}
-    assert set(scores["checkpoint"]) == checkpoints
+    # the checkpoint as spelt in every table (warmray.arms): the trained adapter's folder, "" for none
+    assert set(scores["checkpoint"]) == {"", "epoch_0.5", "epoch_1"}
+    assert set(scores.loc[scores["epoch"] == 0.0, "checkpoint"]) == {""}
     # the original model's answers are epoch 0 of every style's curve
     per_point = scores.groupby(["style", "epoch"]).size()
     assert list(per_point.index) == [(s, e) for s in ("cold", "warm") for e in (0.0, 0.5, 1.0)]
