@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from warmray.schema import columns, read_table, write_table
+from warmray.schema import Col, columns, read_table, write_table
 
 log = logging.getLogger(__name__)
-ID_KEYS = (("response_id",), ("model", "variant", "item_id", "prompt_template", "amendment_type"))
-TEXT_KEYS = ("prompt", "response")
+ID_KEYS = (("response_id",), (Col.MODEL, Col.VARIANT, Col.ITEM_ID, Col.PROMPT_TEMPLATE, Col.AMENDMENT_TYPE))
+TEXT_KEYS = ("prompt", Col.RESPONSE)
 
 
 class AgreementError(ValueError):
@@ -45,7 +45,7 @@ class Source:
     read: str = ""  # what the reader found, e.g. "8 files, 2 models, 4 tasks, 3,184 rows"
 
 
-def read_source(spec: str, default_label: str = "verdict") -> Source:
+def read_source(spec: str, default_label: str = Col.VERDICT) -> Source:
     """A verdict source from `PATH` or `PATH:COLUMN`: anything warmray.results_reader reads.
 
     That is a CSV or Parquet file, a folder of them, one of our run directories (its judge verdicts), or
@@ -86,7 +86,7 @@ def join(a: Source, b: Source) -> pd.DataFrame:
             f"{a.name} and {b.name} share no ids ({', '.join('+'.join(k) for k in ID_KEYS)}) and no "
             "prompt/response text to join on."
         )
-    context = [c for c in ("task", "variant") if c in a.frame and c not in keys]
+    context = [c for c in (Col.TASK, Col.VARIANT) if c in a.frame and c not in keys]
     left = a.frame[[*keys, *context]].assign(label_a=a.frame[a.label].map(normalise_label))
     right = b.frame[keys].assign(label_b=b.frame[b.label].map(normalise_label))
     for side in (left, right):
@@ -157,7 +157,7 @@ def kappa_text(row: pd.Series, digits: int = 2) -> str:
 def agreement_table(joined: pd.DataFrame) -> pd.DataFrame:
     """`judge_agreement` rows: overall, then per task and per variant where those columns exist."""
     rows = [{"scope": "overall", "level": "all", **kappa(joined)}]
-    for scope in ("task", "variant"):
+    for scope in (Col.TASK, Col.VARIANT):
         if scope in joined.columns:
             for level, part in joined.groupby(scope, sort=True):
                 rows.append({"scope": scope, "level": str(level), **kappa(part)})
@@ -216,8 +216,8 @@ def write_run_agreement(llm_folder: Path, reference_folder: Path, path: Path) ->
 
     Refusals are set by the same rules on both sides; the comparison is what the two graders decided.
     """
-    llm = Source("llm judge", read_table(llm_folder, "verdicts"), "verdict")
-    reference = Source("reference", read_table(reference_folder, "verdicts"), "verdict")
+    llm = Source("llm judge", read_table(llm_folder, "verdicts"), Col.VERDICT)
+    reference = Source("reference", read_table(reference_folder, "verdicts"), Col.VERDICT)
     table, _ = compare(llm, reference)
     overall = table.iloc[0]
     log.info(
