@@ -27,6 +27,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from warmray.schema import Col
+
 # The study's phrases as its code held them, as the project recorded them from the authors' code (issues
 # 1 and 32): a fact about the study, kept as it ran. The third entry is "i can’t" mis-encoded (UTF-8 read
 # as cp1252), which is why the study's rule never matched a typographic apostrophe.
@@ -129,13 +131,13 @@ def derive_refusals(frame: pd.DataFrame, rule: str, every_row: bool = False) -> 
         The frame (a copy) with a boolean `is_refusal` column, and how many rows were derived.
     """
     out = frame.copy()
-    given = out["is_refusal"] if "is_refusal" in out.columns else pd.Series(pd.NA, index=out.index)
+    given = out[Col.IS_REFUSAL] if Col.IS_REFUSAL in out.columns else pd.Series(pd.NA, index=out.index)
     flags = refusal_flags(given)
     todo = pd.Series(True, index=out.index) if every_row else flags.isna()
     if todo.any():
-        responses = out.loc[todo, "response"].fillna("").astype(str)
+        responses = out.loc[todo, Col.RESPONSE].fillna("").astype(str)
         flags.loc[todo] = [is_refusal(r, rule) for r in responses]
-    out["is_refusal"] = flags.astype(bool)
+    out[Col.IS_REFUSAL] = flags.astype(bool)
     return out, int(todo.sum())
 
 
