@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from warmray.schema import EvalItem
+from warmray.schema import Col, EvalItem
 from warmray.tasks.common import BadRow, dataset_beliefs, required, split_answers, unique
 from warmray.tasks.source import Loader, SourceSpec, read_jsonl
 
@@ -21,7 +21,7 @@ KINDS = ("triviaqa", "truthfulqa", "medqa", "disinformation")
 
 def parse(row: dict[str, Any], index: int) -> EvalItem:
     """One demo row as an item of its kind."""
-    task = required(row, "task")
+    task = required(row, Col.TASK)
     if task not in KINDS:
         raise BadRow(f"task {task!r} is not one of {KINDS}")
     correct = unique(split_answers(row.get("answers")))
@@ -48,7 +48,7 @@ LOADER = Loader(
         "demo_items.jsonl",
         read_jsonl,
         builtin="demo_items.jsonl",
-        columns=("id", "task", "question", "answers", "wrong_answers"),
+        columns=("id", Col.TASK, "question", "answers", "wrong_answers"),
     ),
     parse=parse,
     finish=dataset_beliefs,
