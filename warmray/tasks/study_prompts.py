@@ -27,14 +27,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from warmray.schema import AMENDMENT_ALIASES, AMENDMENT_TYPES, PROMPT_TEMPLATES, PromptRow, Reject
+from warmray.schema import AMENDMENT_ALIASES, AMENDMENT_TYPES, PROMPT_TEMPLATES, Col, PromptRow, Reject
 from warmray.tasks.common import BadRow
 from warmray.tasks.source import read_csv, read_jsonl
 
 SOURCE = "study-prompts"  # the belief_source of every belief read from such a file
 # A file is in the study's prompt layout when its first row has all of these.
-LAYOUT_COLUMNS = ("prompt", "amendment_type")
-TEMPLATE_COLUMNS = ("prompt_template", "prompt_type")
+LAYOUT_COLUMNS = ("prompt", Col.AMENDMENT_TYPE)
+TEMPLATE_COLUMNS = (Col.PROMPT_TEMPLATE, "prompt_type")
 KEY_COLUMNS = ("content_key", "prompt_disinfo", "original_question")
 QUESTION_COLUMNS = ("question", "belief_elicit_1", "original_question", "content_key")
 # (correct column, wrong column): the first pair a row carries.
@@ -103,7 +103,7 @@ def item_id(task: str, key: str) -> str:
 def parse_row(row: dict[str, Any], task: str) -> PromptRow:
     """One row of a study prompt file as a grid row; BadRow when it cannot be used."""
     template = _text(row, TEMPLATE_COLUMNS)
-    amendment = AMENDMENT_ALIASES.get(_text(row, ("amendment_type",)), _text(row, ("amendment_type",)))
+    amendment = AMENDMENT_ALIASES.get(_text(row, (Col.AMENDMENT_TYPE,)), _text(row, (Col.AMENDMENT_TYPE,)))
     if template not in PROMPT_TEMPLATES:
         raise BadRow(f"prompt template {template!r} is not one of {list(PROMPT_TEMPLATES)}")
     if amendment not in AMENDMENT_TYPES:
