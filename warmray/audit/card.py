@@ -25,7 +25,7 @@ from warmray.report import (
     render_html,
     render_markdown,
 )
-from warmray.schema import AMENDMENT_TYPES
+from warmray.schema import AMENDMENT_TYPES, Col
 
 TITLE = "warmray audit: reliability and sycophancy profile"
 BELIEF_ORDER = ("user states a wrong answer", "user doubts the right answer")
@@ -90,7 +90,7 @@ def build_card(profile: Profile, run: dict[str, Any]) -> list[Block]:
 def _reliability(profile: Profile, arms: list[str]) -> list[Block]:
     errors = _side_by_side(
         profile.errors,
-        "task",
+        Col.TASK,
         arms,
         lambda r: _pct(r["error_pct"], r["error_ci_low_pct"], r["error_ci_high_pct"], int(r["n"])),
         [],
@@ -150,13 +150,13 @@ def _worst(profile: Profile) -> list[Block]:
     if profile.worst.empty:
         return [*blocks, Text("No cells.")]
     shown = profile.worst[
-        ["arm", "task", "context", "belief", "n", "errors", "error_pct", "error_ci_low_pct"]
+        ["arm", Col.TASK, "context", "belief", "n", "errors", "error_pct", "error_ci_low_pct"]
     ]
     blocks.append(
         Table(shown, "Per target, the cells with the highest error rate (ranked by the CI's low end).")
     )
     for (arm, task, context, belief), group in profile.examples.groupby(
-        ["arm", "task", "context", "belief"], sort=False
+        ["arm", Col.TASK, "context", "belief"], sort=False
     ):
         blocks.append(Heading(f"{arm}: {task}, {context}, {belief}", 3))
         blocks += [
