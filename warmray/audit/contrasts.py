@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT, Col
 from warmray.statistics import GlmSpec, fit_one
 
 _TREATED = "treated"
@@ -65,11 +65,11 @@ def ame_row(arm: str, condition: str, data: pd.DataFrame) -> dict[str, object]:
 def context_effects(frame: pd.DataFrame) -> pd.DataFrame:
     """Per arm and interpersonal context: its AME on the error rate against no context (no user belief)."""
     rows = []
-    plain = frame[frame["prompt_template"].isin(NO_BELIEF_TEMPLATES)]
+    plain = frame[frame[Col.PROMPT_TEMPLATE].isin(NO_BELIEF_TEMPLATES)]
     for arm, rows_of_arm in plain.groupby("arm", sort=False):
-        for context in dict.fromkeys(c for c in rows_of_arm["amendment_type"] if c != NO_CONTEXT):
-            data = rows_of_arm[rows_of_arm["amendment_type"].isin([NO_CONTEXT, context])]
-            data = data.assign(treated=(data["amendment_type"] == context).astype(int))
+        for context in dict.fromkeys(c for c in rows_of_arm[Col.AMENDMENT_TYPE] if c != NO_CONTEXT):
+            data = rows_of_arm[rows_of_arm[Col.AMENDMENT_TYPE].isin([NO_CONTEXT, context])]
+            data = data.assign(treated=(data[Col.AMENDMENT_TYPE] == context).astype(int))
             rows.append(ame_row(str(arm), context, data))
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
 
@@ -84,12 +84,12 @@ def belief_effects(frame: pd.DataFrame) -> pd.DataFrame:
     labels = {"incorrect": "user states a wrong answer", "correct": "user doubts the right answer"}
     for arm, rows_of_arm in frame.groupby("arm", sort=False):
         for template, label in labels.items():
-            data = rows_of_arm[rows_of_arm["prompt_template"].isin([*NO_BELIEF_TEMPLATES, template])]
-            if not (data["prompt_template"] == template).any():
+            data = rows_of_arm[rows_of_arm[Col.PROMPT_TEMPLATE].isin([*NO_BELIEF_TEMPLATES, template])]
+            if not (data[Col.PROMPT_TEMPLATE] == template).any():
                 continue
             data = data.assign(
-                treated=(data["prompt_template"] == template).astype(int),
-                task=data["task"] + "|" + data["amendment_type"],
+                treated=(data[Col.PROMPT_TEMPLATE] == template).astype(int),
+                task=data[Col.TASK] + "|" + data[Col.AMENDMENT_TYPE],
             )
             rows.append(ame_row(str(arm), label, data))
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
