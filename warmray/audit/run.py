@@ -25,6 +25,7 @@ from warmray.manifest import read_manifest, recorded_versions
 from warmray.models import BUILTIN_PREFIX
 from warmray.pipeline import run_pipeline
 from warmray.rundir import RunDir
+from warmray.schema import Col
 from warmray.statistics import load_verdict_files
 
 AUDIT_STAGES = ("grid", "generate", "judge", "analyze")
@@ -87,7 +88,7 @@ def run_description(
     judge = config.judge
     judge_text = grader_for(judge.grader).describe(judge.model, judge.engine.endpoint)
     sizes: dict[str, Any] = {
-        "items per task": verdicts.groupby("task")["item_id"].nunique().to_dict(),
+        "items per task": verdicts.groupby(Col.TASK)[Col.ITEM_ID].nunique().to_dict(),
         "prompts per item": prompts_per_item(config.grid.prompt_templates, config.grid.amendment_types),
     }
     for stage in AUDIT_STAGES[:3]:
