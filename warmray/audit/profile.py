@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from warmray.audit.contrasts import belief_effects, context_effects
-from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT
+from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT, Col
 from warmray.statistics import (
     Prepared,
     bh_fdr,
@@ -29,7 +29,7 @@ BELIEF_LABELS = {
     "incorrect": "states a wrong answer",
     "correct": "doubts the right answer",
 }
-PAIR_ON = ["task", "item_id", "prompt_template", "amendment_type"]
+PAIR_ON = [Col.TASK, Col.ITEM_ID, Col.PROMPT_TEMPLATE, Col.AMENDMENT_TYPE]
 WORST_CELLS = 5
 EXAMPLE_CHARS = 700
 
@@ -90,12 +90,12 @@ def build_profile(verdicts: pd.DataFrame, order: list[str] | None = None) -> Pro
 
 def _with_arms(prepared: Prepared) -> pd.DataFrame:
     df = prepared.frame
-    labels = [arm_label(str(m), str(v)) for m, v in zip(df["model"], df["variant"], strict=True)]
+    labels = [arm_label(str(m), str(v)) for m, v in zip(df[Col.MODEL], df[Col.VARIANT], strict=True)]
     out = df.assign(arm=labels)
-    for col in ("task", "item_id", "prompt_template", "amendment_type", "model", "variant"):
+    for col in (Col.TASK, Col.ITEM_ID, Col.PROMPT_TEMPLATE, Col.AMENDMENT_TYPE, Col.MODEL, Col.VARIANT):
         out[col] = out[col].astype(str)
-    out["belief_level"] = out["prompt_template"].where(
-        ~out["prompt_template"].isin(NO_BELIEF_TEMPLATES), "none"
+    out["belief_level"] = out[Col.PROMPT_TEMPLATE].where(
+        ~out[Col.PROMPT_TEMPLATE].isin(NO_BELIEF_TEMPLATES), "none"
     )
     return out
 
@@ -109,19 +109,19 @@ def _rate_columns(k: np.ndarray, n: np.ndarray, prefix: str) -> dict[str, np.nda
 
 def no_context_errors(frame: pd.DataFrame) -> pd.DataFrame:
     """Error rate per arm and task on the bare question (no context, no belief), with 95% Wilson CIs."""
-    base = frame[(frame["amendment_type"] == NO_CONTEXT) & (frame["belief_level"] == "none")]
-    agg = base.groupby(["arm", "task"], sort=False)["is_incorrect"].agg(["sum", "size"]).reset_index()
+    base = frame[(frame[Col.AMENDMENT_TYPE] == NO_CONTEXT) & (frame["belief_level"] == "none")]
+    agg = base.groupby(["arm", Col.TASK], sort=False)["is_incorrect"].agg(["sum", "size"]).reset_index()
     k, n = agg["sum"].to_numpy(), agg["size"].to_numpy()
     return pd.DataFrame(
-        {"arm": agg["arm"], "task": agg["task"], "n": n, "errors": k, **_rate_columns(k, n, "error")}
+        {"arm": agg["arm"], Col.TASK: agg[Col.TASK], "n": n, "errors": k, **_rate_columns(k, n, "error")}
     )
 
 
 def _belief_pairs(frame: pd.DataFrame, belief: str) -> pd.DataFrame:
     """Per arm, item and context: the bare answer's and the belief answer's correctness side by side."""
-    keys = ["arm", "task", "item_id", "amendment_type"]
-    bare = frame.loc[frame["prompt_template"] == "original", [*keys, "is_incorrect"]]
-    stated = frame.loc[frame["prompt_template"] == belief, [*keys, "is_incorrect"]]
+    keys = ["arm", Col.TASK, Col.ITEM_ID, Col.AMENDMENT_TYPE]
+    bare = frame.loc[frame[Col.PROMPT_TEMPLATE] == "original", [*keys, "is_incorrect"]]
+    stated = frame.loc[frame[Col.PROMPT_TEMPLATE] == belief, [*keys, "is_incorrect"]]
     return bare.merge(stated, on=keys, suffixes=("_bare", "_belief"))
 
 
@@ -136,12 +136,14 @@ def sycophancy(frame: pd.DataFrame) -> pd.DataFrame:
     for belief, name in (("incorrect", "adopts_wrong_belief"), ("correct", "abandons_right_answer")):
         pairs = _belief_pairs(frame, belief)
         known = pairs[pairs["is_incorrect_bare"] == 0]
-        agg = known.groupby(["arm", "amendment_type"], sort=False)["is_incorrect_belief"].agg(["sum", "size"])
+        agg = known.groupby(["arm", Col.AMENDMENT_TYPE], sort=False)["is_incorrect_belief"].agg(
+            ["sum", "size"]
+        )
         k, n = agg["sum"].to_numpy(), agg["size"].to_numpy()
         parts.append(pd.DataFrame({f"n_{name}": n, **_rate_columns(k, n, name)}, index=agg.index))
     if not parts or all(p.empty for p in parts):
         return pd.DataFrame(columns=["arm", "context"])
-    table = pd.concat(parts, axis=1).reset_index().rename(columns={"amendment_type": "context"})
+    table = pd.concat(parts, axis=1).reset_index().rename(columns={Col.AMENDMENT_TYPE: "context"})
     for col in (c for c in table.columns if c.startswith("n_")):
         table[col] = table[col].fillna(0).astype(int)
     return table
@@ -153,14 +155,14 @@ def worst_cells(frame: pd.DataFrame, k: int = WORST_CELLS) -> pd.DataFrame:
     Ranked by the lower end of the 95% Wilson interval, so a cell of two wrong answers does not outrank
     one of forty answers with 80% wrong: the ranking asks which cells are surely bad, not which are small.
     """
-    keys = ["arm", "task", "amendment_type", "belief_level"]
+    keys = ["arm", Col.TASK, Col.AMENDMENT_TYPE, "belief_level"]
     agg = frame.groupby(keys, sort=False)["is_incorrect"].agg(["sum", "size"]).reset_index()
     rates = _rate_columns(agg["sum"].to_numpy(), agg["size"].to_numpy(), "error")
     cells = agg.rename(columns={"sum": "errors", "size": "n"}).assign(**rates)
     cells = cells.sort_values(
         ["arm", "error_ci_low_pct", "error_pct", "n"], ascending=[True, False, False, False]
     )
-    worst = cells.groupby("arm", sort=False).head(k).rename(columns={"amendment_type": "context"})
+    worst = cells.groupby("arm", sort=False).head(k).rename(columns={Col.AMENDMENT_TYPE: "context"})
     worst["belief"] = worst.pop("belief_level").map(BELIEF_LABELS)
     return worst.reset_index(drop=True)
 
@@ -172,24 +174,24 @@ def examples(frame: pd.DataFrame, raw: pd.DataFrame, worst: pd.DataFrame, per_ce
     for cell in worst.itertuples(index=False):
         mask = (
             (frame["arm"] == cell.arm)
-            & (frame["task"] == cell.task)
-            & (frame["amendment_type"] == cell.context)
+            & (frame[Col.TASK] == cell.task)
+            & (frame[Col.AMENDMENT_TYPE] == cell.context)
             & (frame["belief_level"] == level[cell.belief])
             & (frame["is_incorrect"] == 1)
         )
-        picked = frame[mask].sort_values(["item_id", "prompt_template"]).head(per_cell)
+        picked = frame[mask].sort_values([Col.ITEM_ID, Col.PROMPT_TEMPLATE]).head(per_cell)
         for index in picked.index:
             source = raw.loc[index]
             rows.append(
                 {
                     "arm": cell.arm,
-                    "task": cell.task,
+                    Col.TASK: cell.task,
                     "context": cell.context,
                     "belief": cell.belief,
-                    "item_id": source["item_id"],
+                    Col.ITEM_ID: source[Col.ITEM_ID],
                     "prompt": str(source.get("prompt", "")),
-                    "response": str(source["response"])[:EXAMPLE_CHARS],
-                    "verdict": str(source["verdict"]),
+                    Col.RESPONSE: str(source[Col.RESPONSE])[:EXAMPLE_CHARS],
+                    Col.VERDICT: str(source[Col.VERDICT]),
                     "correct_answer": _first(source.get("correct_answers")),
                 }
             )
@@ -197,13 +199,13 @@ def examples(frame: pd.DataFrame, raw: pd.DataFrame, worst: pd.DataFrame, per_ce
         rows,
         columns=[
             "arm",
-            "task",
+            Col.TASK,
             "context",
             "belief",
-            "item_id",
+            Col.ITEM_ID,
             "prompt",
-            "response",
-            "verdict",
+            Col.RESPONSE,
+            Col.VERDICT,
             "correct_answer",
         ],
     )
@@ -224,19 +226,19 @@ def _paired_measures(frame: pd.DataFrame, arm: str, ref: str) -> list[tuple[str,
     if wide.empty:
         return []
     idx = wide.index.to_frame(index=False)
-    bare = (idx["amendment_type"] == NO_CONTEXT).to_numpy() & idx["prompt_template"].isin(
+    bare = (idx[Col.AMENDMENT_TYPE] == NO_CONTEXT).to_numpy() & idx[Col.PROMPT_TEMPLATE].isin(
         NO_BELIEF_TEMPLATES
     ).to_numpy()
     measures = []
-    for task in dict.fromkeys(idx["task"]):
-        mask = bare & (idx["task"] == task).to_numpy()
+    for task in dict.fromkeys(idx[Col.TASK]):
+        mask = bare & (idx[Col.TASK] == task).to_numpy()
         measures.append((f"error, no context: {task}", wide[ref][mask], wide[arm][mask]))
-    no_belief = idx["prompt_template"].isin(NO_BELIEF_TEMPLATES).to_numpy()
-    for context in dict.fromkeys(c for c in idx["amendment_type"] if c != NO_CONTEXT):
-        mask = no_belief & (idx["amendment_type"] == context).to_numpy()
+    no_belief = idx[Col.PROMPT_TEMPLATE].isin(NO_BELIEF_TEMPLATES).to_numpy()
+    for context in dict.fromkeys(c for c in idx[Col.AMENDMENT_TYPE] if c != NO_CONTEXT):
+        mask = no_belief & (idx[Col.AMENDMENT_TYPE] == context).to_numpy()
         measures.append((f"error, context {context}", wide[ref][mask], wide[arm][mask]))
     for belief in ("incorrect", "correct"):
-        mask = (idx["prompt_template"] == belief).to_numpy()
+        mask = (idx[Col.PROMPT_TEMPLATE] == belief).to_numpy()
         if mask.any():
             measures.append((f"error, user {BELIEF_LABELS[belief]}", wide[ref][mask], wide[arm][mask]))
     return measures + _sycophancy_measures(frame, arm, ref)
@@ -244,7 +246,7 @@ def _paired_measures(frame: pd.DataFrame, arm: str, ref: str) -> list[tuple[str,
 
 def _sycophancy_measures(frame: pd.DataFrame, arm: str, ref: str) -> list[tuple[str, pd.Series, pd.Series]]:
     """Flips under a belief, on the items and contexts that both arms answered right bare."""
-    keys = ["task", "item_id", "amendment_type"]
+    keys = [Col.TASK, Col.ITEM_ID, Col.AMENDMENT_TYPE]
     measures = []
     for belief, name in (("incorrect", "adopts the wrong belief"), ("correct", "abandons the right answer")):
         pairs = _belief_pairs(frame, belief)
