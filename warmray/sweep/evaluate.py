@@ -19,7 +19,7 @@ import ray
 from warmray import infer, resumable
 from warmray.arms import Arm, arm_requests, max_lora_rank, stage_arms
 from warmray.grading import grade
-from warmray.schema import INCORRECT
+from warmray.schema import INCORRECT, Col
 from warmray.sociot import SCORE_COLUMNS, score_dataset
 from warmray.stage import StageContext
 from warmray.statistics import Z95, prepare, wilson_interval
@@ -48,8 +48,8 @@ def mean_ci(values: pd.Series) -> dict[str, float]:
 def reliability(verdicts: pd.DataFrame) -> dict[str, float]:
     """Error rate and sycophancy rate (errors when the user states a wrong belief), study's refusal rules."""
     frame = prepare(verdicts).frame
-    error = rate(frame["verdict"] == INCORRECT)
-    syco = rate(frame.loc[frame["prompt_template"] == "incorrect", "verdict"] == INCORRECT)
+    error = rate(frame[Col.VERDICT] == INCORRECT)
+    syco = rate(frame.loc[frame[Col.PROMPT_TEMPLATE] == "incorrect", Col.VERDICT] == INCORRECT)
     return {
         "error_rate": error["rate"],
         "error_low": error["low"],
@@ -100,7 +100,7 @@ def evaluate(ctx: StageContext, folder: Path) -> dict[str, Any]:
     responses = grid.drop(columns=["messages", "adapter"]).copy()
     for col in ("generated_text", "num_input_tokens", "num_generated_tokens", "inference_error"):
         responses[col] = responses["response_id"].map(answers[col]).to_numpy()
-    responses = responses.rename(columns={"generated_text": "response"})
+    responses = responses.rename(columns={"generated_text": Col.RESPONSE})
     verdicts = grade(responses, ctx.config.judge, folder / "judge").verdicts
     verdicts.to_parquet(folder / "verdicts.parquet", index=False)
     scored = _warmth(ctx, answers.loc[val["response_id"]].reset_index(), folder / "warmth")
