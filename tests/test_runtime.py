@@ -7,6 +7,7 @@ looks up) the address of the last `ray start`, so no other Ray on the machine is
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,47 @@ def test_a_join_refused_for_its_token_says_how_to_give_it():
     assert "RAY_AUTH_MODE=token" in text and "10.0.0.1:6379" in text
     local = start_failure(choose_connection(None, None, None), TimeoutError("raylet"), (27.9, 2))
     assert "Ray did not start" in local and "ray start --head" in local and "load average 27.9 on 2" in local
+
+
+def test_a_recorded_cluster_whose_raylet_died_is_one_explained_paragraph_exit_2(
+    tmp_path, monkeypatch, capsys
+):
+    import ray
+
+    from warmray import cli
+
+    head = socket.socket()  # the cluster's head still answers: a GCS port that accepts connections
+    head.bind(("127.0.0.1", 0))
+    head.listen()
+    address = f"127.0.0.1:{head.getsockname()[1]}"
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "ray_current_cluster").write_text(address)  # where `ray start` records it
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ray/auth_token: nothing set in this process
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    joined = []
+
+    def no_live_node(address: str | None = None, **kwargs: object) -> None:
+        joined.append(address)  # Ray 2.60's ray.init when no raylet of the cluster runs on this machine
+        raise RuntimeError(
+            "No node info found matching attributes: '' when trying to resolve node to connect to."
+        )
+
+    monkeypatch.setattr(ray, "init", no_live_node)
+    config = tmp_path / "c.yaml"  # the grid needs Ray only for an LLM's wrong answers
+    config.write_text(
+        "models: [{name: m, source: builtin:tiny-random}]\n"
+        "grid: {tasks: [{name: demo, n: 2}], wrong_answer_model: builtin:tiny-random}\n"
+    )
+    try:
+        code = cli.main(["grid", str(config), "--run-dir", str(tmp_path / "run")])
+    finally:
+        head.close()
+    err = capsys.readouterr().err
+    assert joined == [address], err  # the recorded cluster was the one joined
+    assert code == 2 and "Traceback" not in err and "bug in warmray" not in err, err
+    message = err[err.index("warmray") :].strip()
+    assert "\n\n" not in message, err
+    for said in (address, "raylet has died", "`ray stop`", "session_latest/logs/raylet.out"):
+        assert said in message, err
+    assert not (tmp_path / "run" / "grid").exists()

@@ -127,6 +127,11 @@ def ray_temp_dir() -> str:
     return os.path.join(os.environ.get("RAY_TMPDIR", "/tmp"), "ray")
 
 
+# What Ray 2.60's ray.init raises when the cluster it joins has no live node on this machine
+# (ray._private.services.get_node_to_connect_for_driver, after a minute of looking): a dead raylet.
+_NO_LOCAL_NODE = "No node info found matching attributes"
+
+
 def start_failure(chosen: Connection, error: BaseException, load: tuple[float, int] | None = None) -> str:
     """The paragraph for a Ray that did not start or could not be joined (pure).
 
@@ -142,6 +147,15 @@ def start_failure(chosen: Connection, error: BaseException, load: tuple[float, i
             "again when the load is lower, check `df -h /tmp` and `ray status`, or start Ray yourself "
             "(`ray start --head`) and set ray.address. "
             f"Ray's own logs: {ray_temp_dir()}/session_latest/logs."
+        )
+    if _NO_LOCAL_NODE in first:
+        return (
+            f"could not join the Ray cluster at {chosen.address} ({type(error).__name__}: {first}). Its head "
+            "answers, but no live Ray node of that cluster runs on this machine: its raylet has died "
+            "(killed, out of memory, or stopped on its own) while the head stayed up, and a driver joins a "
+            "cluster only through a node on its own machine. Restart the cluster (`ray stop`, then `ray "
+            "start --head`), or `ray stop` it to let warmray start a private Ray; the raylet's own log says "
+            f"why it ended: {ray_temp_dir()}/session_latest/logs/raylet.out."
         )
     auth = ""
     if "auth" in first.lower() or "token" in first.lower():
