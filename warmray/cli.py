@@ -16,9 +16,10 @@ from warmray import processes, progress
 from warmray.config import ConfigError, ExperimentConfig, add_overrides_argument, load_config
 from warmray.console import Console, CountWarnings, add_verbose_argument, stop_ray
 from warmray.errors import UserError, explain_outside
+from warmray.manifest import OutdatedManifest, read_manifest
 from warmray.pipeline import STAGE_NAMES, STAGES, run_pipeline
 from warmray.rundir import RunDir
-from warmray.stage import Decision, Stage, StageError, read_manifest
+from warmray.stage import Decision, Stage, StageError
 
 DESCRIPTION = """\
 warmray measures what warm, empathetic persona fine-tuning does to a model's reliability and
@@ -175,12 +176,17 @@ class Session:
         if self._output_id(stage.name) == before:  # skipped: already announced as such
             return
         manifest = read_manifest(self.rundir.stage(stage.name))
-        rows = ", ".join(f"{k} {v}" for k, v in manifest.get("rows", {}).items())
-        self.console.say(f"  {stage.name:<11}done   {manifest.get('seconds', 0):.0f}s  {rows}")
+        rows = ", ".join(f"{k} {v}" for k, v in manifest.rows.items())
+        self.console.say(f"  {stage.name:<11}done   {manifest.seconds:.0f}s  {rows}")
 
     def _output_id(self, stage: str) -> str | None:
         assert self.rundir is not None
-        return read_manifest(self.rundir.stage(stage))["output_id"] if self.rundir.finished(stage) else None
+        if not self.rundir.finished(stage):
+            return None
+        try:
+            return read_manifest(self.rundir.stage(stage)).output_id
+        except OutdatedManifest:  # the stage is redone (stage.decide), then announced as done
+            return None
 
 
 def _run_stages(args: argparse.Namespace, session: Session) -> int:

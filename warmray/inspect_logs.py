@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from warmray.errors import UserError
-from warmray.rundir import RunDir
+from warmray.manifest import read_manifest
+from warmray.rundir import MANIFEST, RunDir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -212,17 +213,15 @@ def write_logs(logs: dict[str, EvalLog], folder: Path) -> list[Path]:
 
 def _run_config(run_dir: RunDir) -> tuple[dict[str, Any], dict[str, str]]:
     """The config sections and package versions the grid, generate and judge manifests recorded."""
-    from warmray.stage import read_manifest
-
     config: dict[str, Any] = {}
     packages: dict[str, str] = {}
     for stage in ("grid", "generate", "judge"):
         if run_dir.finished(stage):
             manifest = read_manifest(run_dir.stage(stage))
-            config.update(manifest.get("config_sections", {}))
-            if manifest.get("overrides"):
-                config.setdefault("overrides", {})[stage] = manifest["overrides"]
-            packages.update(manifest.get("versions", {}))
+            config.update(manifest.config_sections)
+            if manifest.overrides:
+                config.setdefault("overrides", {})[stage] = manifest.overrides
+            packages.update(manifest.versions)
     return config, packages
 
 
@@ -236,7 +235,6 @@ def write_run_logs(root: Path, config: dict[str, Any] | None = None, force: bool
         InspectLogError: inspect_ai is not installed, or the run has no finished judge stage.
     """
     from warmray.schema import read_table
-    from warmray.stage import read_manifest
 
     if not available():
         raise InspectLogError(f"inspect logs need the inspect_ai package: {INSTALL_HINT}.")
@@ -247,13 +245,13 @@ def write_run_logs(root: Path, config: dict[str, Any] | None = None, force: bool
             "`warmray judge CONFIG --run-dir ...` first)."
         )
     folder = run_dir.root / INSPECT_DIR
-    output_id = read_manifest(run_dir.stage("judge"))["output_id"]
+    output_id = read_manifest(run_dir.stage("judge")).output_id
     stamp = folder / STAMP
     if not force and stamp.is_file() and stamp.read_text() == output_id and any(folder.glob("*.eval")):
         return sorted(folder.glob("*.eval"))
     recorded, packages = _run_config(run_dir)
     table = run_dir.table("judge", "verdicts")
-    created = datetime.fromtimestamp((run_dir.stage("judge") / "manifest.json").stat().st_mtime, UTC)
+    created = datetime.fromtimestamp((run_dir.stage("judge") / MANIFEST).stat().st_mtime, UTC)
     logs = eval_logs(
         read_table(table, "verdicts"),
         config if config is not None else recorded,

@@ -14,7 +14,6 @@ reader says what it found, so a user sees at once that the right thing was read.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from warmray.errors import UserError
-from warmray.rundir import MANIFEST, table_path
+from warmray.grading import grader_for, grader_names
+from warmray.manifest import read_manifest
+from warmray.rundir import table_path
 from warmray.schema import ANALYSIS_COLUMNS
 from warmray.statistics import (
     ReleasedLayoutError,
@@ -145,15 +146,15 @@ def _analysed_reference(root: Path) -> bool:
     """Whether the run's analysis read the reference verdicts (as its manifests recorded the config)."""
     try:
         sections = {
-            stage: json.loads((root / stage / MANIFEST).read_text())["config_sections"][stage]
+            stage: read_manifest(root / stage).config_sections[stage]
             for stage in ("judge", "analyze")
         }
     except (OSError, ValueError, KeyError, TypeError):
         return False  # no analysis yet (or not ours): the judge's table
-    reference = (
-        sections["analyze"].get("verdicts") == "reference" and sections["judge"].get("grader") == "llm"
-    )
-    return reference and table_path(root / "judge", "judge", "reference_verdicts").is_dir()
+    grader = str(sections["judge"].get("grader"))
+    beside = grader in grader_names() and grader_for(grader).reference_beside
+    kept = table_path(root / "judge", "judge", "reference_verdicts").is_dir()
+    return sections["analyze"].get("verdicts") == "reference" and beside and kept
 
 
 def _table_files(folder: Path) -> list[Path]:

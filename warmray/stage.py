@@ -4,10 +4,11 @@ A stage's identity (its key) covers its config sections, the contents of the pro
 files it read (recorded while it ran: warmray.prompt_files), and the output identities of the stages it
 reads. A finished stage is skipped when its key still holds; a stage whose inputs or files changed is
 redone; a stage whose own config sections changed is refused (a different experiment: use a new run
-directory, or `--force`). A stage's output identity (`output_id` in its manifest) changes whenever it is
-committed again, so redoing a stage invalidates everything downstream. The manifest also records each
-committed file's size and content hash: a finished stage whose files no longer match (truncated,
-edited, deleted) is redone ("output changed on disk") instead of skipped.
+directory, or `--force`), except for the sections it declares `redo_on` (the evaluated checkpoint: another
+choice among what train made), whose change redoes it. A stage's output identity (`output_id` in its
+manifest) changes whenever it is committed again, so redoing a stage invalidates everything downstream.
+The manifest also records each committed file's size and content hash: a finished stage whose files no
+longer match (truncated, edited, deleted) is redone ("output changed on disk") instead of skipped.
 
 The commit is ordered so that a kill at any point leaves the old committed output or the new one, never
 neither (see `commit`); an interrupted attempt with the same key resumes from its partial folder.
@@ -18,19 +19,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import PrivateAttr
+
 from warmray import schema
 from warmray.config import ExperimentConfig
 from warmray.errors import UserError
+from warmray.manifest import KeyParts, Manifest, OutdatedManifest, read_manifest, write_manifest
 from warmray.prompt_files import track_reads
 from warmray.rundir import MANIFEST, RunDir, schema_of
 
@@ -45,10 +48,6 @@ _VERSIONED = ("warmray", "ray", "torch", "transformers", "peft", "vllm", "vllm-c
 
 class StageError(UserError, RuntimeError):
     """A stage cannot run as asked (missing input, config changed under a finished stage, bad data)."""
-
-
-class DataError(StageError):
-    """An input file a stage cannot use (a missing column, no usable row); the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,10 @@ class Stage:
     """A named step of the pipeline.
 
     `run(ctx, out)` writes its tables into `out` and returns the row count of each table it wrote.
-    `sections` are the config sections its output depends on; `needs` the stages it reads (or a function
+    `sections` are the config sections its output depends on (every one its `run` reads: run_stage warns
+    of a read of another); of them, `redo_on` are those whose change redoes the stage (a choice among
+    what earlier stages made, such as the evaluated checkpoint), where a change to the others refuses it
+    (a different experiment); `needs` the stages it reads (or a function
     of the config giving them); `optional` the stages it reads when they have finished; `uses_ray`
     whether it needs Ray (or a function of the config saying so: starting a local Ray takes seconds).
     """
@@ -104,6 +106,7 @@ class Stage:
     help: str = ""
     uses_ray: bool | Callable[[ExperimentConfig], bool] = True
     optional: tuple[str, ...] = ()
+    redo_on: tuple[str, ...] = ()
 
     def needs_ray(self, config: ExperimentConfig) -> bool:
         """Whether this stage, run with this config, needs Ray (`uses_ray` resolved)."""
@@ -113,6 +116,54 @@ class Stage:
         """The stages whose outputs this one reads in this run (required, then optional that finished)."""
         required = _for_config(self.needs, ctx.config)
         return (*required, *(s for s in self.optional if ctx.rundir.finished(s)))
+
+    def experiment_sections(self) -> tuple[str, ...]:
+        """The sections whose change makes this stage a different experiment (all but `redo_on`)."""
+        return tuple(s for s in self.sections if s not in self.redo_on)
+
+
+# Top-level keys that do not shape a stage's output, so a stage reads them without declaring them: the run's
+# name and folder, and how Ray is reached (its address, CPUs, stall timeout).
+UNSHAPING_KEYS = ("name", "run_dir", "ray")
+_CONFIG_KEYS = frozenset(ExperimentConfig.model_fields)
+
+
+class _RecordingConfig(ExperimentConfig):
+    """The experiment config as a stage's `run` sees it: each top-level key read from it is noted."""
+
+    _read: set[str] = PrivateAttr(default_factory=set)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _CONFIG_KEYS:
+            object.__getattribute__(self, "__pydantic_private__")["_read"].add(name)
+        return super().__getattribute__(name)
+
+
+def recording_reads(config: ExperimentConfig) -> tuple[ExperimentConfig, set[str]]:
+    """A copy of `config` and the set that fills with the top-level keys (sections) read from the copy.
+
+    A stage's identity covers only the sections it declares: run_stage gives `run` this copy, so a read
+    of an undeclared section (a change to it would not redo the stage) is noticed when it happens.
+    """
+    values = {k: getattr(config, k) for k in ExperimentConfig.model_fields}
+    watched = _RecordingConfig.model_construct(_fields_set=config.model_fields_set, **values)
+    return watched, watched.__pydantic_private__["_read"]  # type: ignore[index]
+
+
+def undeclared_reads(stage: Stage, read: set[str]) -> list[str]:
+    """The keys in `read` that `stage` does not declare among its sections (UNSHAPING_KEYS aside)."""
+    return sorted(read - set(stage.sections) - set(UNSHAPING_KEYS))
+
+
+def _warn_undeclared(stage: Stage, read: set[str]) -> None:
+    undeclared = undeclared_reads(stage, read)
+    if undeclared:
+        log.warning(
+            "stage %s read config sections it does not declare (%s): a change to them would not redo it. "
+            "This is a bug in warmray (its Stage in warmray/pipeline.py)",
+            stage.name,
+            ", ".join(undeclared),
+        )
 
 
 @dataclass
@@ -124,11 +175,6 @@ class StageResult:
     out_dir: Path
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def read_manifest(stage_dir: Path) -> dict[str, Any]:
-    """A finished stage's manifest."""
-    return json.loads((stage_dir / MANIFEST).read_text())
 
 
 def package_versions() -> dict[str, str]:
@@ -158,17 +204,17 @@ def folder_digest(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def output_files(folder: Path) -> dict[str, list[Any]]:
+def output_files(folder: Path) -> dict[str, tuple[int, str]]:
     """Every file a stage commits (all under its folder but the manifest): relative path → [size, hash].
 
     Recorded in the manifest, so that a committed output changed on disk afterwards (truncated by a full
     disk or a copy, edited, deleted) is noticed before the stage is skipped (`changed_outputs`).
     """
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in (MANIFEST, _ATTEMPT))
-    return {str(p.relative_to(folder)): [p.stat().st_size, file_digest(p)] for p in files}
+    return {str(p.relative_to(folder)): (p.stat().st_size, file_digest(p)) for p in files}
 
 
-def changed_outputs(folder: Path, recorded: dict[str, list[Any]]) -> list[str]:
+def changed_outputs(folder: Path, recorded: dict[str, tuple[int, str]]) -> list[str]:
     """The recorded files of a committed folder that are gone or differ now (size first, then content)."""
     changed = []
     for name, (size, digest) in recorded.items():
@@ -203,14 +249,21 @@ def decide(
         return Decision(stage.name, "run", "not run yet")
     if force:
         return Decision(stage.name, "redo", "--force")
-    manifest = read_manifest(ctx.rundir.stage(stage.name))
-    if manifest["key_parts"]["config"] != ctx.config.section_hash(*stage.sections):
+    try:
+        manifest = read_manifest(ctx.rundir.stage(stage.name))
+    except OutdatedManifest as exc:
+        return Decision(stage.name, "redo", f"its manifest cannot be read ({exc})")
+    if manifest.key_parts.config != ctx.config.section_hash(*stage.experiment_sections()):
         raise StageError(
             f"stage {stage.name!r} in {ctx.run_dir} was made with a different config (sections: "
-            f"{', '.join(stage.sections)}). Use a new --run-dir, or pass --force to redo it."
+            f"{', '.join(stage.experiment_sections())}). Use a new --run-dir, or pass --force to redo it."
         )
+    now = ctx.config.model_dump(mode="json")
+    chosen = [s for s in stage.redo_on if manifest.config_sections.get(s) != now[s]]
+    if chosen:
+        return Decision(stage.name, "redo", f"{', '.join(chosen)} changed since it ran")
     # Manifests written before outputs were recorded have none: nothing to compare.
-    damaged = changed_outputs(ctx.rundir.stage(stage.name), manifest.get("outputs", {}))
+    damaged = changed_outputs(ctx.rundir.stage(stage.name), manifest.outputs)
     if damaged:
         more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
         return Decision(stage.name, "redo", f"output changed on disk: {', '.join(damaged[:3])}{more}")
@@ -218,12 +271,12 @@ def decide(
     upstream = sorted(set(inputs) & redone)
     if upstream:
         return Decision(stage.name, "redo", f"its input {', '.join(upstream)} will be redone")
-    before = manifest["key_parts"]["inputs"]
-    now = {n: read_manifest(ctx.input_dir(n))["output_id"] for n in inputs}
+    before = manifest.key_parts.inputs
+    now = {n: read_manifest(ctx.input_dir(n)).output_id for n in inputs}
     changed = sorted(n for n in set(now) | set(before) if now.get(n) != before.get(n))
     if changed:
         return Decision(stage.name, "redo", f"its input {', '.join(changed)} changed since it ran")
-    files = manifest["key_parts"]["files"]
+    files = manifest.key_parts.files
     edited = sorted(Path(p).name for p, digest in files.items() if file_digest(Path(p)) != digest)
     if edited:
         return Decision(stage.name, "redo", f"file(s) it read changed: {', '.join(edited)}")
@@ -238,9 +291,9 @@ def run_stage(stage: Stage, ctx: StageContext, force: bool = False) -> StageResu
     final = rundir.stage(stage.name)
     if decision.action == "skip":
         log.info("stage %s: already finished in %s, nothing to do", stage.name, final)
-        return StageResult(stage.name, True, final, read_manifest(final).get("rows", {}), 0.0)
-    config_part = ctx.config.section_hash(*stage.sections)
-    inputs = {n: read_manifest(ctx.input_dir(n))["output_id"] for n in stage.inputs(ctx)}
+        return StageResult(stage.name, True, final, read_manifest(final).rows, 0.0)
+    config_part = ctx.config.section_hash(*stage.experiment_sections())
+    inputs = {n: read_manifest(ctx.input_dir(n)).output_id for n in stage.inputs(ctx)}
     partial = rundir.partial(stage.name)
     _prepare_partial(partial, {"config": config_part, "inputs": inputs})
     if stage.needs_ray(ctx.config):
@@ -249,28 +302,30 @@ def run_stage(stage: Stage, ctx: StageContext, force: bool = False) -> StageResu
         ensure_ray(ctx.config.ray)
     started = time.time()
     log.info("stage %s: running (%s), output in %s", stage.name, decision.reason, final)
+    watched, read = recording_reads(ctx.config)
     with track_reads() as reads:
-        rows = stage.run(ctx, partial)
+        rows = stage.run(replace(ctx, config=watched), partial)
+    _warn_undeclared(stage, read)
     files = {str(p): file_digest(p) for p in sorted(reads)}
-    parts = {"config": config_part, "inputs": inputs, "files": files}
+    parts = KeyParts(config=config_part, inputs=inputs, files=files)
     _remove_scratch(partial)
-    manifest = {
-        "stage": stage.name,
-        "key": ExperimentConfig.hash_values(parts),
-        "key_parts": parts,
-        "output_id": f"{folder_digest(partial)}-{uuid.uuid4().hex[:8]}",
-        "outputs": output_files(partial),
-        "config_sections": {s: ctx.config.model_dump(mode="json")[s] for s in stage.sections},
-        "overrides": list(ctx.overrides),
-        "rows": rows,
-        "versions": package_versions(),
-        "nondeterministic": _nondeterminism(ctx.config, stage.name),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-        "seconds": round(time.time() - started, 1),
-    }
+    manifest = Manifest(
+        stage=stage.name,
+        key=ExperimentConfig.hash_values(parts.model_dump()),
+        key_parts=parts,
+        output_id=f"{folder_digest(partial)}-{uuid.uuid4().hex[:8]}",
+        outputs=output_files(partial),
+        config_sections={s: ctx.config.model_dump(mode="json")[s] for s in stage.sections},
+        overrides=list(ctx.overrides),
+        rows=rows,
+        versions=package_versions(),
+        nondeterministic=_nondeterminism(ctx.config, stage.name),
+        started=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        seconds=round(time.time() - started, 1),
+    )
     commit(partial, final, manifest)
-    log.info("stage %s: done in %.0fs, %s", stage.name, manifest["seconds"], rows)
-    return StageResult(stage.name, False, final, rows, manifest["seconds"])
+    log.info("stage %s: done in %.0fs, %s", stage.name, manifest.seconds, rows)
+    return StageResult(stage.name, False, final, rows, manifest.seconds)
 
 
 def _nondeterminism(config: ExperimentConfig, stage: str) -> str:
@@ -284,7 +339,7 @@ def _step(name: str) -> None:
     """A named point of the commit sequence (tests make one fail to check that nothing is lost)."""
 
 
-def commit(partial: Path, final: Path, manifest: dict[str, Any]) -> None:
+def commit(partial: Path, final: Path, manifest: Manifest) -> None:
     """Make `partial` the committed `final`, replacing an older one, so that a kill at any step is safe.
 
     1. the manifest is written (atomically) into partial: partial is now complete;
@@ -295,9 +350,7 @@ def commit(partial: Path, final: Path, manifest: dict[str, Any]) -> None:
     A kill before 4 leaves the old output (or its moved-aside copy, put back by `recover`) and a complete
     partial that `recover` finishes committing; after 4 the new output is in place.
     """
-    tmp = partial / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, partial / MANIFEST)
+    write_manifest(partial, manifest)
     _step("manifest written")
     (partial / _ATTEMPT).unlink(missing_ok=True)
     _step("attempt marker removed")

@@ -194,7 +194,10 @@ def _what_ran(run: dict[str, Any], profile: Profile) -> list[Block]:
     counts = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in profile.counts.items())
     sizes = ", ".join(f"{k}: {v}" for k, v in run.get("sizes", {}).items())
     seconds = ", ".join(f"{k} {v:.0f}s" for k, v in run.get("seconds", {}).items())
-    versions = ", ".join(f"{k} {v}" for k, v in run.get("versions", {}).items())
+    versions = "; ".join(  # by the stages that recorded them: {"grid, generate": {"vllm": "0.32.0"}}
+        f"{stages}: " + ", ".join(f"{k} {v}" for k, v in packages.items())
+        for stages, packages in run.get("versions", {}).items()
+    )
     return [
         Heading("What was run"),
         Bullets(

@@ -359,8 +359,8 @@ def run_description(res: StudyResults) -> list[Block]:
         f"{res.config.fdr_alpha}; 'no belief' = original and original_neutral prompts (as in the study's "
         "code)."
     )
-    if info.get("versions"):
-        items.append(f"Versions: {_pairs(info['versions'])}")
+    for stages, packages in (info.get("versions") or {}).items():  # as each stage recorded them
+        items.append(f"Package versions ({stages}): {_pairs(packages)}")
     items.append(f"Analysed: {time.strftime('%Y-%m-%d %H:%M:%S')}")
     items += procedure_items(res)
     items += res.prepared.notes

@@ -23,7 +23,7 @@ BUILTIN_RUN = {
     "judge": "LLM judge builtin:smollm2-135m",
     "builtin_model": True,
     "data_sizes": {"judge/verdicts": 1},
-    "versions": {"statsmodels": "0.15.0"},
+    "versions": {"judge": {"statsmodels": "0.15.0"}},
 }
 
 

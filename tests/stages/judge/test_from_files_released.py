@@ -7,11 +7,11 @@ they found. The study's layout comes from a hand-written fixture (released_fixtu
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 
 import pandas as pd
 import pytest
+from manifest_helpers import finish_stage
 from released_fixture import MISSING_KEY, ROWS, write_released
 
 from warmray.grading import agreement
@@ -126,11 +126,10 @@ def test_a_run_whose_analysis_read_the_reference_verdicts_is_read_as_those(relea
     (run / "judge" / "reference_verdicts").mkdir()
     verdicts.iloc[:3].to_parquet(run / "judge" / "reference_verdicts" / "part-0.parquet")
     for stage, section in (("judge", {"grader": "llm"}), ("analyze", {"verdicts": "reference"})):
-        (run / stage).mkdir(exist_ok=True)
-        (run / stage / "manifest.json").write_text(json.dumps({"config_sections": {stage: section}}))
+        finish_stage(run / stage, config_sections={stage: section})
     results = read_results([run])
     assert results.summary().endswith("3 rows (run directory: judge/reference_verdicts)")
-    (run / "analyze" / "manifest.json").write_text(json.dumps({"config_sections": {"analyze": {}}}))
+    finish_stage(run / "analyze", config_sections={"analyze": {}})
     assert len(read_results([run]).frame) == len(verdicts)
 
 

@@ -8,8 +8,11 @@ from typing import Any
 import pandas as pd
 
 from warmray.config import ExperimentConfig
+from warmray.grading import grader_for, grader_names
+from warmray.manifest import read_manifest, recorded_versions
 from warmray.models import BUILTIN_PREFIX
-from warmray.stage import MANIFEST, StageContext, package_versions, read_manifest
+from warmray.rundir import RunDir
+from warmray.stage import StageContext, package_versions
 from warmray.stages.analyze.study import analyze
 from warmray.statistics import load_verdict_files
 
@@ -39,38 +42,46 @@ def verdict_table(cfg: ExperimentConfig) -> str:
 
     With judge.grader reference there is one table, and it is the reference grader's.
     """
-    reference = cfg.analyze.verdicts == "reference" and cfg.judge.grader == "llm"
+    reference = cfg.analyze.verdicts == "reference" and grader_for(cfg.judge.grader).reference_beside
     return "reference_verdicts" if reference else "verdicts"
 
 
-def judge_words(grader: str, llm_judge: str, kept_reference: bool) -> str:
-    """The report's words for who graded: `grader` reference|llm, `llm_judge` e.g. "LLM judge gpt-4o"."""
-    if grader == "reference":
-        return "reference answer matching (no LLM judge)"
+def judge_words(grader: str, model: str, endpoint: str | None, kept_reference: bool) -> str:
+    """The report's words for who graded: `grader` (a registry name) with `model` at `endpoint` if any."""
+    words = grader_for(grader).describe(model, endpoint)
     if kept_reference:
-        return f"reference answer matching (analyze.verdicts: reference); the {llm_judge} graded beside it"
-    return llm_judge
+        return f"reference answer matching (analyze.verdicts: reference); the {words} graded beside it"
+    return words
+
+
+def verdicts_from(grader: str, kept_reference: bool) -> str:
+    """Whose verdicts were analysed: the grader's name, or `reference` for those kept beside it."""
+    return "reference" if kept_reference else grader
+
+
+_RECORDED = ("rewrite", "train", "grid", "generate", "judge", "warmth", "capability")
 
 
 def run_info(ctx: StageContext) -> dict[str, Any]:
-    """What the run was, from its config and the manifests of the stages before this one."""
+    """What the run was, from its config and the manifests of the stages before this one.
+
+    Package versions are those each stage recorded when it made its rows (generate's for the responses,
+    judge's for the verdicts), with this analysis's own apart: a later upgrade must not relabel old rows.
+    """
     cfg = ctx.config
     sizes: dict[str, Any] = {}
     nondeterministic: dict[str, str] = {}
-    versions = package_versions()
-    for stage in ("rewrite", "grid", "generate", "judge", "warmth", "capability"):
-        folder = ctx.run_dir / stage
-        if (folder / MANIFEST).is_file():
-            manifest = read_manifest(folder)
-            sizes.update({f"{stage}/{k}": v for k, v in (manifest.get("rows") or {}).items()})
-            if manifest.get("nondeterministic"):  # warmray.infer.determinism
-                nondeterministic[stage] = manifest["nondeterministic"]
-            versions = {**manifest.get("versions", {}), **versions}
+    for stage in _RECORDED:
+        if ctx.rundir.finished(stage):
+            manifest = read_manifest(ctx.rundir.stage(stage))
+            sizes.update({f"{stage}/{k}": v for k, v in manifest.rows.items()})
+            if manifest.nondeterministic:  # warmray.infer.determinism
+                nondeterministic[stage] = manifest.nondeterministic
     return {
         **config_info(cfg),
         "data_sizes": sizes,
         "nondeterministic": nondeterministic,
-        "versions": versions,
+        "versions": {**recorded_versions(ctx.rundir, _RECORDED), "this analysis": package_versions()},
     }
 
 
@@ -79,15 +90,12 @@ def config_info(cfg: ExperimentConfig) -> dict[str, Any]:
 
     Enough for the report's caveats, so the terminal summary can say them from the config too.
     """
-    llm_judge = f"LLM judge {cfg.judge.model}" + (
-        f" at {cfg.judge.engine.endpoint}" if cfg.judge.engine.endpoint else ""
-    )
     kept_reference = verdict_table(cfg) == "reference_verdicts"
     builtin = sorted({m.source for m in cfg.models if m.source.startswith(BUILTIN_PREFIX)})
     return {
         "models": {m.name: m.source for m in cfg.models},
-        "judge": judge_words(cfg.judge.grader, llm_judge, kept_reference),
-        "verdicts_from": "reference" if cfg.judge.grader == "reference" or kept_reference else "llm_judge",
+        "judge": judge_words(cfg.judge.grader, cfg.judge.model, cfg.judge.engine.endpoint, kept_reference),
+        "verdicts_from": verdicts_from(cfg.judge.grader, kept_reference),
         "refusal_rule": cfg.judge.refusal_rule,
         "builtin_model": bool(builtin),
         "builtin_sources": builtin,
@@ -109,13 +117,14 @@ def files_info(verdicts: pd.DataFrame, sources: list[Path]) -> dict[str, Any]:
         info.update(_run_dir_info(Path(source)))
     if "grader" in verdicts.columns and "judge" not in info:
         graders = sorted({str(g) for g in verdicts["grader"].dropna()} - {""})
+        names = [g.partition(":")[0] for g in graders]  # the column holds reference, or llm:<model>
         words = [
-            judge_words("reference", "", False) if g == "reference" else f"LLM judge {g.removeprefix('llm:')}"
-            for g in graders
+            judge_words(name, g.partition(":")[2], None, False) if name in grader_names() else g
+            for name, g in zip(names, graders, strict=True)
         ]
         if words:
             info["judge"] = "; ".join(words) + " (the verdicts' grader column)"
-            info["verdicts_from"] = "reference" if graders == ["reference"] else "llm_judge"
+            info["verdicts_from"] = "+".join(sorted(set(names)))
     return info
 
 
@@ -123,21 +132,27 @@ def _run_dir_info(path: Path) -> dict[str, Any]:
     """Models and judge of a run directory (or its judge/ folder) from its manifests; {} if not one."""
     root = path.parent if path.name == "judge" else path
     try:
-        judge = read_manifest(root / "judge")["config_sections"]["judge"]
-        models = read_manifest(root / "generate")["config_sections"]["models"]
+        judge = read_manifest(root / "judge").config_sections["judge"]
+        models = read_manifest(root / "generate").config_sections["models"]
+        analysed = read_manifest(root / "analyze").config_sections if RunDir(root).finished("analyze") else {}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
-    analysed = read_manifest(root / "analyze") if (root / "analyze" / MANIFEST).is_file() else {}
-    verdicts = (analysed.get("config_sections") or {}).get("analyze", {}).get("verdicts")
+    verdicts = analysed.get("analyze", {}).get("verdicts")
     grader = str(judge.get("grader", "reference"))
-    kept = grader == "llm" and verdicts == "reference" and (root / "judge" / "reference_verdicts").is_dir()
+    if grader not in grader_names():  # a grader this process does not know (registered elsewhere)
+        return {}
+    kept = (
+        grader_for(grader).reference_beside
+        and verdicts == "reference"
+        and (root / "judge" / "reference_verdicts").is_dir()
+    )
     builtin = sorted(
         {str(m["source"]) for m in models if str(m.get("source", "")).startswith(BUILTIN_PREFIX)}
     )
     return {
         "models": {str(m["name"]): str(m["source"]) for m in models},
-        "judge": judge_words(grader, f"LLM judge {judge.get('model')}", kept),
-        "verdicts_from": "reference" if grader == "reference" or kept else "llm_judge",
+        "judge": judge_words(grader, str(judge.get("model")), None, kept),
+        "verdicts_from": verdicts_from(grader, kept),
         "builtin_model": bool(builtin),
         "builtin_sources": builtin,
         "refusal_rule": judge.get("refusal_rule"),
