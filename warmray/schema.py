@@ -67,6 +67,15 @@ QUESTION_FORMS = ("as_given", "relative")
 NO_CHECKPOINT = ""
 
 
+def prompt_variants(templates: Sequence[str], amendments: Sequence[str]) -> list[tuple[str, str]]:
+    """The grid's (prompt_template, amendment_type) pairs: `original_neutral` only without a context.
+
+    The neutral template exists to show a question with no user belief and no context (28 pairs for the
+    full study grid).
+    """
+    return [(t, a) for t in templates for a in amendments if t != "original_neutral" or a == NO_CONTEXT]
+
+
 def read_checkpoint(value: str) -> str:
     """A `checkpoint` value as spelt above (older warmth tables wrote `original`, `<style>/epoch_<e>`)."""
     return NO_CHECKPOINT if value in ("original", NO_CHECKPOINT) else str(value).rsplit("/", 1)[-1]

@@ -8,10 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from warmray.config import ExperimentConfig
-from warmray.schema import AMENDMENT_TYPES, PROMPT_TEMPLATES
+from warmray.schema import AMENDMENT_TYPES, PROMPT_TEMPLATES, prompt_variants
 from warmray.stage import StageContext
 from warmray.stages.grid import run as run_grid
-from warmray.stages.grid.build import variants
 from warmray.tasks.study_prompts import (
     complete_items,
     is_study_prompt_file,
@@ -20,7 +19,7 @@ from warmray.tasks.study_prompts import (
     read_study_prompts,
 )
 
-ALL_28 = variants(PROMPT_TEMPLATES, AMENDMENT_TYPES)
+ALL_28 = prompt_variants(PROMPT_TEMPLATES, AMENDMENT_TYPES)
 
 
 def _trivia_row(key: str, template: str, amendment: str, **extra) -> dict:

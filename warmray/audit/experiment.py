@@ -24,7 +24,7 @@ from warmray.config import (
     apply_overrides,
     read_mapping,
 )
-from warmray.schema import AMENDMENT_TYPES, PROMPT_TEMPLATES
+from warmray.schema import AMENDMENT_TYPES, PROMPT_TEMPLATES, prompt_variants
 
 STUDY_TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation")
 AUDIT_SAMPLING = SamplingConfig(temperature=0.0, max_tokens=128)
@@ -60,7 +60,7 @@ def response_seconds(speed: Throughput, max_tokens: int) -> float:
 
 def prompts_per_item(templates: tuple[str, ...], amendments: tuple[str, ...]) -> int:
     """Grid rows per item: original_neutral is built without a context only (28 for the full grid)."""
-    return sum(1 for t in templates for a in amendments if t != "original_neutral" or a == AMENDMENT_TYPES[0])
+    return len(prompt_variants(templates, amendments))
 
 
 def items_for_budget(

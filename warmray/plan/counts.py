@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from warmray.arms import list_arms
 from warmray.config import ExperimentConfig
-from warmray.stages.grid.build import variants
+from warmray.rundir import RunDir
+from warmray.schema import prompt_variants
 
 # Items in each benchmark's published evaluation split, for tasks sampled with n: all (or the study's
 # "all items" default). Sources: the published sets' row counts, and the triviaqa dataset card.
@@ -50,10 +53,12 @@ def count_rows(cfg: ExperimentConfig, assistant_turns_per_conversation: float) -
     n = cfg.corpus.n_conversations
     train = n  # the whole sample trains (spares replace failed rewrites); held-out prompts come from outside
     items = {t.name: task_items(t.name, t.sample_size()) for t in cfg.grid.tasks}
-    per_item = len(variants(cfg.grid.prompt_templates, cfg.grid.amendment_types))
+    per_item = len(prompt_variants(cfg.grid.prompt_templates, cfg.grid.amendment_types))
     prompts = sum(items.values()) * per_item
-    # The warmth curve: held-out prompts answered by the base model and by every checkpoint of each style.
-    answered_by = 1 + len(cfg.train.styles) * len(cfg.warmth.epochs or cfg.train.checkpoint_epochs)
+    # Who answers, per model (every model has the same arms): the warmth curve's are the model itself
+    # and every checkpoint of each style.
+    rundir = RunDir(Path(cfg.run_dir))
+    arms = {e: len(list_arms(cfg, e, rundir, cfg.models[0])) for e in ("generate", "capability", "warmth")}
     val_prompts = min(cfg.warmth.n_prompts or cfg.corpus.max_val_prompts, cfg.corpus.max_val_prompts)
     capability = {t.name: task_items(t.name, t.sample_size()) for t in cfg.capability.tasks}
     return Counts(
@@ -65,8 +70,8 @@ def count_rows(cfg: ExperimentConfig, assistant_turns_per_conversation: float) -
         variants_per_item=per_item,
         prompts=prompts,
         wrong_answer_calls=items.get("triviaqa", 0) if cfg.grid.wrong_answer_model else 0,
-        responses_per_model=prompts * len(cfg.generate.variants),
-        sociot_responses_per_model=val_prompts * answered_by,
+        responses_per_model=prompts * arms["generate"],
+        sociot_responses_per_model=val_prompts * arms["warmth"],
         capability_items=capability,
-        capability_rows_per_model=sum(capability.values()) * len(cfg.capability.variants),
+        capability_rows_per_model=sum(capability.values()) * arms["capability"],
     )

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from warmray.config import GridConfig
 from warmray.rundir import table_path
-from warmray.schema import EVAL_TASKS, EvalItem, PromptRow, Reject, write_table
+from warmray.schema import EVAL_TASKS, EvalItem, PromptRow, Reject, prompt_variants, write_table
 from warmray.stage import StageContext
-from warmray.stages.grid.build import build_grid, load_contexts, split_usable, variants
+from warmray.stages.grid.build import build_grid, load_contexts, split_usable
 from warmray.tasks import Ask, load_items, propose_beliefs
 from warmray.tasks.common import sample_items
 from warmray.tasks.medqa import with_stem_form
@@ -91,7 +91,7 @@ def _study_rows(cfg: GridConfig, seed: int, rejects: list[Reject]) -> tuple[list
     the task's sample size is drawn over the file's items (seeded and nested, as for loaded items). Each
     file's count of items with every configured variant is logged.
     """
-    wanted = set(variants(cfg.prompt_templates, cfg.amendment_types))
+    wanted = set(prompt_variants(cfg.prompt_templates, cfg.amendment_types))
     rows: list[PromptRow] = []
     n_items = 0
     for task in cfg.tasks:
@@ -149,7 +149,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     study, n_study = _study_rows(cfg, seed, rejects)
     known = {r.prompt_id for r in rows}
     rows.extend(r for r in study if r.prompt_id not in known)
-    complete = complete_items(rows, variants(cfg.prompt_templates, cfg.amendment_types))
+    complete = complete_items(rows, prompt_variants(cfg.prompt_templates, cfg.amendment_types))
     write_table(rows, table_path(out, "grid", "prompts"), "prompts")
     if rejects:
         write_table(rejects, table_path(out, "grid", "rejects"), "rejects")

@@ -26,7 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warmray.prompt_files import prompt_path, read_prompt_yaml
-from warmray.schema import AMENDMENT_ALIASES, AMENDMENT_TYPES, NO_CONTEXT, Belief, EvalItem, PromptRow, Reject
+from warmray.schema import (
+    AMENDMENT_ALIASES,
+    AMENDMENT_TYPES,
+    NO_CONTEXT,
+    Belief,
+    EvalItem,
+    PromptRow,
+    Reject,
+    prompt_variants,
+)
 from warmray.seeded import stable_rng
 from warmray.stage import StageError
 from warmray.tasks.common import BELIEF_PROBLEM, RELATIVE_PROBLEM
@@ -90,11 +99,6 @@ def load_contexts(name: str | None = None) -> dict[str, tuple[str, ...]]:
             raise StageError(f"{path}: {key!r} must be a non-empty list of non-empty statements.")
         out[amendment] = tuple(s.strip() for s in pool)
     return out
-
-
-def variants(templates: Sequence[str], amendments: Sequence[str]) -> list[tuple[str, str]]:
-    """The (prompt_template, amendment_type) pairs of the grid; `original_neutral` only unmodified."""
-    return [(t, a) for t in templates for a in amendments if t != "original_neutral" or a == NO_CONTEXT]
 
 
 def unusable_reason(
@@ -218,7 +222,7 @@ def build_grid(
     Returns:
         Rows in item order, then template order, then amendment order.
     """
-    pairs = variants(templates, amendments)
+    pairs = prompt_variants(templates, amendments)
     missing = sorted({a for _, a in pairs if a != NO_CONTEXT and not contexts.get(a)})
     if missing:
         raise ValueError(f"no context statements for {missing}; add them to the contexts file")
