@@ -60,12 +60,12 @@ def score_answers(answers: pd.DataFrame, items: dict[str, EvalItem]) -> pd.DataF
     """`capability_scores` rows: each answer graded by its task's grader."""
     graded = [
         GRADERS[items[i].task](text, items[i])
-        for i, text in zip(answers["item_id"], answers["response"], strict=True)
+        for i, text in zip(answers[Col.ITEM_ID], answers[Col.RESPONSE], strict=True)
     ]
     out = answers.assign(
         extracted=[g[0] for g in graded],
         score=[g[1] for g in graded],
-        reference=[items[i].correct_answers[0] for i in answers["item_id"]],
+        reference=[items[i].correct_answers[0] for i in answers[Col.ITEM_ID]],
     )
     return out[columns("capability_scores")]
 
@@ -79,7 +79,7 @@ def _answer(
     asks = requests[["response_id", "messages", "adapter"]]
     done = infer.answer_responses(asks, raw, model, cfg.engine, cfg.sampling, label=label, lora_rank=rank)
     answered = done[["response_id", "generated_text", "inference_error"]]
-    return requests.merge(answered, on="response_id").rename(columns={"generated_text": "response"})
+    return requests.merge(answered, on="response_id").rename(columns={"generated_text": Col.RESPONSE})
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
@@ -96,7 +96,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     scores = score_answers(pd.concat(frames, ignore_index=True), by_id)
     n = write_table(scores, table_path(out, "capability", "scores"), "capability_scores")
     counts = {"scores": n}
-    for task, rows in scores.groupby("task"):
+    for task, rows in scores.groupby(Col.TASK):
         counts[str(task)] = len(rows)
     failed = int((scores["inference_error"] != "").sum())
     if failed:
