@@ -21,7 +21,7 @@ from warmray import infer
 from warmray.arms import arm_requests, max_lora_rank, stage_arms
 from warmray.config import ModelConfig
 from warmray.rundir import table_path
-from warmray.schema import write_table
+from warmray.schema import Col, write_table
 from warmray.stage import StageContext
 from warmray.stages.generate import parity
 
@@ -54,7 +54,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, Any]:
         rank = max_lora_rank(model_arms)
         checked += parity.check_model(ctx, model, requests, rank, out)
         done = _answer(requests, ctx, model, rank, out / ".raw" / model.name)
-        write_table(done.rename(columns={"generated_text": "response"}), final, "responses")
+        write_table(done.rename(columns={"generated_text": Col.RESPONSE}), final, "responses")
         counts[model.name] = len(done)
         errors = int((done["inference_error"] != "").sum())
         if errors:
