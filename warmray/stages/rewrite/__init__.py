@@ -29,7 +29,7 @@ from warmray import infer
 from warmray.config import RewriteConfig
 from warmray.prompt_files import read_prompt, read_prompt_yaml
 from warmray.rundir import table_path
-from warmray.schema import Reject, columns, write_table
+from warmray.schema import Col, Reject, columns, write_table
 from warmray.stage import StageContext, StageError
 from warmray.stages.rewrite.checks import check_rewrite, clean_rewrite
 
@@ -70,7 +70,7 @@ def turn_requests(conversations: pd.DataFrame, cfg: RewriteConfig) -> pd.DataFra
                         "request_id": f"{conv.conversation_id}#{i}#{style}",
                         "conversation_id": conv.conversation_id,
                         "turn_index": i,
-                        "style": style,
+                        Col.STYLE: style,
                         "original": turn["content"],
                         "messages": [
                             {"role": "system", "content": instruction(style, cfg.intensity)},
@@ -96,7 +96,7 @@ def passed_everywhere(graded: pd.DataFrame, styles: tuple[str, ...] | list[str])
     """Conversations whose every assistant turn passed the checks in every one of `styles`."""
     passed = None
     for style in styles:
-        mine = graded[graded["style"] == style]
+        mine = graded[graded[Col.STYLE] == style]
         failed = set(mine.loc[mine["reason"] != "", "conversation_id"])
         ok = set(mine["conversation_id"]) - failed
         passed = ok if passed is None else passed & ok
@@ -147,7 +147,7 @@ def assemble(
         notes: conversation id → what became of its slot ("replaced by X", ...), for the rejects' detail.
     """
     notes = notes or {}
-    mine = graded[graded["style"] == style]
+    mine = graded[graded[Col.STYLE] == style]
     by_conv = {cid: g.set_index("turn_index") for cid, g in mine.groupby("conversation_id")}
     kept: list[dict[str, Any]] = []
     rejects: list[Reject] = []
@@ -174,7 +174,7 @@ def assemble(
                 "turns": turns,
                 "split": "train",
                 "source": conv.source,
-                "style": style,
+                Col.STYLE: style,
                 "n_turns_rewritten": len(turns_done),
             }
         )
