@@ -42,8 +42,8 @@ def checkpoint_requests(arms: list[Arm], prompts: pd.DataFrame) -> pd.DataFrame:
 
 def score_rows(answers: pd.DataFrame, styles: tuple[str, ...]) -> pd.DataFrame:
     """Scored answers as `warmth_scores` rows: the original model's copied into every style at epoch 0."""
-    tuned = answers[answers["style"] != ""]
-    base = answers[answers["style"] == ""]
+    tuned = answers[answers[Col.STYLE] != ""]
+    base = answers[answers[Col.STYLE] == ""]
     rows = [tuned, *(base.assign(style=s, epoch=0.0) for s in styles)]
     return pd.concat(rows, ignore_index=True)
 
@@ -83,7 +83,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         if failed.any():
             log.warning("warmth: %d of %d answers failed in the engine, unscored", failed.sum(), len(answers))
         frames.append(_score(ctx, answers[~failed], out / ".raw" / "scores" / model.name))
-    scored = pd.concat(frames, ignore_index=True).rename(columns={"generated_text": "response"})
+    scored = pd.concat(frames, ignore_index=True).rename(columns={"generated_text": Col.RESPONSE})
     scores = score_rows(scored, ctx.config.train.styles).assign(procedure=cfg.procedure, scorer=cfg.scorer)
     n = write_table(scores[columns("warmth_scores")], table_path(out, "warmth", "scores"), "warmth_scores")
     curve = write_table(warmth_table(scores), table_path(out, "warmth", "by_epoch"), "warmth_by_epoch")
