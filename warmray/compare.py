@@ -27,18 +27,18 @@ from warmray.schema import Col, read_checkpoint
 # A table's stable ids, by its schema (warmray.schema): rows with the same ids are the same row.
 KEYS: dict[str, tuple[str, ...]] = {
     "conversations": ("conversation_id",),
-    "training_conversations": ("conversation_id", "style"),
+    "training_conversations": ("conversation_id", Col.STYLE),
     "val_prompts": ("prompt_id",),
     "rejects": ("stage", "row_id", "reason"),
     "rewrites": ("request_id",),
-    "train_metrics": ("model", "style", "checkpoint_epoch"),
+    "train_metrics": (Col.MODEL, Col.STYLE, "checkpoint_epoch"),
     "prompts": ("prompt_id",),
     "responses": ("response_id",),
     "verdicts": ("response_id",),
     "judge_agreement": ("scope", "level"),
-    "warmth_scores": ("model", "style", "epoch", "prompt_id"),
-    "warmth_by_epoch": ("model", "style", "epoch"),
-    "capability_scores": ("model", "variant", "checkpoint", "task", "item_id"),
+    "warmth_scores": (Col.MODEL, Col.STYLE, Col.EPOCH, "prompt_id"),
+    "warmth_by_epoch": (Col.MODEL, Col.STYLE, Col.EPOCH),
+    "capability_scores": (Col.MODEL, Col.VARIANT, Col.CHECKPOINT, Col.TASK, Col.ITEM_ID),
 }
 EFFECT_KEYS = ("comparison", "glm", "factor", "level")
 EFFECT_VALUES = ("ame_pp", "p_value")
