@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from warmray.errors import UserError
 from warmray.manifest import read_manifest
 from warmray.rundir import MANIFEST, RunDir
+from warmray.schema import Col
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,18 +44,18 @@ INSPECT_DIR = "inspect"
 STAMP = ".judge_output_id"  # the judge output the logs were written from: rewritten when it changes
 # Columns given to each sample's metadata, when the table has them.
 METADATA_COLUMNS = (
-    "model",
-    "variant",
-    "checkpoint",
-    "task",
-    "item_id",
+    Col.MODEL,
+    Col.VARIANT,
+    Col.CHECKPOINT,
+    Col.TASK,
+    Col.ITEM_ID,
     "prompt_id",
     "response_id",
-    "prompt_template",
-    "amendment_type",
+    Col.PROMPT_TEMPLATE,
+    Col.AMENDMENT_TYPE,
     "context_statement",
     "question",
-    "question_form",
+    Col.QUESTION_FORM,
     "correct_answers",
     "incorrect_answers",
     "belief_answer",
@@ -63,7 +64,7 @@ METADATA_COLUMNS = (
     "num_generated_tokens",
     "inference_error",
 )
-GROUP = ("model", "variant", "checkpoint")
+GROUP = (Col.MODEL, Col.VARIANT, Col.CHECKPOINT)
 INSTALL_HINT = "pip install 'warmray[inspect]' (the inspect_ai package)"
 
 
@@ -94,7 +95,7 @@ def sample(row: dict[str, Any], number: int) -> EvalSample:
     from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser, ModelOutput
     from inspect_ai.scorer import Score
 
-    model, response = str(row.get("model", "")), str(_plain(row.get("response")) or "")
+    model, response = str(row.get(Col.MODEL, "")), str(_plain(row.get(Col.RESPONSE)) or "")
     system = str(_plain(row.get("system_prompt")) or "")
     user = ChatMessageUser(content=str(row.get("prompt", "")))
     sent = [ChatMessageSystem(content=system), user] if system else [user]
@@ -103,18 +104,20 @@ def sample(row: dict[str, Any], number: int) -> EvalSample:
     if error:
         output.error = error
     score_metadata = {
-        k: _plain(row[k]) for k in ("grader", "is_refusal", "reference_verdict", "source_verdict") if k in row
+        k: _plain(row[k])
+        for k in ("grader", Col.IS_REFUSAL, "reference_verdict", "source_verdict")
+        if k in row
     }
     return EvalSample(
-        id=str(row.get("response_id") or f"{row.get('item_id', 'row')}#{number}"),
+        id=str(row.get("response_id") or f"{row.get(Col.ITEM_ID, 'row')}#{number}"),
         epoch=1,
         input=sent if system else user.text,
         target=[str(a) for a in (_plain(row.get("correct_answers")) or [])],
         messages=[*sent, ChatMessageAssistant(content=response, model=model)],
         output=output,
         scores={
-            "verdict": Score(
-                value=str(row.get("verdict", "")),
+            Col.VERDICT: Score(
+                value=str(row.get(Col.VERDICT, "")),
                 answer=response,
                 explanation=str(_plain(row.get("judge_raw")) or "") or None,
                 metadata=score_metadata,
@@ -155,14 +158,14 @@ def eval_logs(
     created = created or datetime.now(UTC).isoformat()
     # Responses graded elsewhere (judge --from) may lack these columns: they group as one.
     frame = verdicts.assign(**{c: "" for c in GROUP if c not in verdicts.columns})
-    several = bool((frame.groupby(list(GROUP[:2]), observed=True)["checkpoint"].nunique() > 1).any())
+    several = bool((frame.groupby(list(GROUP[:2]), observed=True)[Col.CHECKPOINT].nunique() > 1).any())
     group_by = list(GROUP) if several else list(GROUP[:2])
     logs = {}
     for key, rows in frame.groupby(group_by, sort=True, observed=True):
         key = tuple(str(k) for k in (key if isinstance(key, tuple) else (key,)))
         labels = dict(zip(group_by, key, strict=True))
         samples = [sample(r, i) for i, r in enumerate(rows.to_dict("records"))]
-        counts = rows["verdict"].astype(str).value_counts().to_dict()
+        counts = rows[Col.VERDICT].astype(str).value_counts().to_dict()
         graded = counts.get("CORRECT", 0) + counts.get("INCORRECT", 0)
         metrics = {v: EvalMetric(name=v, value=float(n)) for v, n in sorted(counts.items())}
         if graded:  # raw share of wrong answers among graded ones; the analysis applies the study's rules
@@ -175,11 +178,11 @@ def eval_logs(
                 eval_id=eval_id,
                 run_id=hashlib.sha256(source.encode()).hexdigest()[:22],
                 created=created,
-                task=f"warmray_{labels['variant']}".rstrip("_"),
+                task=f"warmray_{labels[Col.VARIANT]}".rstrip("_"),
                 task_id=eval_id,
-                task_display_name=f"warmray {labels['variant']}".strip(),
+                task_display_name=f"warmray {labels[Col.VARIANT]}".strip(),
                 task_args=labels,
-                model=f"warmray/{labels['model'] or 'responses'}",
+                model=f"warmray/{labels[Col.MODEL] or 'responses'}",
                 dataset=EvalDataset(name="warmray grid", samples=len(samples)),
                 config=EvalConfig(),
                 packages=packages or {},
@@ -188,7 +191,7 @@ def eval_logs(
             results=EvalResults(
                 total_samples=len(samples),
                 completed_samples=len(samples),
-                scores=[EvalScore(name="verdict", scorer=grader, metrics=metrics)],
+                scores=[EvalScore(name=Col.VERDICT, scorer=grader, metrics=metrics)],
             ),
             stats=EvalStats(started_at=created, completed_at=created),
             samples=samples,
