@@ -24,7 +24,7 @@ from warmray.errors import UserError
 from warmray.grading import grader_for, grader_names
 from warmray.manifest import read_manifest
 from warmray.rundir import table_path
-from warmray.schema import ANALYSIS_COLUMNS
+from warmray.schema import ANALYSIS_COLUMNS, Col
 from warmray.statistics import (
     ReleasedLayoutError,
     canonical_values,
@@ -38,10 +38,10 @@ __all__ = ["Part", "Results", "ResultsInputError", "read_results"]
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 # Columns read as text from CSV: ids like "0012" stay strings.
-_TEXT_FILLED = ("response", "output", "checkpoint", "grader", "inference_error")
+_TEXT_FILLED = (Col.RESPONSE, "output", Col.CHECKPOINT, "grader", "inference_error")
 _TEXT_COLUMNS = (
     *ANALYSIS_COLUMNS,
-    *("checkpoint", "grader", "prompt_id", "response_id", "belief_source", "inference_error"),
+    *(Col.CHECKPOINT, "grader", "prompt_id", "response_id", "belief_source", "inference_error"),
 )
 LAYOUT = "<model>/<variant>/<task>_<variant>_outputs.csv"
 
@@ -75,7 +75,7 @@ class Results:
         """What was read, e.g. "8 files, 2 models, 4 tasks, 3,184 rows (released layout)"."""
         frame = self.frame
         counts = [(len({f for p in self.parts for f in p.files}), "file")]
-        counts += [(frame[c].nunique(), c) for c in ("model", "task", "variant") if c in frame.columns]
+        counts += [(frame[c].nunique(), c) for c in (Col.MODEL, Col.TASK, Col.VARIANT) if c in frame.columns]
         text = ", ".join(f"{n:,} {what}{'' if n == 1 else 's'}" for n, what in counts)
         kinds = sorted({p.kind for p in self.parts})
         return f"{text}, {len(frame):,} row{'' if len(frame) == 1 else 's'} ({', '.join(kinds)})"
