@@ -41,11 +41,10 @@ class Throughput:
     per_response_s: float  # one response at AUDIT_SAMPLING, amortised over a batch
 
 
-# Measured on the 2-core development CPU while other jobs shared it (load average ~35): SmolLM2-135M,
-# fp32, eager, 112 responses of at most 128 tokens (110 on average) in 196 s once the engine was up
-# (63 tokens/s), the engine up 3 minutes after the audit started. A quiet machine is faster.
+# Set from one CPU audit of SmolLM2-135M (fp32, eager) on a shared development machine
+# (benchmarks/RESULTS.md, "audit item budget"); a quiet machine is faster.
 CPU = Throughput(startup_s=200.0, per_engine_s=120.0, per_response_s=1.7)
-# Not measured here: an assumption for one recent GPU serving a 7-8B model (vLLM batches hundreds).
+# An assumption, not a measurement: one recent GPU serving a 7-8B model (vLLM batches hundreds).
 GPU = Throughput(startup_s=240.0, per_engine_s=120.0, per_response_s=0.02)
 
 

