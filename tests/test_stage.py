@@ -8,6 +8,7 @@ import pytest
 
 from warmray import stage as stage_module
 from warmray.config import load_config
+from warmray.manifest import read_manifest
 from warmray.prompt_files import read_prompt
 from warmray.rundir import RunDir, RunDirBusy
 from warmray.stage import MANIFEST, Stage, StageContext, StageError, decide, run_stage
@@ -41,9 +42,9 @@ def test_a_finished_stage_is_committed_with_a_manifest_and_not_rerun(ctx):
     second = run_stage(counting_stage(calls), ctx)
     assert not first.skipped and second.skipped
     assert len(calls) == 1
-    manifest = json.loads((ctx.run_dir / "demo" / MANIFEST).read_text())
-    assert manifest["rows"] == {"parts": 3}
-    assert "ray" in manifest["versions"] and manifest["config_sections"]["judge"]["grader"] == "reference"
+    manifest = read_manifest(ctx.run_dir / "demo")
+    assert manifest.rows == {"parts": 3}
+    assert "ray" in manifest.versions and manifest.config_sections["judge"]["grader"] == "reference"
     assert not (ctx.run_dir / ".demo.partial").exists()
 
 
@@ -101,8 +102,8 @@ def test_editing_a_prompt_file_redoes_the_stages_that_read_it_and_those_downstre
     ]
     for s in stages:
         run_stage(s, ctx)
-    manifest = json.loads((ctx.run_dir / "a" / MANIFEST).read_text())
-    assert str(judge_txt.resolve()) in manifest["key_parts"]["files"]  # the manifest lists what went in
+    manifest = read_manifest(ctx.run_dir / "a")
+    assert str(judge_txt.resolve()) in manifest.key_parts.files  # the manifest lists what went in
     judge_txt.write_text("grade this, strictly")
     assert decide(stages[0], ctx).reason == "file(s) it read changed: judge.txt"
     calls.clear()
@@ -117,9 +118,9 @@ def test_a_forced_upstream_stage_invalidates_the_stages_that_read_it(ctx, tmp_pa
     a, b = reading_stage("a", prompt), reading_stage("b", prompt, needs=("a",))
     run_stage(a, ctx)
     run_stage(b, ctx)
-    before = json.loads((ctx.run_dir / "a" / MANIFEST).read_text())["output_id"]
+    before = read_manifest(ctx.run_dir / "a").output_id
     run_stage(a, ctx, force=True)
-    assert json.loads((ctx.run_dir / "a" / MANIFEST).read_text())["output_id"] != before
+    assert read_manifest(ctx.run_dir / "a").output_id != before
     assert decide(b, ctx).action == "redo" and "a" in decide(b, ctx).reason
     assert not run_stage(b, ctx).skipped
 
@@ -131,10 +132,10 @@ def test_a_committed_table_truncated_on_disk_is_noticed_and_redone_with_what_rea
     table_stage, reader = counting_stage(calls), reading_stage("b", prompt, needs=("demo",))
     run_stage(table_stage, ctx)
     run_stage(reader, ctx)
-    manifest = json.loads((ctx.run_dir / "demo" / MANIFEST).read_text())
-    assert set(manifest["outputs"]) == {"part-0.parquet", "part-1.parquet", "part-2.parquet"}
+    manifest = read_manifest(ctx.run_dir / "demo")
+    assert set(manifest.outputs) == {"part-0.parquet", "part-1.parquet", "part-2.parquet"}
     table = ctx.run_dir / "demo" / "part-1.parquet"
-    assert manifest["outputs"]["part-1.parquet"][0] == table.stat().st_size
+    assert manifest.outputs["part-1.parquet"][0] == table.stat().st_size
     table.write_bytes(table.read_bytes()[: table.stat().st_size // 2])  # a half-copied file
     decision = decide(table_stage, ctx)
     assert (decision.action, decision.reason) == ("redo", "output changed on disk: part-1.parquet")
