@@ -10,12 +10,10 @@ from typing import Any
 
 from warmray import preflight
 from warmray.config import ExperimentConfig
+from warmray.schema import FINE_TUNED_VARIANTS
 from warmray.stage import Decision, Stage, StageContext, StageResult, decide, recover, run_stage
 
 log = logging.getLogger(__name__)
-
-FINE_TUNED_VARIANTS = ("warm", "cold")
-
 
 def _lazy(target: str) -> Callable[[StageContext, Path], dict[str, int]]:
     """Import a stage's module only when it runs, so `warmray --help` does not load torch and vLLM."""
