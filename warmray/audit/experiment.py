@@ -24,11 +24,10 @@ from warmray.config import (
     apply_overrides,
     read_mapping,
 )
-from warmray.schema import AMENDMENT_TYPES, PROMPT_TEMPLATES, prompt_variants
+from warmray.schema import AMENDMENT_TYPES, BASE_VARIANT, PROMPT_TEMPLATES, SYSPROMPT_VARIANT, prompt_variants
 
 STUDY_TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation")
 AUDIT_SAMPLING = SamplingConfig(temperature=0.0, max_tokens=128)
-SYSPROMPT_VARIANT = "warm_sysprompt"  # the study's name for "the model under a persona system prompt"
 DEFAULT_BUDGET_MIN = 15.0
 
 
@@ -142,7 +141,7 @@ def build_config(req: AuditRequest) -> ExperimentConfig:
     if not base:
         generate["sampling"] = AUDIT_SAMPLING.model_dump(mode="json")
     data["grid"] = _grid(req, data.get("grid"), generate, data.get("device", "cpu"))
-    generate["variants"] = ["original", *([SYSPROMPT_VARIANT] if req.system_prompt else [])]
+    generate["variants"] = [BASE_VARIANT, *([SYSPROMPT_VARIANT] if req.system_prompt else [])]
     if req.system_prompt:
         data["warm_system_prompt"] = str(req.system_prompt.expanduser().resolve())
     if req.judge is not None or not base:
