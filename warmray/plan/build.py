@@ -26,6 +26,7 @@ from warmray.plan.hardware import Cluster
 from warmray.plan.shapes import model_shape
 from warmray.plan.trace import Mode, TrainTrace, trace_training
 from warmray.plan.workloads import SECONDS, Ctx, Work, engine_work, tokens_of, train_work
+from warmray.schema import FINE_TUNED_VARIANTS
 
 _FRAME_TOKENS = 8  # `My friend said, "..."` around a SocioT-scored text
 _REWRITE_CONTEXT_CHARS = 3000  # the conversation tail the rewrite stage shows (its _CONTEXT_CHARS)
@@ -152,7 +153,7 @@ def _model_engine(engine: EngineConfig, m: ModelConfig) -> EngineConfig:
 
 def _generate(ctx: Ctx, counts: Counts) -> list[Work]:
     cfg = ctx.cfg.generate
-    adapters = sum(v in ("warm", "cold") for v in cfg.variants)
+    adapters = sum(v in FINE_TUNED_VARIANTS for v in cfg.variants)
     prompt = tokens_of(ctx.a["chars_per_grid_prompt"], ctx) + 2 * ctx.a["chat_template_tokens_per_turn"]
     work = _policy_engines(
         ctx, "generate", cfg.engine, cfg.sampling, counts.responses_per_model, prompt, adapters
@@ -242,7 +243,7 @@ def _warmth(ctx: Ctx, counts: Counts) -> list[Work]:
 def _capability(ctx: Ctx, counts: Counts) -> list[Work]:
     """MMLU, GSM8K and AdvBench answered by every capability variant of every model."""
     cfg = ctx.cfg.capability
-    adapters = sum(v in ("warm", "cold") for v in cfg.variants)
+    adapters = sum(v in FINE_TUNED_VARIANTS for v in cfg.variants)
     prompt = tokens_of(ctx.a["chars_per_grid_prompt"], ctx)
     return _policy_engines(
         ctx, "capability", cfg.engine, cfg.sampling, counts.capability_rows_per_model, prompt, adapters
