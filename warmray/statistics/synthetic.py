@@ -13,7 +13,17 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from warmray.schema import AMENDMENT_TYPES, CORRECT, INCORRECT, REFUSAL, UNPARSEABLE, Col, columns
+from warmray.schema import (
+    AMENDMENT_TYPES,
+    BASE_VARIANT,
+    CORRECT,
+    INCORRECT,
+    REFUSAL,
+    SYSPROMPT_VARIANT,
+    UNPARSEABLE,
+    Col,
+    columns,
+)
 
 _CONTEXTS = AMENDMENT_TYPES[1:]
 # The study's grid: bare and neutral prompts, 8 contexts, then 9 contexts (with none) x 2 user beliefs.
@@ -62,10 +72,10 @@ def synthetic_verdicts(
     templates = np.array([t for t, _ in GRID])[grid]
     amends = np.array([a for _, a in GRID])[grid]
     eta0, shift = _logits(fx, tasks, models, task_i, model_i, templates, amends)
-    ft_of_variant = np.array([0.0 if v == "original" else fx.finetune.get(v, 0.0) for v in variants])
-    is_ft = np.array([v != "original" for v in variants])[variant_i]
+    ft_of_variant = np.array([0.0 if v == BASE_VARIANT else fx.finetune.get(v, 0.0) for v in variants])
+    is_ft = np.array([v != BASE_VARIANT for v in variants])[variant_i]
     wrong = rng.random(len(eta0)) < expit(eta0 + (ft_of_variant[variant_i] + shift) * is_ft)
-    trained = is_ft & (np.array(variants) != "warm_sysprompt")[variant_i]
+    trained = is_ft & (np.array(variants) != SYSPROMPT_VARIANT)[variant_i]
     frame = pd.DataFrame(
         {
             Col.MODEL: pd.Categorical.from_codes(model_i, list(models)),
@@ -176,7 +186,7 @@ def synthetic_capability(
     frame = pd.DataFrame(rows, columns=[Col.MODEL, Col.VARIANT, Col.TASK, Col.ITEM_ID, "score"]).astype(
         {"score": float}
     )
-    frame[Col.CHECKPOINT] = np.where(frame[Col.VARIANT] == "original", "", "epoch_2")
+    frame[Col.CHECKPOINT] = np.where(frame[Col.VARIANT] == BASE_VARIANT, "", "epoch_2")
     return _with_text_columns(frame, "capability_scores")
 
 
