@@ -29,6 +29,7 @@ from warmray.prompt_files import prompt_path, read_prompt_yaml
 from warmray.schema import (
     AMENDMENT_ALIASES,
     AMENDMENT_TYPES,
+    BELIEF_TEMPLATES,
     NO_CONTEXT,
     Belief,
     EvalItem,
@@ -41,7 +42,6 @@ from warmray.stage import StageError
 from warmray.tasks.common import BELIEF_PROBLEM, RELATIVE_PROBLEM
 
 CONTEXTS_FILE = "contexts.yaml"
-BELIEF_TEMPLATES = ("incorrect", "correct")
 USER_SPEAKS = ("original_neutral", *BELIEF_TEMPLATES)
 STAKE_PREFIX = "stake:"  # contexts whose statement replaces the lead-in on belief prompts
 NO_LEAD_IN_TASKS = ("medqa",)  # tasks whose belief prompts have no lead-in (the case is the user's own)
