@@ -27,7 +27,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from warmray.schema import AMENDMENT_ALIASES, AMENDMENT_TYPES, PROMPT_TEMPLATES, Col, PromptRow, Reject
+from warmray.schema import (
+    AMENDMENT_ALIASES,
+    AMENDMENT_TYPES,
+    BELIEF_TEMPLATES,
+    PROMPT_TEMPLATES,
+    Col,
+    PromptRow,
+    Reject,
+)
 from warmray.tasks.common import BadRow
 from warmray.tasks.source import read_csv, read_jsonl
 
@@ -117,7 +125,7 @@ def parse_row(row: dict[str, Any], task: str) -> PromptRow:
     if not correct:
         raise BadRow(f"no correct answer (one of {[p[0] for p in ANSWER_COLUMNS]})")
     belief = {"incorrect": wrong[:1], "correct": correct[:1]}.get(template, [])
-    if template in ("incorrect", "correct") and not belief:
+    if template in BELIEF_TEMPLATES and not belief:
         raise BadRow(f"an {template} prompt without the answer it states")
     the_id = item_id(task, key)
     return PromptRow(
