@@ -46,7 +46,9 @@ def summary_from(prepared: Prepared) -> pd.DataFrame:
     df = prepared.frame
     keys = [Col.MODEL, Col.TASK, Col.PROMPT_TEMPLATE]
     agg = (
-        df.groupby([*keys, Col.VARIANT], observed=True)["is_incorrect"].agg(["mean", "size"]).unstack(Col.VARIANT)
+        df.groupby([*keys, Col.VARIANT], observed=True)["is_incorrect"]
+        .agg(["mean", "size"])
+        .unstack(Col.VARIANT)
     )
     variants = [BASE_VARIANT, *prepared.comparisons]
     out = agg.index.to_frame(index=False).astype(str)
@@ -79,7 +81,11 @@ def error_table(prepared: Prepared) -> pd.DataFrame:
     """Error rate with 95% CI per model, task and variant, with no context and no user belief."""
     df = prepared.frame
     mask = (df[Col.AMENDMENT_TYPE] == NO_CONTEXT) & df[Col.PROMPT_TEMPLATE].isin(NO_BELIEF_TEMPLATES)
-    agg = df[mask].groupby([Col.MODEL, Col.TASK, Col.VARIANT], observed=True)["is_incorrect"].agg(["sum", "size"])
+    agg = (
+        df[mask]
+        .groupby([Col.MODEL, Col.TASK, Col.VARIANT], observed=True)["is_incorrect"]
+        .agg(["sum", "size"])
+    )
     out = agg.index.to_frame(index=False).astype(str)
     k, n = agg["sum"].to_numpy(), agg["size"].to_numpy()
     low, high = wilson_interval(k, n)
