@@ -153,9 +153,13 @@ def _study_cells(pairs: pd.DataFrame, variant: str, alpha: float) -> pd.DataFram
         g_authors=g_authors(b, c),
     )
     rank = (
-        out[Col.AMENDMENT_TYPE].map({a: i for i, a in enumerate(AMENDMENT_TYPES)}).fillna(len(AMENDMENT_TYPES))
+        out[Col.AMENDMENT_TYPE]
+        .map({a: i for i, a in enumerate(AMENDMENT_TYPES)})
+        .fillna(len(AMENDMENT_TYPES))
     )
-    out = out.assign(_rank=rank).sort_values([Col.MODEL, Col.TASK, "_rank", Col.AMENDMENT_TYPE], kind="stable")
+    out = out.assign(_rank=rank).sort_values(
+        [Col.MODEL, Col.TASK, "_rank", Col.AMENDMENT_TYPE], kind="stable"
+    )
     return out[STUDY_COLUMNS].reset_index(drop=True)
 
 
