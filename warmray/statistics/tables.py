@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm, t
 
-from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT, Col
+from warmray.schema import BASE_VARIANT, BELIEF_TEMPLATES, NO_BELIEF_TEMPLATES, NO_CONTEXT, Col
 from warmray.statistics.verdicts import (
     AnalysisInputError,
     Prepared,
@@ -101,7 +101,7 @@ def belief_source_table(verdicts: pd.DataFrame) -> pd.DataFrame:
     cols = [Col.TASK, Col.PROMPT_TEMPLATE, "belief_source", "prompts"]
     if "belief_source" not in verdicts.columns:
         return pd.DataFrame(columns=cols)
-    rows = verdicts[verdicts[Col.PROMPT_TEMPLATE].astype(str).isin(("incorrect", "correct"))]
+    rows = verdicts[verdicts[Col.PROMPT_TEMPLATE].astype(str).isin(BELIEF_TEMPLATES)]
     keys = [Col.TASK, Col.ITEM_ID, Col.PROMPT_TEMPLATE, Col.AMENDMENT_TYPE]
     distinct = rows[[*keys, "belief_source"]].astype(str).drop_duplicates(keys)
     distinct["belief_source"] = distinct["belief_source"].replace("", "(not recorded)")
