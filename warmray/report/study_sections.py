@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from warmray.report.blocks import Block, Bullets, Callout, Heading, Table, Text
-from warmray.schema import Col
+from warmray.schema import NO_CONTEXT, Col
 from warmray.statistics import GAP_PP, StudyResults, untestable_cells
 
 P_VALUE_NOTE = (
@@ -58,7 +58,7 @@ def cell_layout(cells: pd.DataFrame) -> str:
     ):
         types = cells.loc[cells["test_type"] == test, Col.AMENDMENT_TYPE].astype(str).unique()
         if len(types):
-            contexts = sum(t != "unmodified" for t in types)
+            contexts = sum(t != NO_CONTEXT for t in types)
             parts.append(f"test type '{test}' (" + what.format(k=contexts, n=len(types)) + ")")
     return " and ".join(parts) or "no cells"
 
