@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from warmray.audit.contrasts import belief_effects, context_effects
-from warmray.schema import BASE_VARIANT, NO_BELIEF_TEMPLATES, NO_CONTEXT, Col
+from warmray.schema import BASE_VARIANT, BELIEF_TEMPLATES, NO_BELIEF_TEMPLATES, NO_CONTEXT, Col
 from warmray.statistics import (
     Prepared,
     bh_fdr,
@@ -237,7 +237,7 @@ def _paired_measures(frame: pd.DataFrame, arm: str, ref: str) -> list[tuple[str,
     for context in dict.fromkeys(c for c in idx[Col.AMENDMENT_TYPE] if c != NO_CONTEXT):
         mask = no_belief & (idx[Col.AMENDMENT_TYPE] == context).to_numpy()
         measures.append((f"error, context {context}", wide[ref][mask], wide[arm][mask]))
-    for belief in ("incorrect", "correct"):
+    for belief in BELIEF_TEMPLATES:
         mask = (idx[Col.PROMPT_TEMPLATE] == belief).to_numpy()
         if mask.any():
             measures.append((f"error, user {BELIEF_LABELS[belief]}", wide[ref][mask], wide[arm][mask]))
