@@ -106,6 +106,7 @@ def test_arms_name_the_system_prompt_variant():
 
 def test_card_files_hold_the_profile(profile, tmp_path):
     run = {"targets": [], "judge": "reference answer matching (no LLM judge)", "models": {}}
+    run["versions"] = {"grid, generate": {"vllm": "0.1.0"}, "judge": {"vllm": "0.2.0"}}  # as recorded
     paths = write_card(profile, run, tmp_path)
     data = json.loads(paths["json"].read_text())
     assert data["arms"] == ["model-a", "model-b"]
@@ -120,6 +121,7 @@ def test_card_files_hold_the_profile(profile, tmp_path):
     ):
         assert f"## {heading}" in md
     assert "model-b vs model-a on the same prompts" in md and "nan" not in md.lower()
+    assert "Versions: grid, generate: vllm 0.1.0; judge: vllm 0.2.0" in md
     assert "<table>" in paths["html"].read_text()
 
 
