@@ -16,8 +16,10 @@ from scipy.special import expit
 from warmray.schema import (
     AMENDMENT_TYPES,
     BASE_VARIANT,
+    BELIEF_TEMPLATES,
     CORRECT,
     INCORRECT,
+    NO_CONTEXT,
     REFUSAL,
     SYSPROMPT_VARIANT,
     UNPARSEABLE,
@@ -28,9 +30,9 @@ from warmray.schema import (
 _CONTEXTS = AMENDMENT_TYPES[1:]
 # The study's grid: bare and neutral prompts, 8 contexts, then 9 contexts (with none) x 2 user beliefs.
 GRID = (
-    [("original", "unmodified"), ("original_neutral", "unmodified")]
+    [("original", NO_CONTEXT), ("original_neutral", NO_CONTEXT)]
     + [("original", a) for a in _CONTEXTS]
-    + [(t, a) for t in ("incorrect", "correct") for a in AMENDMENT_TYPES]
+    + [(t, a) for t in BELIEF_TEMPLATES for a in AMENDMENT_TYPES]
 )
 _RESPONSES = tuple("The answer is " + "x" * n for n in range(10, 500, 10))
 
@@ -104,7 +106,7 @@ def _logits(
     amends: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each row's logit without fine-tuning, and the shift fine-tuning adds beyond its main effect."""
-    belief = np.isin(templates, ("incorrect", "correct")).astype(float)
+    belief = np.isin(templates, BELIEF_TEMPLATES).astype(float)
     amend_i = _amend_codes(amends)
     eta0 = (
         fx.intercept
