@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from warmray.errors import UserError
+from warmray.grading import grader_for, grader_names  # grading imports config for type hints only
 from warmray.schema import (
     AMENDMENT_ALIASES,
     AMENDMENT_TYPES,
@@ -483,8 +484,10 @@ class GenerateConfig(Section):
 class JudgeConfig(Section):
     """The `judge` stage: responses → verdicts."""
 
-    grader: Literal["reference", "llm"] = Field(
-        "reference", description="reference: answer matching; llm: an LLM judge against the reference."
+    grader: str = Field(
+        "reference",
+        description="A grader of warmray.grading's registry. reference: answer matching; llm: an LLM judge "
+        "against the reference.",
     )
     refusal_rule: Literal["study_as_run", "warmray", "strict"] = Field(
         "warmray",
@@ -505,6 +508,13 @@ class JudgeConfig(Section):
         description="With grader llm: also grade by reference matching and keep those verdicts beside the "
         "judge's (judge/reference_verdicts/), with their agreement (judge/agreement.parquet).",
     )
+
+    @field_validator("grader")
+    @classmethod
+    def _registered_grader(cls, name: str) -> str:
+        if name not in grader_names():
+            raise ValueError(f"unknown grader {name!r}; the graders are {', '.join(grader_names())}")
+        return name
 
 
 class WarmthConfig(Section):
@@ -689,7 +699,7 @@ class ExperimentConfig(Section):
     def _reference_verdicts_kept(self) -> ExperimentConfig:
         if (
             self.analyze.verdicts == "reference"
-            and self.judge.grader == "llm"
+            and grader_for(self.judge.grader).reference_beside
             and not self.judge.keep_reference
         ):
             raise ValueError(
@@ -909,7 +919,7 @@ def _check_sources_exist(path: Path, cfg: ExperimentConfig) -> None:
         ("rewrite.model", cfg.rewrite.model, cfg.rewrite.engine),
         ("warmth.scorer", cfg.warmth.scorer, EngineConfig()),
     ]
-    if cfg.judge.grader == "llm":
+    if grader_for(cfg.judge.grader).needs_engine:
         llm_calls.append(("judge.model", cfg.judge.model, cfg.judge.engine))
     if cfg.grid.wrong_answer_model:
         llm_calls.append(

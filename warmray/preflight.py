@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from warmray.config import ConfigError, ExperimentConfig, TaskSource
+from warmray.grading import grader_for
 from warmray.models import BUILTIN_PREFIX
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def _grid(config: ExperimentConfig, problems: list[str]) -> list[Source]:
 
 def _judge(config: ExperimentConfig, problems: list[str]) -> list[Source]:
     j = config.judge
-    return _hub_model("judge.model", j.model, j.engine.endpoint) if j.grader == "llm" else []
+    return _hub_model("judge.model", j.model, j.engine.endpoint) if grader_for(j.grader).needs_engine else []
 
 
 def _warmth(config: ExperimentConfig, problems: list[str]) -> list[Source]:

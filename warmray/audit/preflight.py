@@ -15,6 +15,7 @@ from pathlib import Path
 from warmray.audit.targets import Target
 from warmray.config import VLLM_LORA_RANKS, ExperimentConfig
 from warmray.errors import UserError
+from warmray.grading import grader_for
 from warmray.models import check_model_source, resolve_model
 
 _TIMEOUT_S = 15
@@ -124,7 +125,7 @@ def run_endpoints(config: ExperimentConfig, stages: list[str]) -> list[tuple[str
         for m in config.models:
             key_env = m.api_key_env if m.endpoint else engine.api_key_env
             add(stage, m.endpoint or engine.endpoint, m.source, key_env)
-    if config.judge.grader == "llm":
+    if grader_for(config.judge.grader).needs_engine:
         add("judge", config.judge.engine.endpoint, config.judge.model, config.judge.engine.api_key_env)
     return list(found.values())
 

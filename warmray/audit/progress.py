@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from warmray.audit.experiment import CPU, GPU, Throughput, response_seconds
 from warmray.config import ExperimentConfig
+from warmray.grading import grader_for
 from warmray.progress import format_seconds
 
 _JUDGE_RESPONSE_S = 0.25  # an LLM judge's short verdict per response, amortised (same engine class)
@@ -29,7 +30,7 @@ def estimate_seconds(config: ExperimentConfig, n_prompts: int) -> dict[str, floa
     generate = speed.startup_s - sum(_FIXED_S.values()) + speed.per_engine_s * max(0, local - 1)
     generate += responses * response_seconds(speed, config.generate.sampling.max_tokens)
     judge = 10.0
-    if config.judge.grader == "llm":
+    if grader_for(config.judge.grader).needs_engine:
         judge += (
             speed.per_engine_s if not config.judge.engine.endpoint else 0.0
         ) + responses * _JUDGE_RESPONSE_S

@@ -1,25 +1,30 @@
-"""Grading: the study's refusal rules, the reference grader, the LLM judge and judge agreement.
+"""Grading: the study's refusal rules, the graders chosen by name (`judge.grader`), and judge agreement.
 
-Importing no stage: the judge stage, `judge --from`, `sweep` and the tasks grade through this package.
+Importing no stage: the judge stage, `judge --from`, `sweep` and the tasks grade through this package,
+by `grade`; the rest of warmray asks `grader_for(name)` what a grader needs. Importing no config
+either (type hints aside): the config module takes the grader names from here.
 """
 
 from warmray.grading.agreement import KAPPA_UNDEFINED, Source, compare, kappa_text, write_run_agreement
-from warmray.grading.llm_judge import judge_messages, parse_judgement
-from warmray.grading.reference import grade_reference
-from warmray.grading.refusal import DEFAULT_RULE, RULES, derive_refusals, is_refusal, refusal_flags
+from warmray.grading.grader import Graded, Grader
+from warmray.grading.refusal import DEFAULT_RULE, derive_refusals, is_refusal, refusal_flags
+from warmray.grading.registry import grade, grader_for, grader_names, keeps_reference, register
 
 __all__ = [
     "DEFAULT_RULE",
     "KAPPA_UNDEFINED",
-    "RULES",
+    "Graded",
+    "Grader",
     "Source",
     "compare",
     "derive_refusals",
-    "grade_reference",
+    "grade",
+    "grader_for",
+    "grader_names",
     "is_refusal",
-    "judge_messages",
     "kappa_text",
-    "parse_judgement",
+    "keeps_reference",
     "refusal_flags",
+    "register",
     "write_run_agreement",
 ]

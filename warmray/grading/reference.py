@@ -24,9 +24,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from warmray.schema import CORRECT, INCORRECT
+import pandas as pd
+
+from warmray.grading.grader import Graded
+from warmray.schema import CORRECT, INCORRECT, REFUSAL, Col
 from warmray.text import normalize
+
+if TYPE_CHECKING:  # the config module imports this package for the grader names
+    from warmray.config import JudgeConfig
 
 _CLAUSE_BREAK = re.compile(
     r"[.!?;:]+(?:\s+|$)|,\s+|\s+[-\u2013\u2014]+\s+|\s+(?=(?:but|while|whereas|although|though|however|yet)\b)"
@@ -143,3 +151,23 @@ def grade_reference(response: str, correct: Sequence[str], incorrect: Sequence[s
     if kinds != {True, False}:
         return INCORRECT
     return _tie_break(asserted, _clauses(response))
+
+
+def grade_by_reference(responses: pd.DataFrame, judge: JudgeConfig, scratch: Path) -> Graded:
+    """The reference grader (registry name `reference`): `grade_reference` on every response not refused.
+
+    No engine and nothing kept in `scratch`: the verdicts are a pure function of the rows.
+    """
+    out = responses.copy()
+    out[Col.VERDICT] = [
+        REFUSAL if refused else grade_reference(r, list(c), list(i))
+        for r, c, i, refused in zip(
+            out[Col.RESPONSE],
+            out["correct_answers"],
+            out["incorrect_answers"],
+            out[Col.IS_REFUSAL],
+            strict=True,
+        )
+    ]
+    out["grader"], out["judge_raw"] = "reference", ""
+    return Graded(out)

@@ -11,6 +11,7 @@ it (`nondeterministic`), so that a report's differences from a rerun are expecte
 from __future__ import annotations
 
 from warmray.config import EngineConfig, ExperimentConfig, SamplingConfig
+from warmray.grading import grader_for
 from warmray.infer import honours_request_seed
 
 # The tables a stage's engine writes, and the stages whose tables follow from them.
@@ -47,7 +48,8 @@ def _stage_engines(config: ExperimentConfig, stage: str) -> list[tuple[EngineCon
         grid = config.grid
         return [(grid.wrong_answer_engine, grid.wrong_answer_sampling)] if grid.wrong_answer_model else []
     if stage == "judge":
-        return [(config.judge.engine, config.judge.sampling)] if config.judge.grader == "llm" else []
+        judge = config.judge
+        return [(judge.engine, judge.sampling)] if grader_for(judge.grader).needs_engine else []
     if stage in ("rewrite", "generate", "warmth", "capability"):
         section = getattr(config, stage)
         return [(section.engine, section.sampling)]

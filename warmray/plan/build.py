@@ -19,6 +19,7 @@ from warmray.config import (
     SamplingConfig,
     lora_slots,
 )
+from warmray.grading import grader_for
 from warmray.plan import tokens
 from warmray.plan.assumptions import Assumption, resolve
 from warmray.plan.counts import Counts, count_rows
@@ -164,7 +165,7 @@ def _generate(ctx: Ctx, counts: Counts) -> list[Work]:
 def _judge(ctx: Ctx, counts: Counts) -> list[Work]:
     cfg = ctx.cfg.judge
     rows = counts.responses_per_model * len(ctx.cfg.models)
-    if cfg.grader != "llm":
+    if not grader_for(cfg.grader).needs_engine:
         return [Work("judge", f"{cfg.grader} grader + refusal rules", "CPU tasks", rows=rows)]
     # the judge's instructions, the question and reference, the response
     in_tokens = _instruction_tokens("judge.txt", ctx) + tokens_of(ctx.a["chars_per_grid_prompt"], ctx)
@@ -216,7 +217,7 @@ def _policy_engines(
 def _warmth(ctx: Ctx, counts: Counts) -> list[Work]:
     """The SocioT curve: held-out prompts answered at every checkpoint, then scored by a small LM."""
     cfg, train = ctx.cfg.warmth, ctx.cfg.train
-    adapters = len(train.styles) * len(cfg.epochs or train.checkpoint_epochs)
+    adapters = len(train.styles) * len(ctx.cfg.warmth_epochs())
     prompt = tokens_of(ctx.a["chars_per_user_turn"], ctx)
     work = _policy_engines(
         ctx, "warmth", cfg.engine, cfg.sampling, counts.sociot_responses_per_model, prompt, adapters

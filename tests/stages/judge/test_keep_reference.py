@@ -5,10 +5,13 @@ stage's wiring, the tables it writes and that they read back under their schemas
 """
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 
 from warmray.config import ExperimentConfig
+from warmray.grading import Graded, grader_for, registry
+from warmray.grading.reference import grade_by_reference
 from warmray.schema import CORRECT, INCORRECT, columns, read_table, write_table
 from warmray.stage import StageContext
 from warmray.stages.judge import grading
@@ -44,13 +47,13 @@ def test_llm_judge_keeps_reference_verdicts_and_agreement(tmp_path, monkeypatch)
     (run_dir / "generate" / "manifest.json").write_text(json.dumps({"stage": "generate"}))
     write_table(responses(8), run_dir / "generate" / "responses" / "m.parquet", "responses")
 
-    def fake_llm(ctx, frame, raw, set_aside=None):
+    def fake_llm(frame, judge, scratch):
         # Agrees with the reference grader on all but the first row.
-        out = grading.grade_by_reference(frame, ctx.config.judge.refusal_rule)
+        out = grade_by_reference(frame, judge, scratch).verdicts
         out.loc[0, "verdict"] = CORRECT if out.loc[0, "verdict"] == INCORRECT else INCORRECT
-        return out.assign(grader="llm:stand-in")
+        return Graded(out.assign(grader="llm:stand-in"))
 
-    monkeypatch.setattr(grading, "grade_by_llm", fake_llm)
+    monkeypatch.setitem(registry._GRADERS, "llm", replace(grader_for("llm"), grade=fake_llm))
     config = ExperimentConfig.model_validate(
         {"models": [{"name": "m", "source": "builtin:tiny-random"}], "judge": {"grader": "llm"}}
     )

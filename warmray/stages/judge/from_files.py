@@ -24,21 +24,21 @@ from pathlib import Path
 import pandas as pd
 from pydantic import ValidationError
 
+from warmray import grading
 from warmray.config import ConfigError, ExperimentConfig, apply_overrides, load_config
-from warmray.grading import Source, compare, kappa_text
+from warmray.grading import Source, compare, grader_for, kappa_text
 from warmray.results_reader import Results, ResultsInputError, read_results
-from warmray.stage import StageContext
-from warmray.stages.judge import grading
+from warmray.schema import Col
 from warmray.statistics import answer_list, unmatched_references
 
 # Our column <- the columns other layouts use for it, first found wins.
 ALIASES = {
-    "response": ("output",),
+    Col.RESPONSE: ("output",),
     "question": ("original_question", "prompt"),
     "correct_answers": ("correct_answer", "answer", "ground_truth"),
     "incorrect_answers": ("incorrect_answer", "wrong_answer", "ground_false"),
 }
-PRIOR_LABELS = ("verdict", "evaluation")
+PRIOR_LABELS = (Col.VERDICT, "evaluation")
 
 
 def _as_list(value: object) -> list[str]:
@@ -65,7 +65,7 @@ def normalise(frame: pd.DataFrame, name: str) -> pd.DataFrame:
             out[ours] = out[found]
     for col in ("correct_answers", "incorrect_answers"):
         out[col] = out[col].map(_as_list)
-    out["response"] = out["response"].fillna("").astype(str)
+    out[Col.RESPONSE] = out[Col.RESPONSE].fillna("").astype(str)
     if "response_id" not in out.columns:
         where = out["source_file"] if "source_file" in out.columns else pd.Series(name, index=out.index)
         out["response_id"] = [f"{w}:{i}" for i, w in enumerate(where)]
@@ -108,16 +108,15 @@ def judge_config(config_path: str | Path | None, overrides: list[str]) -> Experi
 
 
 def grade(responses: pd.DataFrame, config: ExperimentConfig, scratch: Path) -> pd.DataFrame:
-    """Verdicts by the config's judge; beside an LLM judge, `reference_verdict` when keep_reference."""
-    cfg = config.judge
-    if cfg.grader != "llm":
-        return grading.grade_by_reference(responses, cfg.refusal_rule)
-    from warmray.runtime import ensure_ray
+    """Verdicts by the config's judge; `reference_verdict` beside them when its grader keeps those."""
+    if grader_for(config.judge.grader).needs_engine:
+        from warmray.runtime import ensure_ray
 
-    ensure_ray(config.ray)
-    verdicts = grading.grade_by_llm(StageContext(config, scratch), responses, scratch / ".raw")
-    if cfg.keep_reference:
-        verdicts["reference_verdict"] = grading.grade_by_reference(responses, cfg.refusal_rule)["verdict"]
+        ensure_ray(config.ray)
+    graded = grading.grade(responses, config.judge, scratch / ".raw")
+    verdicts = graded.verdicts
+    if graded.reference is not None:
+        verdicts["reference_verdict"] = graded.reference[Col.VERDICT]  # aligned on the responses' index
     return verdicts
 
 
@@ -152,13 +151,15 @@ def command(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     verdicts = grade(responses, config, args.out)
     verdicts.to_parquet(args.out / "verdicts.parquet", index=False)
-    counts = verdicts["verdict"].value_counts().to_dict()
+    counts = verdicts[Col.VERDICT].value_counts().to_dict()
     print(f"{len(verdicts)} responses graded by {verdicts['grader'].iloc[0]}: {counts}")
     pairs = [("source_verdict", "the files' own labels"), ("reference_verdict", "the reference grader")]
     tables = []
     for column, what in pairs:
         if column in verdicts.columns:
-            table, matrix = compare(Source("verdict", verdicts, "verdict"), Source(column, verdicts, column))
+            table, matrix = compare(
+                Source(Col.VERDICT, verdicts, Col.VERDICT), Source(column, verdicts, column)
+            )
             overall = table.iloc[0]
             print(
                 f"agreement with {what}: {overall['agreement']:.1%}, kappa {kappa_text(overall, 3)}, "
