@@ -54,7 +54,8 @@ AMENDMENT_ALIASES = {"relation:up": "relation:hierarchical_up", "relation:down":
 # Verdicts, as in the study. UNPARSEABLE: an LLM judge's answer we could not read (kept, never guessed).
 CORRECT, INCORRECT, REFUSAL, UNPARSEABLE = "CORRECT", "INCORRECT", "REFUSAL", "UNPARSEABLE"
 VERDICTS = (CORRECT, INCORRECT, REFUSAL, UNPARSEABLE)
-EVAL_TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation", "demo")
+STUDY_TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation")
+EVAL_TASKS = (*STUDY_TASKS, "demo")  # the demo task: tiny made-up items, for a run in minutes
 CAPABILITY_TASKS = ("mmlu", "gsm8k", "advbench")
 TASKS = (*EVAL_TASKS, *CAPABILITY_TASKS)
 # The study's released files call two tasks by shorter names; read them as ours.
