@@ -24,9 +24,15 @@ from warmray.config import (
     apply_overrides,
     read_mapping,
 )
-from warmray.schema import AMENDMENT_TYPES, BASE_VARIANT, PROMPT_TEMPLATES, SYSPROMPT_VARIANT, prompt_variants
+from warmray.schema import (
+    AMENDMENT_TYPES,
+    BASE_VARIANT,
+    PROMPT_TEMPLATES,
+    STUDY_TASKS,
+    SYSPROMPT_VARIANT,
+    prompt_variants,
+)
 
-STUDY_TASKS = ("triviaqa", "truthfulqa", "medqa", "disinformation")
 AUDIT_SAMPLING = SamplingConfig(temperature=0.0, max_tokens=128)
 DEFAULT_BUDGET_MIN = 15.0
 
