@@ -12,18 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from warmray.schema import Col, EvalItem
+from warmray.schema import STUDY_TASKS, Col, EvalItem
 from warmray.tasks.common import BadRow, dataset_beliefs, required, split_answers, unique
 from warmray.tasks.source import Loader, SourceSpec, read_jsonl
-
-KINDS = ("triviaqa", "truthfulqa", "medqa", "disinformation")
 
 
 def parse(row: dict[str, Any], index: int) -> EvalItem:
     """One demo row as an item of its kind."""
     task = required(row, Col.TASK)
-    if task not in KINDS:
-        raise BadRow(f"task {task!r} is not one of {KINDS}")
+    if task not in STUDY_TASKS:
+        raise BadRow(f"task {task!r} is not one of {STUDY_TASKS}")
     correct = unique(split_answers(row.get("answers")))
     wrong = unique(split_answers(row.get("wrong_answers")))
     if not correct or not wrong:
