@@ -3,8 +3,8 @@
 import pytest
 
 from warmray.config import TaskSource
+from warmray.schema import STUDY_TASKS
 from warmray.tasks import BadRow, load_items, medqa
-from warmray.tasks.demo import KINDS
 from warmray.tasks.gsm8k import final_answer
 from warmray.tasks.mask import parse as parse_mask
 from warmray.tasks.mask import resolve
@@ -282,7 +282,7 @@ def test_mmlu_answer_letter_must_be_a_to_d():
 def test_demo_holds_twelve_items_of_each_kind_with_a_usable_wrong_answer():
     items = load_items(TaskSource(name="demo"), None, seed=0)
     assert len(items) == 48
-    assert {k: sum(i.task == k for i in items) for k in KINDS} == dict.fromkeys(KINDS, 12)
+    assert {k: sum(i.task == k for i in items) for k in STUDY_TASKS} == dict.fromkeys(STUDY_TASKS, 12)
     assert len({i.item_id for i in items}) == 48
     for i in items:
         assert i.correct_answers and i.incorrect_answers
