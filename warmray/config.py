@@ -23,6 +23,7 @@ from warmray.grading import grader_for, grader_names  # grading imports config f
 from warmray.schema import (
     AMENDMENT_ALIASES,
     AMENDMENT_TYPES,
+    CAPABILITY_TASKS,
     PROMPT_TEMPLATES,
     STYLES,
     TASKS,
@@ -568,7 +569,7 @@ class CapabilityConfig(Section):
     @field_validator("tasks")
     @classmethod
     def _capability_tasks(cls, v: tuple[TaskSource, ...]) -> tuple[TaskSource, ...]:
-        bad = [t.name for t in v if t.name not in ("mmlu", "gsm8k", "advbench")]
+        bad = [t.name for t in v if t.name not in CAPABILITY_TASKS]
         if bad:
             raise ValueError(f"capability tasks are mmlu, gsm8k and advbench; got {bad}")
         return v
