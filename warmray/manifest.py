@@ -32,6 +32,12 @@ class ManifestError(UserError, ValueError):
 class OutdatedManifest(ManifestError):
     """A manifest in a format older than any this warmray reads: the stage that wrote it must be redone."""
 
+    def __init__(self, folder: Path, why: str) -> None:
+        self.why = why  # the reason alone, for the line that says the stage is redone
+        super().__init__(
+            f"{folder / MANIFEST} {why}; rerun the stage {folder.name!r} (`warmray run` redoes it)."
+        )
+
 
 class KeyParts(BaseModel):
     """What a stage's identity (its key) is made of; a change in any part reruns or refuses the stage."""
@@ -87,17 +93,17 @@ def read_manifest(folder: Path) -> Manifest:
     """The manifest of a stage folder (committed, or partial during a commit).
 
     Raises:
-        OutdatedManifest: it is older than any format this warmray reads (redo the stage).
-        ManifestError: it was written by a newer warmray, or is not JSON.
+        OutdatedManifest: it is older than any format this warmray reads, or not a manifest (redo the stage).
+        ManifestError: it was written by a newer warmray.
         FileNotFoundError: the folder holds no manifest (the stage has not finished).
     """
     path = folder / MANIFEST
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise OutdatedManifest(f"{path} is not JSON ({exc}); rerun the stage {folder.name!r}.") from None
+        raise OutdatedManifest(folder, f"is not JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise OutdatedManifest(f"{path} is not a stage manifest; rerun the stage {folder.name!r}.")
+        raise OutdatedManifest(folder, "is not a stage manifest")
     version = data.get("schema_version", 1)
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise ManifestError(
@@ -109,8 +115,8 @@ def read_manifest(folder: Path) -> Manifest:
     except ValidationError as exc:
         fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]}))
         raise OutdatedManifest(
-            f"{path} (schema_version {version}) was written by an older warmray and cannot be read (fields: "
-            f"{fields}); rerun the stage {folder.name!r} (`warmray run` redoes it)."
+            folder,
+            f"is from an older warmray (schema_version {version}) and cannot be read (fields: {fields})",
         ) from None
 
 

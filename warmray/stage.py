@@ -252,7 +252,7 @@ def decide(
     try:
         manifest = read_manifest(ctx.rundir.stage(stage.name))
     except OutdatedManifest as exc:
-        return Decision(stage.name, "redo", f"its manifest cannot be read ({exc})")
+        return Decision(stage.name, "redo", f"its manifest {exc.why}")
     if manifest.key_parts.config != ctx.config.section_hash(*stage.experiment_sections()):
         raise StageError(
             f"stage {stage.name!r} in {ctx.run_dir} was made with a different config (sections: "
