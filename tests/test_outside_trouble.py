@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from manifest_helpers import finish_stage
 
 from warmray import cli
 from warmray.errors import explain_outside
@@ -254,8 +255,7 @@ def test_a_deleted_committed_adapter_is_explained_with_the_stage_to_redo(tmp_pat
 
     config = load_config(ROOT / "configs" / "tiny.yaml", ["generate.variants=[warm]"])
     ctx = StageContext(config, tmp_path)
-    (tmp_path / "train").mkdir()
-    (tmp_path / "train" / "manifest.json").write_text("{}")  # train finished; its adapters are gone
+    finish_stage(tmp_path / "train")  # train finished; its adapters are gone
     with pytest.raises(StageError, match=r"adapter .* is gone .*`warmray train CONFIG --force`"):
         stage_arms(ctx, "generate", config.models[0])
 

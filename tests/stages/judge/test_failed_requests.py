@@ -1,8 +1,8 @@
 """A response whose judge request failed gets no verdict: set aside with its error, never UNPARSEABLE."""
 
-import json
 
 import pandas as pd
+from manifest_helpers import finish_stage
 from test_keep_reference import responses
 
 from warmray import infer
@@ -15,8 +15,7 @@ from warmray.stages.judge import grading
 
 def test_a_failed_judge_request_is_set_aside_not_graded(tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
-    (run_dir / "generate").mkdir(parents=True)
-    (run_dir / "generate" / "manifest.json").write_text(json.dumps({"stage": "generate"}))
+    finish_stage(run_dir / "generate")
     rows = responses(20)
     rows.loc[5, ["response", "inference_error"]] = ["", REQUEST_FAILED + "HTTP 503 (after 5 tries)"]
     write_table(rows, run_dir / "generate" / "responses" / "m.parquet", "responses")
@@ -50,8 +49,7 @@ def test_a_failed_judge_request_is_set_aside_not_graded(tmp_path, monkeypatch):
 
 def test_a_failed_generate_request_is_set_aside_by_the_reference_grader_too(tmp_path):
     run_dir = tmp_path / "run"
-    (run_dir / "generate").mkdir(parents=True)
-    (run_dir / "generate" / "manifest.json").write_text(json.dumps({"stage": "generate"}))
+    finish_stage(run_dir / "generate")
     rows = responses(4)
     rows.loc[1, ["response", "inference_error"]] = ["", REQUEST_FAILED + "ConnectionRefusedError"]
     rows.loc[2, ["response", "inference_error"]] = ["", "prompt longer than the context"]
