@@ -48,7 +48,7 @@ from warmray.plan._trace_run import _model_config  # noqa: E402
 from warmray.plan.hardware import GPUS  # noqa: E402
 from warmray.plan.shapes import KNOWN, Shape  # noqa: E402
 from warmray.plan.trace import GIB, TraceJob, job_for  # noqa: E402
-from warmray.training import add_lora, make_optimizer, run_step, wrap_ddp, wrap_fsdp  # noqa: E402  # noqa: E402
+from warmray.training import add_lora, make_optimizer, run_step, wrap_ddp, wrap_fsdp  # noqa: E402
 
 FLOPS_COUNTING = (
     "model FLOPs per token = 2N (forward, all weights) + 2N_frozen + 4N_lora (backward: gradients of "
