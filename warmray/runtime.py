@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from warmray import compat
 from warmray.config import RayConfig
 from warmray.errors import UserError
 
@@ -38,10 +39,10 @@ def normal_priority(cpu: bool) -> dict[str, str]:
     Ray starts its workers at nice 15 so that the raylet and the driver stay responsive. On a CPU
     machine the workers doing a stage's own work (an engine, the tasks that feed it, a scorer, a training
     worker) then get a few percent of a core beside anything at nice 0, such as another run's engine, and
-    the stage waits on its slowest helper (figures in warmray.infer). The variable is Ray's own
-    `worker_niceness` setting, read as a worker starts. GPU work needs no change.
+    the stage waits on its slowest helper (warmray.infer says how much). The variable is Ray's own
+    `worker_niceness` setting, read as a worker starts (warmray.compat). GPU work needs no change.
     """
-    return {"RAY_worker_niceness": "0"} if cpu else {}
+    return compat.normal_niceness_env() if cpu else {}
 
 
 def gcs_alive(address: str, timeout_s: float = 2.0) -> bool:
@@ -179,11 +180,10 @@ def ensure_ray(cfg: RayConfig) -> None:
             and what to try in the message).
     """
     import ray  # here, not at import time: `warmray --help` and config checks stay fast
-    from ray._private.utils import read_ray_address
 
     if ray.is_initialized():
         return
-    chosen = choose_connection(cfg.address, os.environ.get("RAY_ADDRESS"), read_ray_address())
+    chosen = choose_connection(cfg.address, os.environ.get("RAY_ADDRESS"), compat.recorded_ray_address())
     if problem := unreachable_problem(chosen):
         raise RayStartError(problem)
     # ray.init replaces the driver's SIGTERM handler with one that exits at once; warmray's own (the

@@ -27,8 +27,9 @@ def recorder(monkeypatch):
         seen["params"].append(request.params)
         return "the finished output"
 
-    async def add(self, *args, **kwargs):
-        seen["added"].append(kwargs)
+    # The parameters warmray.compat checks that vLLM's add_request takes, as it takes them.
+    async def add(self, request_id, prompt, params, lora_request=None, priority=0):
+        seen["added"].append({"lora_request": lora_request, "priority": priority})
         return "the request's output collector"
 
     monkeypatch.setattr(vLLMEngineWrapper, "_generate_async", record)
@@ -93,3 +94,20 @@ def test_an_engine_scheduling_by_priority_is_handed_every_row_its_actor_holds():
     assert max_pending_requests(engine_kwargs(EngineConfig(device="cpu"), 8, 1)) >= 100_000
     assert max_pending_requests(engine_kwargs(EngineConfig(device="cpu"), None, 1)) is None
     assert max_pending_requests(engine_kwargs(EngineConfig(device="gpu"), 8, 1)) is None
+
+
+def test_a_moved_target_installs_neither_hook_and_says_so_in_one_line(recorder, monkeypatch, capsys):
+    monkeypatch.delattr(AsyncLLM, "add_request")
+    generate = vLLMEngineWrapper._generate_async
+    engine_hooks.install()
+    assert vLLMEngineWrapper._generate_async is generate
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "AsyncLLM.add_request" in err and "Traceback" not in err
+    assert engine_hooks.INSTALLED not in err
+
+
+def test_an_engine_whose_scheduler_cannot_be_read_keeps_its_requests_priority(recorder):
+    engine_hooks.install()
+    add = AsyncLLM.add_request
+    asyncio.run(add(SimpleNamespace(), "0", "a prompt", None, lora_request="warm", priority=0))
+    assert [kwargs["priority"] for kwargs in recorder["added"]] == [0]
