@@ -1,6 +1,5 @@
 """`warmray compare`: two run directories, table by table on stable ids, and effect sizes side by side."""
 
-
 import pandas as pd
 import pytest
 from manifest_helpers import finish_stage
@@ -72,15 +71,31 @@ def test_two_runs_compare_table_by_table_with_effects_side_by_side_and_notes(tmp
         tmp_path / "b", verdicts({"r1": "Paris", "r2": "Nice"}), effects(3.5), note="rewrite sampled on CPU"
     )
     diffs, side = compare_runs(run_a, run_b)
-    assert [d.name for d in diffs] == ["judge/verdicts"]
+    assert [d.name for d in diffs] == ["judge/verdicts", "analyze/glm_effects"]
     assert (diffs[0].equal, diffs[0].different) == (1, 1)
+    assert (diffs[1].different, diffs[1].columns) == (1, {"ame_pp": 1})  # the analysis's own table
     assert (
         side.loc[0, "ame_pp_a"] == 2.0
         and side.loc[0, "ame_pp_b"] == 3.5
         and side.loc[0, "ame_pp_diff"] == 1.5
     )
     text = format_report(diffs, side, {"judge": "rewrite sampled on CPU"})
-    assert "0 of 1 tables identical" in text and "response (1)" in text and "nondeterministic" in text
+    assert "0 of 2 tables identical" in text and "response (1)" in text and "nondeterministic" in text
+
+
+def test_every_analysis_table_is_compared_row_by_row_in_its_order(tmp_path):
+    rows = verdicts({"r1": "Paris"})
+    run_a, run_b = make_run(tmp_path / "a", rows, effects(2.0)), make_run(tmp_path / "b", rows, effects(2.0))
+    cells = pd.DataFrame({"task": ["mmlu", "gsm8k"], "n": [4, 4], "error_pct": [25.0, float("nan")]})
+    cells.to_csv(run_a / "analyze" / "tables" / "paired_cells.csv", index=False)
+    cells.to_csv(run_b / "analyze" / "tables" / "paired_cells.csv", index=False)
+    (run_b / "analyze" / "tables" / "capability.csv").write_text("task,score_pct\nmmlu,50.0\n")
+    by_name = {d.name: d for d in compare_runs(run_a, run_b)[0]}
+    assert by_name["analyze/paired_cells"].identical and by_name["analyze/glm_effects"].identical
+    assert (by_name["analyze/capability"].rows_a, by_name["analyze/capability"].only_b) == (0, 1)
+    cells.iloc[::-1].to_csv(run_b / "analyze" / "tables" / "paired_cells.csv", index=False)
+    moved = {d.name: d for d in compare_runs(run_a, run_b)[0]}["analyze/paired_cells"]
+    assert moved.different == 2 and set(moved.columns) == {"task", "error_pct"}
 
 
 def test_the_command_prints_the_comparison_and_refuses_a_folder_that_is_no_run(tmp_path, capsys):

@@ -4,7 +4,8 @@ Two runs of one config with one seed should give the same tables; where an engin
 (the stages the manifests name as nondeterministic), this measures what moved. Each table of the run
 directory layout (warmray.rundir.TABLES) present in either run is joined on its stable ids (KEYS) and
 every row counted as equal, different (with the columns that differ), or in one run only; the analysis's
-effect sizes (analyze/tables/glm_effects.csv) are put side by side.
+own tables (analyze/tables/*.csv) are compared row by row in their order, and its effect sizes
+(analyze/tables/glm_effects.csv) are also put side by side.
 
     warmray compare runs/tiny runs/tiny-again
 """
@@ -40,6 +41,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "warmth_by_epoch": (Col.MODEL, Col.STYLE, Col.EPOCH),
     "capability_scores": (Col.MODEL, Col.VARIANT, Col.CHECKPOINT, Col.TASK, Col.ITEM_ID),
 }
+ANALYSIS_TABLES = "tables"  # analyze/tables/*.csv: sorted by the analysis, compared in their order
 EFFECT_KEYS = ("comparison", "glm", "factor", "level")
 EFFECT_VALUES = ("ame_pp", "p_value")
 
@@ -140,6 +142,13 @@ def _read(run: Path, stage: str, path: str) -> pd.DataFrame | None:
     return frame
 
 
+def _analysis_tables(run: Path) -> dict[str, pd.DataFrame]:
+    """The analysis's CSV tables of a run whose analyze stage finished, by file stem."""
+    if not (run / "analyze" / MANIFEST).is_file():
+        return {}
+    return {p.stem: pd.read_csv(p) for p in sorted((run / "analyze" / ANALYSIS_TABLES).glob("*.csv"))}
+
+
 def nondeterministic(run: Path) -> dict[str, str]:
     """The stages whose manifest says their output may differ between two runs, with the reason."""
     found = {}
@@ -151,7 +160,10 @@ def nondeterministic(run: Path) -> dict[str, str]:
 
 
 def compare_runs(run_a: Path, run_b: Path) -> tuple[list[TableDiff], pd.DataFrame | None]:
-    """Every table present in either run, compared; and the effect sizes side by side (None if absent)."""
+    """Every table present in either run, compared; and the effect sizes side by side (None if absent).
+
+    The stage tables are named `<stage>/<table>` (warmray.rundir.TABLES), the analysis's `analyze/<file>`.
+    """
     for run in (run_a, run_b):
         if not run.is_dir() or not any(run.glob(f"*/{MANIFEST}")):
             raise CompareError(f"{run} is not a run directory: it holds no finished stage (*/{MANIFEST}).")
@@ -166,7 +178,11 @@ def compare_runs(run_a: Path, run_b: Path) -> tuple[list[TableDiff], pd.DataFram
                 f"{stage}/{table}", a if a is not None else empty, b if b is not None else empty, KEYS[schema]
             )
         )
-    effects = [run / "analyze" / "tables" / "glm_effects.csv" for run in (run_a, run_b)]
+    analysis_a, analysis_b = _analysis_tables(run_a), _analysis_tables(run_b)
+    for stem in sorted(analysis_a.keys() | analysis_b.keys()):
+        a, b = analysis_a.get(stem, pd.DataFrame()), analysis_b.get(stem, pd.DataFrame())
+        diffs.append(compare_tables(f"analyze/{stem}", a, b, ()))
+    effects = [run / "analyze" / ANALYSIS_TABLES / "glm_effects.csv" for run in (run_a, run_b)]
     side = None
     if all(p.is_file() for p in effects):
         side = effects_side_by_side(pd.read_csv(effects[0]), pd.read_csv(effects[1]))
@@ -175,10 +191,13 @@ def compare_runs(run_a: Path, run_b: Path) -> tuple[list[TableDiff], pd.DataFram
 
 def format_report(diffs: list[TableDiff], effects: pd.DataFrame | None, notes: dict[str, str]) -> str:
     """The text `warmray compare` prints (pure)."""
-    lines = [f"{'table':<28}{'rows A':>8}{'rows B':>8}{'equal':>8}{'differ':>8}{'only A':>8}{'only B':>8}"]
+    width = max([28, *(len(d.name) + 2 for d in diffs)])
+    lines = [
+        f"{'table':<{width}}{'rows A':>8}{'rows B':>8}{'equal':>8}{'differ':>8}{'only A':>8}{'only B':>8}"
+    ]
     for d in diffs:
         lines.append(
-            f"{d.name:<28}{d.rows_a:>8}{d.rows_b:>8}{d.equal:>8}{d.different:>8}{d.only_a:>8}{d.only_b:>8}"
+            f"{d.name:<{width}}{d.rows_a:>8}{d.rows_b:>8}{d.equal:>8}{d.different:>8}{d.only_a:>8}{d.only_b:>8}"
             + (f"   differ in: {', '.join(f'{c} ({n})' for c, n in d.columns.items())}" if d.columns else "")
         )
     same = [d for d in diffs if d.identical]
