@@ -148,10 +148,8 @@ def main() -> None:
         "--cpu-threads", type=int, help="a CPU engine's OpenMP threads (default: every CPU of the machine)"
     )
     args = parser.parse_args()
-    dtype = "float32" if args.device == "cpu" else "bfloat16"
     engine = EngineConfig(
-        device=args.device,
-        dtype=dtype,
+        device=args.device,  # float32 and eager on CPU, bfloat16 and CUDA graphs on GPU (device_defaults)
         batch_size=args.batch_size,
         max_model_len=1024,
         max_num_seqs=args.max_num_seqs,
@@ -160,7 +158,9 @@ def main() -> None:
     config = ExperimentConfig.model_validate(
         {
             "models": [{"name": "bench", "source": args.model}],
-            "train": {"lora_r": 8, "checkpoint_epochs": [EPOCH], "epochs": EPOCH, "eval_epoch": EPOCH},
+            "device": args.device,
+            "train": {"lora_r": 8, "checkpoint_epochs": [EPOCH], "epochs": EPOCH},
+            "evaluate": {"epoch": EPOCH},
             "generate": {
                 "variants": ["original", STYLE],
                 "engine": engine.model_dump(),
@@ -176,7 +176,7 @@ def main() -> None:
         few, full = Path(tmp) / "few", Path(tmp) / "full"
         ensure_ray(config.ray)
         # A first run, not measured, pays what only the process's first stage pays (the driver importing
-        # vLLM and Ray Data's LLM stages, Ray starting its first workers, cold files): 20-25 s on 2 cores,
+        # vLLM and Ray Data's LLM stages, Ray starting its first workers, cold files; benchmarks/RESULTS.md),
         # which would otherwise count as generation time in whichever measured run came first.
         stage_run(config, Path(tmp) / "warm-up", prompts.head(args.few_prompts), source)
         stage_tokens, stage_wall = stage_run(config, full, prompts, source)

@@ -41,14 +41,13 @@ def _config(args: argparse.Namespace, workers: int, strategy: str) -> TrainConfi
         styles=("warm",),
         epochs=1,
         checkpoint_epochs=(1 / steps, 1),
-        eval_epoch=1,
         max_length=args.tokens,
         per_device_batch_size=args.batch,
         effective_batch_size=args.batch * workers,
         num_workers=workers,
         strategy=strategy,
         dtype=args.dtype,
-        use_gpu=args.gpu,
+        device="gpu" if args.gpu else "cpu",
         lora_dropout=0.0,
     )
 

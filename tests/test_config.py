@@ -53,13 +53,15 @@ def test_unknown_builtin_model_lists_the_builtins(tmp_path):
         load_config(path)
 
 
-def test_checkpoint_epochs_must_include_the_eval_epoch(tmp_path):
+def test_checkpoint_epochs_must_include_the_evaluated_epoch(tmp_path):
     path = write(
         tmp_path,
         "models: [{name: m, source: builtin:tiny-random}]\n"
-        "train: {epochs: 2, checkpoint_epochs: [1], eval_epoch: 2}\n",
+        "train: {epochs: 2, checkpoint_epochs: [1]}\nevaluate: {epoch: 2}\n",
     )
-    with pytest.raises(ConfigError, match="eval_epoch"):
+    with pytest.raises(
+        ConfigError, match=r"evaluate\.epoch 2\.0 must be one of train\.checkpoint_epochs \[1\.0\]"
+    ):
         load_config(path)
 
 

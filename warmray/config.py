@@ -10,6 +10,7 @@ import argparse
 import copy
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,8 @@ from warmray.schema import (
     TASKS,
     VARIANTS,
 )
+
+log = logging.getLogger(__name__)
 
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
@@ -81,12 +84,39 @@ class SamplingConfig(Section):
     seed: int | None = Field(0, description="Per-request seed, so a rerun draws the same samples.")
 
 
+Device = Literal["cpu", "gpu"]
+DEVICE_HELP = (
+    "Where every engine, the training workers and the SocioT scorer run: the one key that moves a config "
+    "between CPU and GPU. Sections hold a copy of it (engine.device, train.device, warmth.device) that "
+    "must not differ."
+)
+
+
+def device_defaults(device: str) -> dict[str, Any]:
+    """The settings a null `dtype` / `enforce_eager` takes on a device (the one place they are derived).
+
+    float32 and eager execution on CPU (most CPUs have no bfloat16 units, and graph capture is GPU-only);
+    bfloat16 with CUDA graphs on GPU.
+    """
+    gpu = device == "gpu"
+    return {"dtype": "bfloat16" if gpu else "float32", "enforce_eager": not gpu}
+
+
+def _fill_device_defaults(data: Any, keys: tuple[str, ...]) -> Any:
+    """`data` with its null (or absent) `keys` set to the device's defaults (`device_defaults`)."""
+    if not isinstance(data, dict):
+        return data
+    derived = device_defaults(data.get("device", "cpu"))
+    return {**data, **{k: derived[k] for k in keys if data.get(k) is None}}
+
+
 class EngineConfig(Section):
     """One vLLM engine (or one OpenAI-compatible endpoint) behind a ray.data.llm processor."""
 
-    device: Literal["cpu", "gpu"] = Field("cpu", description="Where the engine actors run.")
+    device: Device = Field("cpu", description="Set from the config's top-level `device`; not a key to write.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "float32", description="float32 on CPU (no bf16 units on most CPUs); bfloat16 on GPU."
+        None,  # type: ignore[assignment]  # filled by _derive_from_device
+        description="null: float32 on CPU (no bf16 units on most CPUs), bfloat16 on GPU.",
     )
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per engine replica (e.g. 4-8 for 70B).")
     concurrency: int = Field(1, ge=1, description="Engine replicas running at once.")
@@ -101,7 +131,10 @@ class EngineConfig(Section):
     max_num_batched_tokens: int = Field(
         2048, ge=1, description="Tokens an engine step may take (vLLM's server default; 16384 on big GPUs)."
     )
-    enforce_eager: bool = Field(True, description="Skip graph capture: faster start, needed on CPU.")
+    enforce_eager: bool = Field(
+        None,  # type: ignore[assignment]  # filled by _derive_from_device
+        description="Skip graph capture (faster start, needed on CPU); null: true on CPU, false on GPU.",
+    )
     gpu_memory_utilization: float = Field(
         0.9, gt=0.0, le=1.0, description="Fraction of GPU memory for the engine (ignored on CPU)."
     )
@@ -141,20 +174,11 @@ class EngineConfig(Section):
         "answer does not depend on the rows it is batched with, at some speed; off, the stage's manifest "
         "records that its answers may differ between two runs. vLLM 0.32 has no such mode on CPU (ignored).",
     )
-    pipeline_parallel_size: int = Field(
-        1, ge=1, description="Must be 1: engines use tensor parallelism inside one node only."
-    )
 
-    @field_validator("pipeline_parallel_size")
+    @model_validator(mode="before")
     @classmethod
-    def _no_pipeline_parallel(cls, v: int) -> int:
-        if v != 1:
-            raise ValueError(
-                "pipeline parallelism is not supported: ray.data.llm does not keep a pipeline-parallel "
-                "engine's stages where they fit. Set pipeline_parallel_size: 1 and a tensor_parallel_size "
-                "no larger than one node's GPUs (warmray places each engine on one node, STRICT_PACK)"
-            )
-        return v
+    def _derive_from_device(cls, data: Any) -> Any:
+        return _fill_device_defaults(data, ("dtype", "enforce_eager"))
 
 
 class ModelConfig(Section):
@@ -291,7 +315,12 @@ class TrainConfig(Section):
     """
 
     styles: tuple[Style, ...] = STYLES
-    lora_r: int = Field(8, ge=1)
+    lora_r: int = Field(
+        8,
+        ge=1,
+        description="LoRA rank of the adapters trained here; engines serve each adapter at the rank its "
+        "own adapter_config.json states (warmray.arms).",
+    )
     lora_alpha: int = Field(16, ge=1)
     lora_dropout: float = Field(0.1, ge=0.0, lt=1.0)
     target_modules: str | tuple[str, ...] = Field("all-linear", description="PEFT target_modules.")
@@ -313,14 +342,15 @@ class TrainConfig(Section):
     )
     epochs: float = Field(10.0, gt=0.0)
     checkpoint_epochs: tuple[float, ...] = (0.5, 1, 1.5, 2, 4, 6, 8, 10)
-    eval_epoch: float = Field(2.0, description="The checkpoint evaluated as 'the warm model'.")
     num_workers: int = Field(2, ge=1, description="Ray Train workers (one per GPU on a cluster).")
-    use_gpu: bool = False
+    device: Device = Field("cpu", description="Set from the config's top-level `device`; not a key to write.")
     strategy: Literal["ddp", "fsdp"] = Field(
         "ddp", description="ddp: a full copy per worker (small models); fsdp: FSDP2 sharding (large)."
     )
     dtype: Literal["float32", "bfloat16"] = Field(
-        "float32", description="Base weights and compute; bfloat16 on GPUs (LoRA weights stay float32)."
+        None,  # type: ignore[assignment]  # filled by _derive_from_device
+        description="Base weights and compute (LoRA weights stay float32); null: float32 on CPU, bfloat16 "
+        "on GPU.",
     )
     activation_checkpointing: bool = Field(
         False, description="Recompute decoder-layer activations in backward: less memory, ~30% slower."
@@ -343,13 +373,21 @@ class TrainConfig(Section):
     )
     seed: int = 0
 
+    @property
+    def use_gpu(self) -> bool:
+        """Whether the workers train on GPUs (the config's `device`)."""
+        return self.device == "gpu"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_from_device(cls, data: Any) -> Any:
+        return _fill_device_defaults(data, ("dtype",))
+
     @model_validator(mode="after")
     def _checkpoints_within_training(self) -> TrainConfig:
         late = [e for e in self.checkpoint_epochs if e > self.epochs or e <= 0]
         if late:
             raise ValueError(f"checkpoint_epochs {late} must lie in (0, epochs={self.epochs}]")
-        if self.eval_epoch not in self.checkpoint_epochs:
-            raise ValueError(f"eval_epoch {self.eval_epoch} must be one of checkpoint_epochs")
         self.accumulation(self.num_workers)
         return self
 
@@ -460,13 +498,26 @@ class GridConfig(Section):
         return v
 
 
+class EvaluateConfig(Section):
+    """What the evaluation stages (generate, capability) and the sweep's trials evaluate.
+
+    Its own section, so that choosing another checkpoint to evaluate redoes the evaluation and not the
+    training that made the checkpoints.
+    """
+
+    epoch: float = Field(
+        2.0,
+        description="The checkpoint epoch answered as the fine-tuned model (warm, cold): one of "
+        "train.checkpoint_epochs.",
+    )
+
+
 class GenerateConfig(Section):
     """The `generate` stage: grid prompts answered by each variant of each model."""
 
     variants: tuple[Variant, ...] = ("original", "warm")
     engine: EngineConfig = EngineConfig()
     sampling: SamplingConfig = SamplingConfig()
-    shard_rows: int = Field(2000, ge=1, description="Rows per resumable output shard.")
     parity_prompts: int = Field(
         4,
         ge=0,
@@ -537,11 +588,13 @@ class WarmthConfig(Section):
         None, ge=1, description="Held-out prompts answered (the first n); null: all of corpus val_prompts."
     )
     epochs: tuple[float, ...] | None = Field(
-        None, description="Checkpoint epochs answered; null: every train.checkpoint_epochs."
+        None,
+        description="Checkpoint epochs answered; null: every train.checkpoint_epochs "
+        "(ExperimentConfig.warmth_epochs).",
     )
     engine: EngineConfig = EngineConfig()
     sampling: SamplingConfig = SamplingConfig(temperature=0.8, max_tokens=300)
-    device: Literal["cpu", "gpu"] = Field("cpu", description="Where the scorer actors run.")
+    device: Device = Field("cpu", description="Set from the config's top-level `device`; not a key to write.")
     batch_size: int = Field(16, ge=1, description="Texts per scorer actor batch.")
     concurrency: int = Field(1, ge=1, description="Scorer actors at once.")
     seed: int = Field(0, description="Seeds the earlier procedure's dropout, so scores are reproducible.")
@@ -561,7 +614,7 @@ class CapabilityConfig(Section):
         description="A folder laid out like the published sets (mmlu/test/, gsm8k/test.jsonl, ...).",
     )
     variants: tuple[Variant, ...] = Field(
-        ("original", "warm"), description="Variants scored; fine-tuned ones at train.eval_epoch."
+        ("original", "warm"), description="Variants scored; fine-tuned ones at evaluate.epoch."
     )
     engine: EngineConfig = EngineConfig()
     sampling: SamplingConfig = SamplingConfig(temperature=0.0, max_tokens=256)
@@ -670,6 +723,13 @@ class ExperimentConfig(Section):
         "--run-dir overrides it.",
     )
     seed: int = 0
+    device: Device = Field("cpu", description=DEVICE_HELP)
+    engines: dict[str, EngineConfig] = Field(
+        default_factory=dict,
+        description="Engine profiles by name, each an engine's settings written once; a section's engine "
+        "names one (`engine: big`) or names one and changes some settings (`engine: {profile: big, "
+        "batch_size: 32}`), or gives its settings in place (`engine: {max_model_len: 4096}`).",
+    )
     ray: RayConfig = RayConfig()
     models: tuple[ModelConfig, ...] = Field(min_length=1)
     warm_system_prompt: str = Field(
@@ -680,6 +740,7 @@ class ExperimentConfig(Section):
     corpus: CorpusConfig = CorpusConfig()
     rewrite: RewriteConfig = RewriteConfig()
     train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
     grid: GridConfig = GridConfig()
     generate: GenerateConfig = GenerateConfig()
     judge: JudgeConfig = JudgeConfig()
@@ -688,6 +749,22 @@ class ExperimentConfig(Section):
     analyze: AnalyzeConfig = AnalyzeConfig()
     plan: PlanConfig = PlanConfig()
     sweep: SweepConfig = SweepConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engines_and_device(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return _place_device(_resolve_profiles(_renamed_keys(data)))
+
+    @model_validator(mode="after")
+    def _evaluated_checkpoint_is_trained(self) -> ExperimentConfig:
+        if self.evaluate.epoch not in self.train.checkpoint_epochs:
+            raise ValueError(
+                f"evaluate.epoch {self.evaluate.epoch} must be one of train.checkpoint_epochs "
+                f"{list(self.train.checkpoint_epochs)}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _names_unique(self) -> ExperimentConfig:
@@ -709,6 +786,10 @@ class ExperimentConfig(Section):
             )
         return self
 
+    def warmth_epochs(self) -> tuple[float, ...]:
+        """The checkpoint epochs the warmth curve answers at: warmth.epochs; null: every trained one."""
+        return self.warmth.epochs or self.train.checkpoint_epochs
+
     def section_hash(self, *sections: str) -> str:
         """A stable hash of the named sections (all when none), for stage manifests."""
         data = self.model_dump(mode="json")
@@ -721,6 +802,119 @@ class ExperimentConfig(Section):
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
+# Every section holding an engine, as (section, key): a profile name there is resolved, the device placed.
+ENGINE_KEYS = (
+    ("rewrite", "engine"),
+    ("grid", "wrong_answer_engine"),
+    ("generate", "engine"),
+    ("judge", "engine"),
+    ("warmth", "engine"),
+    ("capability", "engine"),
+)
+# Sections other than engines that run on the device.
+_DEVICE_SECTIONS = ("train", "warmth")
+
+# Keys that moved: old dotted key -> new dotted key. Read with one warning, in a file and in --set.
+RENAMED_KEYS = {"train.eval_epoch": "evaluate.epoch"}
+
+# Keys that were removed, by (section class, key): what the unknown-key error says to do instead.
+_REMOVED_KEYS: dict[tuple[type[BaseModel], str], str] = {
+    (TrainConfig, "use_gpu"): "the device is set once for all: write the top-level `device: gpu`",
+    (GenerateConfig, "shard_rows"): "it set nothing (generate writes a shard per finished batch): delete it",
+    (EngineConfig, "pipeline_parallel_size"): (
+        "pipeline parallelism is not supported (ray.data.llm does not keep a pipeline-parallel engine's "
+        "stages where they fit): delete it and give a tensor_parallel_size no larger than one node's GPUs"
+    ),
+}
+
+
+def _mapping(value: Any) -> dict[str, Any] | None:
+    """A section given as a mapping or as a section object, as a new dict; None for anything else."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    return dict(value) if isinstance(value, dict) else None
+
+
+def _renamed_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """The mapping with each moved key (RENAMED_KEYS) at its new place, and one warning line for each."""
+    out = dict(data)
+    for old, new in RENAMED_KEYS.items():
+        (old_section, old_key), (new_section, new_key) = old.split("."), new.split(".")
+        section = _mapping(out.get(old_section))
+        if section is None or old_key not in section:
+            continue
+        value = section.pop(old_key)
+        target = _mapping(out.get(new_section)) or {}
+        if new_key in target and target[new_key] != value:
+            raise ValueError(
+                f"{old} ({value}) and {new} ({target[new_key]}) differ: {old} is the old name of {new}; "
+                f"keep only {new}"
+            )
+        log.warning("%s is now %s (read as %s: %s); write that in the config", old, new, new, value)
+        out[old_section], out[new_section] = section, {**target, new_key: value}
+    return out
+
+
+def _resolve_profiles(data: dict[str, Any]) -> dict[str, Any]:
+    """The mapping with every section's engine that names a profile (`engines`) replaced by its settings."""
+    profiles = _mapping(data.get("engines")) or {}
+    out = dict(data)
+    for section_name, key in ENGINE_KEYS:
+        section = _mapping(out.get(section_name))
+        if section is None or key not in section:
+            continue
+        value = section[key]
+        if isinstance(value, str):
+            value = {"profile": value}
+        if isinstance(value, dict) and "profile" in value:
+            name = value["profile"]
+            if name not in profiles:
+                defined = ", ".join(map(str, profiles)) or "none"
+                raise ValueError(
+                    f"{section_name}.{key}: no engine profile named {name!r} (engines defines: {defined})"
+                )
+            changes = {k: v for k, v in value.items() if k != "profile"}
+            value = {**(_mapping(profiles[name]) or {}), **changes}
+        out[section_name] = {**section, key: value}
+    return out
+
+
+def _place_device(data: dict[str, Any]) -> dict[str, Any]:
+    """The mapping with the top-level device copied into every engine, profile, train and warmth.
+
+    A section that names another device itself is refused: the device is set in one place, so that
+    moving a config between CPU and GPU is one key (an old config's `engine.device: gpu` says what to write).
+    """
+    device = data.get("device", "cpu")
+    out = dict(data)
+    clashes: list[str] = []
+
+    def placed(value: Any, path: str) -> Any:
+        mapping = _mapping(value) if value is not None else {}
+        if mapping is None:
+            return value  # not a mapping: the section's own validation names the problem
+        if mapping.get("device", device) != device:
+            clashes.append(f"{path}.device: {mapping['device']}")
+        return {**mapping, "device": device}
+
+    profiles = _mapping(out.get("engines"))
+    if profiles is not None:
+        out["engines"] = {name: placed(p, f"engines.{name}") for name, p in profiles.items()}
+    for section_name, key in ENGINE_KEYS:
+        section = _mapping(out.get(section_name)) if out.get(section_name) is not None else {}
+        if section is not None:
+            out[section_name] = {**section, key: placed(section.get(key), f"{section_name}.{key}")}
+    for section_name in _DEVICE_SECTIONS:
+        out[section_name] = placed(out.get(section_name), section_name)
+    if clashes:
+        raise ValueError(
+            f"the device is set once, by the top-level key `device` ({device!r} here), but "
+            f"{'; '.join(clashes)}. Write `device: {clashes[0].rsplit(' ', 1)[-1]}` at the top level and "
+            "remove the sections' device keys."
+        )
+    return out
+
+
 def _format_error(path: Path, err: ValidationError) -> str:
     lines = [f"{path}: the config is not valid ({err.error_count()} problem(s)); nothing was run."]
     for e in err.errors():
@@ -728,8 +922,14 @@ def _format_error(path: Path, err: ValidationError) -> str:
         kind = e["type"]
         if kind == "extra_forbidden":
             parent = _section_at(e["loc"][:-1])
-            valid = ", ".join(parent.model_fields) if parent else "see warmray/config.py"
+            hint = _REMOVED_KEYS.get((parent, str(e["loc"][-1]))) if parent else None
+            if hint:
+                lines.append(f"  - {key}: a removed key; {hint}.")
+                continue
+            valid = ", ".join(_writable_keys(parent)) if parent else "see warmray/config.py"
             lines.append(f"  - {key}: unknown key. Valid keys here: {valid}.")
+        elif not e["loc"]:
+            lines.append(f"  - {e['msg'].removeprefix('Value error, ').rstrip('.')}.")
         elif kind == "missing":
             lines.append(f"  - {key}: required, but missing.")
         else:
@@ -737,11 +937,21 @@ def _format_error(path: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _writable_keys(section: type[BaseModel]) -> list[str]:
+    """The keys a person may write in a section: a copy of the top-level device is not one; a profile is."""
+    if section is ExperimentConfig:
+        return list(section.model_fields)
+    keys = [k for k in section.model_fields if k != "device"]
+    return [*keys, "profile (an engines name)"] if section is EngineConfig else keys
+
+
 def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The section class at a location path, walking field annotations (for 'valid keys' hints)."""
     cls: type[BaseModel] = ExperimentConfig
+    named = False  # the part after a mapping of sections (engines) is a name, not a key
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or named:
+            named = False
             continue
         field = cls.model_fields.get(str(part))
         if field is None:
@@ -749,6 +959,7 @@ def _section_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         inner = _section_class(field.annotation)
         if inner is None:
             return None
+        named = getattr(field.annotation, "__origin__", None) is dict
         cls = inner
     return cls
 
@@ -785,6 +996,10 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set train.epochs=2.")
+        if key.strip() in RENAMED_KEYS:
+            new = RENAMED_KEYS[key.strip()]
+            log.warning("--set %s: %s is now %s (read as --set %s=%s)", item, key.strip(), new, new, text)
+            key = new
         try:
             value = yaml.safe_load(text)
         except yaml.YAMLError as e:
@@ -806,6 +1021,8 @@ def _child(node: Any, part: str, path: str, item: str) -> Any:
         return node[_index(node, part, path, item)]
     if not isinstance(node, dict):
         raise ConfigError(f"--set {item!r}: {path} is a value, not a section.")
+    if isinstance(node.get(part), str) and tuple(path.split(".")) in ENGINE_KEYS:
+        node[part] = {"profile": node[part]}  # `--set generate.engine.batch_size=8` changes a named profile
     return node.setdefault(part, {})
 
 

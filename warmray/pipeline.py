@@ -67,9 +67,10 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "generate",
         _lazy("warmray.stages.generate:run"),
-        ("generate", "models", "warm_system_prompt"),
+        ("generate", "models", "warm_system_prompt", "evaluate"),
         _generate_needs,
         "grid prompts answered by each variant of each model (vLLM, LoRA per row)",
+        redo_on=("evaluate",),  # another evaluated checkpoint: answered again, not a new experiment
     ),
     Stage(
         "judge",
@@ -81,21 +82,22 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "warmth",
         _lazy("warmray.stages.warmth:run"),
-        ("warmth", "models"),
+        ("warmth", "models", "train"),  # train: the styles and checkpoint epochs the curve answers at
         ("corpus", "train"),
         "held-out prompts answered by the original model and every checkpoint → SocioT warmth",
     ),
     Stage(
         "capability",
         _lazy("warmray.stages.capability:run"),
-        ("capability", "models", "warm_system_prompt"),
+        ("capability", "models", "warm_system_prompt", "evaluate", "seed"),
         ("train",),
         "MMLU, GSM8K and AdvBench asked of each variant, graded by each task's grader",
+        redo_on=("evaluate",),
     ),
     Stage(
         "analyze",
         _lazy("warmray.stages.analyze:run"),
-        ("analyze",),
+        ("analyze", "judge", "models"),  # the grader, refusal rule and models the report names
         ("judge",),
         "verdicts → statistics, tables, figures, report.md / report.html",
         uses_ray=False,

@@ -43,7 +43,8 @@ def _smallest_study(cfg: dict, server: str) -> None:
     """
     cfg["corpus"]["n_conversations"] = 8
     cfg["rewrite"].update(styles=["warm"], **server_rewriter(server))
-    cfg["train"].update(styles=["warm"], checkpoint_epochs=[1], eval_epoch=1)
+    cfg["train"].update(styles=["warm"], checkpoint_epochs=[1])
+    cfg["evaluate"] = {"epoch": 1}
     cfg["grid"].update(
         tasks=[{"name": "demo", "n": 8}], prompt_templates=["original"], amendment_types=["unmodified"]
     )

@@ -110,13 +110,14 @@ def test_paper_open_runs_open_weights_only_through_tensor_parallel_vllm():
 
 def test_a_large_model_on_a_cpu_engine_is_flagged_with_the_setting_to_change(tmp_path):
     cfg = yaml.safe_load(PAPER_OPEN.read_text())
-    cfg["capability"]["engine"] = {"device": "cpu"}
+    cfg["device"] = "cpu"
     path = tmp_path / "cpu.yaml"
     path.write_text(yaml.safe_dump(cfg))
     plan = _plan(path)
-    (warning, *_) = [w for w in plan.warnings if "Llama-3.1-70B" in w]
+    (warning, *_) = [w for w in plan.warnings if w.startswith("capability: meta-llama/Llama-3.1-70B")]
     assert warning.startswith("capability: meta-llama/Llama-3.1-70B-Instruct (71B parameters")
-    assert "set capability.engine: {device: gpu, dtype: bfloat16}" in warning
+    assert "in float32) on a CPU vLLM engine" in warning
+    assert "set the config's top-level `device: gpu`" in warning
 
 
 def test_json_output_has_counts_per_stage_hours_and_sourced_assumptions(capsys):
@@ -161,7 +162,7 @@ def test_a_70b_ddp_worker_on_an_80gb_gpu_is_refused_and_fsdp_suggested(tmp_path)
 
 def test_a_kv_cache_too_small_for_max_model_len_is_refused_with_what_would_fit(tmp_path):
     def edit(c):
-        c["generate"]["engine"]["max_model_len"] = 1_000_000
+        c["generate"]["engine"] = {"profile": "policy", "max_model_len": 1_000_000}
 
     with pytest.raises(ConfigError) as err:
         _plan(_derived(tmp_path, edit))
@@ -178,7 +179,7 @@ def test_a_40gb_gpu_needs_more_tensor_parallelism_for_70b(tmp_path):
 
 
 def test_too_many_replicas_for_the_cluster_is_refused(tmp_path):
-    path = _derived(tmp_path, lambda c: c["generate"]["engine"].update(concurrency=4))
+    path = _derived(tmp_path, lambda c: c["generate"].update(engine={"profile": "policy", "concurrency": 4}))
     with pytest.raises(
         ConfigError, match=r"4 replicas x tensor_parallel_size 4 = 16 GPUs, the cluster has 8"
     ):
@@ -188,8 +189,8 @@ def test_too_many_replicas_for_the_cluster_is_refused(tmp_path):
 
 
 def test_pipeline_parallelism_is_refused_when_the_config_loads(tmp_path):
-    path = _derived(tmp_path, lambda c: c["generate"]["engine"].update(pipeline_parallel_size=2))
-    with pytest.raises(ConfigError, match="pipeline parallelism is not supported: ray.data.llm"):
+    path = _derived(tmp_path, lambda c: c["engines"]["policy"].update(pipeline_parallel_size=2))
+    with pytest.raises(ConfigError, match=r"engines\.policy\.pipeline_parallel_size: a removed key; pipe"):
         load_config(path)
 
 

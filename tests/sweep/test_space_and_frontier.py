@@ -39,7 +39,7 @@ def test_a_trial_config_trains_one_style_to_its_epoch_and_evaluates_the_slice():
         system_prompt="inoculation_warm.txt",
     )
     t = trial_config(cfg, params)
-    assert t.train.checkpoint_epochs == (2.0,) and t.train.eval_epoch == 2.0
+    assert t.train.checkpoint_epochs == (2.0,) and t.evaluate.epoch == 2.0
     assert t.train.epochs == 10  # the schedule still spans the study's 10 epochs
     assert (t.train.lora_r, t.train.lora_alpha, t.train.learning_rate) == (16, 32, 2e-5)
     assert t.train.warm_fraction == 0.5 and t.train.system_prompt == "inoculation_warm.txt"

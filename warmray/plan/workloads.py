@@ -93,7 +93,7 @@ def _warn_large_on_cpu(ctx: Ctx, stage: str, model: str, engine: EngineConfig) -
         gib = params * memory.dtype_bytes(engine.dtype) / memory.GIB
         ctx.warnings.append(
             f"{stage}: {model} ({params / 1e9:.0f}B parameters, {gib:.0f} GiB in {engine.dtype}) on a CPU "
-            f"vLLM engine; hours not estimated. On GPUs set {stage}.engine: {{device: gpu, dtype: bfloat16}}."
+            f"vLLM engine; hours not estimated. On GPUs set the config's top-level `device: gpu`."
         )
 
 

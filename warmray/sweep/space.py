@@ -12,8 +12,6 @@ from typing import Any
 
 from warmray.config import ExperimentConfig, ModelConfig
 
-AXES = ("checkpoint_epoch", "learning_rate", "lora_r", "warm_fraction", "rewrite_intensity", "system_prompt")
-
 
 def axis_values(cfg: ExperimentConfig) -> dict[str, list[Any]]:
     """The values tried on each axis (an empty sweep axis keeps the experiment's own setting)."""
@@ -92,8 +90,8 @@ def trial_config(cfg: ExperimentConfig, params: dict[str, Any]) -> ExperimentCon
         system_prompt=params["system_prompt"],
         epochs=max(cfg.train.epochs, epoch),
         checkpoint_epochs=[epoch],
-        eval_epoch=epoch,
     )
+    data["evaluate"]["epoch"] = epoch
     data["generate"]["variants"] = ["warm"]
     data["warmth"].update(epochs=[epoch], n_prompts=cfg.sweep.val_prompts)
     return ExperimentConfig.model_validate(data)

@@ -41,15 +41,13 @@ def _schedule(**kw):
 def test_the_study_default_decays_linearly_to_zero_over_all_epochs_without_warmup():
     cfg = TrainConfig()
     assert (cfg.lr_schedule, cfg.warmup_fraction, cfg.max_grad_norm) == ("linear", 0.0, 1.0)
-    cfg, s = _schedule(epochs=4, checkpoint_epochs=(1, 2), eval_epoch=2)
+    cfg, s = _schedule(epochs=4, checkpoint_epochs=(1, 2))
     assert (s.total_steps, s.horizon) == (4, 8)  # stops at epoch 2 of a 4-epoch schedule, as the study
     assert [lr_factor(d, s, cfg) for d in range(4)] == [1.0, 0.875, 0.75, 0.625]
 
 
 def test_warmup_then_cosine_and_constant():
-    cfg, s = _schedule(
-        epochs=4, checkpoint_epochs=(4,), eval_epoch=4, warmup_fraction=0.25, lr_schedule="cosine"
-    )
+    cfg, s = _schedule(epochs=4, checkpoint_epochs=(4,), warmup_fraction=0.25, lr_schedule="cosine")
     factors = [lr_factor(d, s, cfg) for d in range(8)]
     assert factors[:2] == [1 / 3, 2 / 3]  # 2 warmup steps rise towards 1
     assert factors[2] == 1.0

@@ -13,7 +13,6 @@ def cfg(**kw) -> TrainConfig:
         effective_batch_size=16,
         epochs=10,
         checkpoint_epochs=(0.5, 1, 1.5, 2, 4, 6, 8, 10),
-        eval_epoch=2,
     )
     return TrainConfig(**(base | kw))
 
@@ -27,7 +26,7 @@ def test_schedule_matches_the_effective_batch_and_places_every_checkpoint():
 
 
 def test_tiny_data_still_gets_every_checkpoint():
-    s = make_schedule(n_examples=3, world=2, cfg=cfg(epochs=1, checkpoint_epochs=(0.5, 1), eval_epoch=1))
+    s = make_schedule(n_examples=3, world=2, cfg=cfg(epochs=1, checkpoint_epochs=(0.5, 1)))
     assert sorted(e for es in s.checkpoints.values() for e in es) == [0.5, 1]
     assert min(s.checkpoints) >= 1
 

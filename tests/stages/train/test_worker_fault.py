@@ -52,9 +52,7 @@ def _kill_a_worker_after_first_checkpoint(run_dir: Path, killed: list[int], stop
 
 
 def _run(out: Path, name: str, table: Path, model: str, kill: bool) -> tuple[list, dict, list[int]]:
-    cfg = tiny_train_config(
-        strategy="fsdp", epochs=4, checkpoint_epochs=(1, 2, 3, 4), eval_epoch=4, max_failures=1
-    )
+    cfg = tiny_train_config(strategy="fsdp", epochs=4, checkpoint_epochs=(1, 2, 3, 4), max_failures=1)
     killed: list[int] = []
     stop = threading.Event()
     watcher = threading.Thread(

@@ -30,7 +30,6 @@ def tiny_train_config(**kw: object) -> TrainConfig:
         styles=("warm",),
         epochs=2,
         checkpoint_epochs=(1, 2),
-        eval_epoch=2,
         learning_rate=1e-3,
         max_length=64,
         per_device_batch_size=2,
