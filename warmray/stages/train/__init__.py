@@ -32,13 +32,11 @@ from warmray.models import resolve_model
 from warmray.prompt_files import read_prompt
 from warmray.rundir import adapter_path, epoch_label, table_path
 from warmray.runtime import normal_priority
-from warmray.schema import Col, write_table
+from warmray.schema import Col, columns, write_table
 from warmray.stage import StageContext
 from warmray.training import RECORD_FILE, STATE_DIR, train_worker
 
 log = logging.getLogger(__name__)
-
-_METRIC_COLUMNS = [Col.MODEL, Col.STYLE, "checkpoint_epoch", "loss"]
 
 
 def training_data(cfg: TrainConfig, rewritten: Path, originals: Path | None) -> dict[str, Any]:
@@ -134,7 +132,7 @@ def export_adapters(result: Any, final: Path, model: str, style: str) -> pd.Data
             shutil.rmtree(dest / STATE_DIR)  # optimizer state is for resuming, not for serving
             losses = json.loads((dest / RECORD_FILE).read_text())["losses"]
             rows += [{Col.MODEL: model, Col.STYLE: style, "checkpoint_epoch": e, "loss": v} for v in losses]
-    metrics = pd.DataFrame(rows, columns=_METRIC_COLUMNS)
+    metrics = pd.DataFrame(rows, columns=columns("train_metrics"))
     metrics.to_parquet(staging / "losses.parquet", index=False)
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
