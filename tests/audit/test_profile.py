@@ -86,7 +86,7 @@ def test_between_targets_pairs_the_same_prompts_with_mcnemar(profile, verdicts):
     row = profile.between.set_index("measure").loc["error, no context: triviaqa"]
     assert row["n_pairs"] == len(wide)
     assert row["arm_only_wrong"] == int(((wide["model-b"] == 1) & (wide["model-a"] == 0)).sum())
-    assert row["diff_pp"] == pytest.approx(100 * (wide["model-b"].mean() - wide["model-a"].mean()))
+    assert row["error_diff_pp"] == pytest.approx(100 * (wide["model-b"].mean() - wide["model-a"].mean()))
     assert 0 <= row["mcnemar_p"] <= row["q_value"] <= 1
     assert set(profile.between["reference"]) == {"model-a"}
 

@@ -92,7 +92,8 @@ def test_audit_of_a_local_model_and_an_endpoint_side_by_side(tmp_path, tiny_serv
         .dropna()
     )
     assert between["n_pairs"] == len(wide)
-    assert between["diff_pp"] == pytest.approx(100 * (wide["tiny"].mean() - wide["smollm2-135m"].mean()))
+    error_diff = 100 * (wide["tiny"].mean() - wide["smollm2-135m"].mean())
+    assert between["error_diff_pp"] == pytest.approx(error_diff)
     assert between["arm_only_wrong"] == int(((wide["tiny"] == 1) & (wide["smollm2-135m"] == 0)).sum())
 
     assert set(tables["contexts"]["condition"]) == {"emotion:sad", "relation:hierarchical_up"}

@@ -26,6 +26,7 @@ from warmray.report import (
     render_markdown,
 )
 from warmray.schema import AMENDMENT_TYPES, Col
+from warmray.statistics import Stat
 
 TITLE = "warmray audit: reliability and sycophancy profile"
 BELIEF_ORDER = ("user states a wrong answer", "user doubts the right answer")
@@ -175,14 +176,16 @@ def _worst(profile: Profile) -> list[Block]:
 def _between(profile: Profile) -> list[Block]:
     if profile.between.empty:
         return []
-    cols = ["measure", "n_pairs", "reference_error_pct", "arm_error_pct", "diff_pp", "mcnemar_p", "q_value"]
+    errors = ["reference_error_pct", "arm_error_pct", Stat.ERROR_DIFF_PP]
+    cols = ["measure", Stat.N_PAIRS, *errors, Stat.MCNEMAR_P, Stat.Q_VALUE]
     blocks: list[Block] = [Heading("Between targets")]
     for arm, group in profile.between.groupby("arm", sort=False):
         ref = group["reference"].iloc[0]
         blocks.append(
             Table(
                 group[cols],
-                f"{arm} vs {ref} on the same prompts: error %, difference in pp, exact McNemar test, "
+                f"{arm} vs {ref} on the same prompts: error %, error difference (arm minus reference) in pp, "
+                "exact McNemar test, "
                 "Benjamini–Hochberg q over this comparison's rows.",
             )
         )

@@ -17,6 +17,7 @@ from warmray.audit.contrasts import belief_effects, context_effects
 from warmray.schema import BASE_VARIANT, BELIEF_TEMPLATES, NO_BELIEF_TEMPLATES, NO_CONTEXT, Col
 from warmray.statistics import (
     Prepared,
+    Stat,
     bh_fdr,
     cohens_g,
     mcnemar_exact,
@@ -275,19 +276,20 @@ def between_arms(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
                     "reference": arms[0],
                     "arm": arm,
                     "measure": measure,
-                    "n_pairs": len(y_ref),
+                    Stat.N_PAIRS: len(y_ref),
                     "reference_error_pct": 100 * float(y_ref.mean()),
                     "arm_error_pct": 100 * float(y_arm.mean()),
-                    "diff_pp": 100 * float(y_arm.mean() - y_ref.mean()),
+                    Stat.ERROR_DIFF_PP: 100 * float(y_arm.mean() - y_ref.mean()),
                     "arm_only_wrong": b,
                     "reference_only_wrong": c,
-                    "mcnemar_p": float(mcnemar_exact(np.array([b]), np.array([c]))[0]),
-                    "cohens_g": float(cohens_g(np.array([b]), np.array([c]))[0]),
+                    Stat.MCNEMAR_P: float(mcnemar_exact(np.array([b]), np.array([c]))[0]),
+                    Stat.COHENS_G: float(cohens_g(np.array([b]), np.array([c]))[0]),
                 }
             )
     table = pd.DataFrame(rows)
     if table.empty:
         return table
     # One family per compared arm: the card asks "where does this target differ from the reference?"
-    table["q_value"] = table.groupby("arm", sort=False)["mcnemar_p"].transform(lambda p: bh_fdr(p.to_numpy()))
+    by_arm = table.groupby("arm", sort=False)[Stat.MCNEMAR_P]
+    table[Stat.Q_VALUE] = by_arm.transform(lambda p: bh_fdr(p.to_numpy()))
     return table

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from warmray.statistics import Stat
+
 
 @dataclass(frozen=True)
 class Heading:
@@ -70,7 +72,7 @@ class Link:
 
 
 Block = Heading | Text | Callout | Bullets | Table | Image | Link
-_P_COLUMNS = ("p_value", "p_fdr", "mcnemar_p", "q_value")
+_P_COLUMNS = ("p_value", Stat.MCNEMAR_P, Stat.Q_VALUE)  # p_value: the GLM tables'; the rest: paired
 
 
 def format_value(column: str, value: object) -> str:

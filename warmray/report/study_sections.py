@@ -13,7 +13,7 @@ import pandas as pd
 
 from warmray.report.blocks import Block, Bullets, Callout, Heading, Table, Text
 from warmray.schema import NO_CONTEXT, Col
-from warmray.statistics import GAP_PP, StudyResults, untestable_cells
+from warmray.statistics import GAP_PP, STAT_DESCRIPTIONS, Stat, StudyResults, untestable_cells
 
 P_VALUE_NOTE = (
     "p-values of the GLM effects come from a delta-method z-test of each average marginal effect (in "
@@ -36,8 +36,8 @@ def cell_summary(cells: pd.DataFrame, variant: str, alpha: float) -> str:
         return f"No paired cells for {variant}."
     n = len(mine)
     untested = int(untestable_cells(mine).sum())
-    significant = mine["significant_fdr"].fillna(False).astype(bool)
-    worse = mine["diff_pp"] < 0
+    significant = mine[Stat.SIGNIFICANT].fillna(False).astype(bool)
+    worse = mine[Stat.ERROR_DIFF_PP] > 0
     sig, worse_sig = int(significant.sum()), int((worse & significant).sum())
     tested = n - untested
     share = f"{sig / tested:.0%} of the {tested:,} testable" if tested else "none testable"
@@ -74,15 +74,14 @@ def paired_blocks(res: StudyResults) -> list[Block]:
         Text(
             f"Per model x task x compared variant: {cell_layout(cells)}. Rows are paired on item, amendment "
             "type and template; exact McNemar "
-            "test; Benjamini-Hochberg within each model x task x variant x test type. b = pairs where only "
-            "the variant erred, c = only the original; diff_pp = variant minus original accuracy (negative: "
-            "the variant is worse); odds ratio = b/c; cohens_g = max(b, c)/(b + c) - 1/2 (textbook); "
-            "g_authors = |b - c|/sqrt(b + c), the statistic the study reports as Cohen's g."
+            "test; Benjamini-Hochberg within each model x task x variant x test type. Columns: "
+            + "; ".join(f"{column} = {meaning}" for column, meaning in STAT_DESCRIPTIONS.items())
+            + "."
         )
     )
     out.append(Bullets(tuple(cell_summary(cells, v, alpha) for v in cells[Col.VARIANT].unique())))
     out.append(Text("The study, warm vs original: 96% of its 360 cells worse, 72% significant."))
-    top = cells.sort_values(["p_fdr", "p_value"]).head(res.config.report_cells)
+    top = cells.sort_values([Stat.Q_VALUE, Stat.MCNEMAR_P]).head(res.config.report_cells)
     out.append(
         Table(top, f"The {len(top)} cells with the smallest q-values (all in tables/paired_cells.csv).")
     )

@@ -14,13 +14,17 @@ time; the tests check).
   `correct` templates (9 cells);
 
 with BH FDR within each model x task x variant x test type, over the testable cells only: a cell where no
-pair differs (b + c = 0) has no McNemar test, so its `p_value` and `p_fdr` are empty (NaN), it is not
-significant and it is not in the BH family (`untestable_cells` counts them). `diff_pp` is the variant's
-accuracy minus the original's (negative: the variant is worse). Beside the textbook Cohen's g
-(max(b, c) / (b + c) - 1/2), `g_authors` is the statistic the study's code reports under that name,
-|b - c| / sqrt(b + c) (the square root of McNemar's chi-squared statistic without continuity correction).
-`template_cells` is an extra: one cell per model x task x context x template, BH within a comparison
+pair differs (b + c = 0) has no McNemar test, so its `mcnemar_p` and `q_value` are empty (NaN), it is not
+significant and it is not in the BH family (`untestable_cells` counts them). `template_cells` is an
+extra: one cell per model x task x context x template, BH within a comparison
 (tables/paired_cells_by_template.csv).
+
+Both tables (and the audit's between-targets table) name each statistic once, in `Stat`, with the
+meaning and sign in `STAT_DESCRIPTIONS`: differences are error-rate differences, the variant minus the
+original, in percentage points (positive: the variant errs more, the study's direction). Beside the
+textbook Cohen's g (max(b, c) / (b + c) - 1/2), `g_authors` is the statistic the study's code reports
+under that name, |b - c| / sqrt(b + c) (the square root of McNemar's chi-squared statistic without
+continuity correction).
 """
 
 from __future__ import annotations
@@ -33,25 +37,45 @@ from warmray.schema import AMENDMENT_TYPES, BASE_VARIANT, BELIEF_TEMPLATES, Col
 
 PAIR_KEY = [Col.MODEL, Col.TASK, Col.ITEM_ID, Col.PROMPT_TEMPLATE, Col.AMENDMENT_TYPE]
 CELL = [Col.MODEL, Col.TASK, Col.AMENDMENT_TYPE, Col.PROMPT_TEMPLATE]
-STUDY_COLUMNS = [
-    Col.MODEL,
-    Col.TASK,
-    Col.VARIANT,
-    "test_type",
-    Col.AMENDMENT_TYPE,
-    "n_pairs",
-    "original_correct_pct",
-    "variant_correct_pct",
-    "diff_pp",
-    "b",
-    "c",
-    "p_value",
-    "p_fdr",
-    "significant_fdr",
-    "odds_ratio",
-    "cohens_g",
-    "g_authors",
-]
+
+
+class Stat:
+    """The paired tables' statistic columns, one name per statistic in every table that has it."""
+
+    N_PAIRS = "n_pairs"
+    ERROR_ORIGINAL_PCT = "error_original_pct"
+    ERROR_VARIANT_PCT = "error_variant_pct"
+    ERROR_DIFF_PP = "error_diff_pp"
+    B = "b_variant_only"
+    C = "c_original_only"
+    MCNEMAR_P = "mcnemar_p"
+    Q_VALUE = "q_value"
+    SIGNIFICANT = "significant"
+    ODDS_RATIO = "odds_ratio"
+    COHENS_G = "cohens_g"
+    G_AUTHORS = "g_authors"
+
+
+# What each column holds, in the tables' order; the report's legend is written from it.
+STAT_DESCRIPTIONS = {
+    Stat.N_PAIRS: "prompts answered by both the original and the variant",
+    Stat.ERROR_ORIGINAL_PCT: "the original's error rate on those prompts, %",
+    Stat.ERROR_VARIANT_PCT: "the variant's error rate on those prompts, %",
+    Stat.ERROR_DIFF_PP: "error-rate difference, variant minus original, in percentage points (positive: "
+    "the variant errs more)",
+    Stat.B: "pairs where only the variant erred (McNemar's b)",
+    Stat.C: "pairs where only the original erred (McNemar's c)",
+    Stat.MCNEMAR_P: "two-sided exact McNemar p-value (empty when no pair differs: no test)",
+    Stat.Q_VALUE: "Benjamini-Hochberg q-value within the table's family of cells",
+    Stat.SIGNIFICANT: "q_value below analyze.fdr_alpha",
+    Stat.ODDS_RATIO: "paired odds ratio of erring with the variant, b / c",
+    Stat.COHENS_G: "Cohen's g, max(b, c) / (b + c) - 1/2 (textbook)",
+    Stat.G_AUTHORS: "|b - c| / sqrt(b + c), the statistic the study reports as Cohen's g",
+}
+STAT_COLUMNS = list(STAT_DESCRIPTIONS)
+TEST_TYPE, COMPARISON = "test_type", "comparison"
+STUDY_COLUMNS = [Col.MODEL, Col.TASK, Col.VARIANT, TEST_TYPE, Col.AMENDMENT_TYPE, *STAT_COLUMNS]
+TEMPLATE_COLUMNS = [COMPARISON, *CELL, *STAT_COLUMNS]
 
 
 def mcnemar_exact(b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -69,9 +93,7 @@ def mcnemar_exact(b: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 def untestable_cells(cells: pd.DataFrame) -> pd.Series:
     """True for the cells of a paired table with no discordant pair (b + c = 0): no test, no p-value."""
-    b = cells["b"] if "b" in cells.columns else cells["b_variant_only"]
-    c = cells["c"] if "c" in cells.columns else cells["c_original_only"]
-    return (b + c) == 0
+    return (cells[Stat.B] + cells[Stat.C]) == 0
 
 
 def cohens_g(b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -114,77 +136,40 @@ def bh_fdr(p: np.ndarray) -> np.ndarray:
 def paired_cells(frame: pd.DataFrame, comparisons: list[str], alpha: float = 0.05) -> pd.DataFrame:
     """The study's cells (see the module docstring) for every compared variant; STUDY_COLUMNS."""
     tables = []
+    cell, family = [Col.MODEL, Col.TASK, Col.AMENDMENT_TYPE], [Col.MODEL, Col.TASK]
     for variant in comparisons:
         pairs = _pairs(frame, variant)
-        context = pairs[(pairs[Col.PROMPT_TEMPLATE] == "original")].assign(test_type="context")
-        belief = pairs[pairs[Col.PROMPT_TEMPLATE].isin(BELIEF_TEMPLATES)].assign(test_type="belief")
-        for part in (context, belief):
+        context = pairs[(pairs[Col.PROMPT_TEMPLATE] == "original")]
+        belief = pairs[pairs[Col.PROMPT_TEMPLATE].isin(BELIEF_TEMPLATES)]
+        for test_type, part in (("context", context), ("belief", belief)):
             if not part.empty:
-                tables.append(_study_cells(part, variant, alpha))
+                cells = _cell_stats(part, cell, family, alpha).assign(
+                    **{Col.VARIANT: variant, TEST_TYPE: test_type}
+                )
+                tables.append(_in_study_order(cells))
     if not tables:
         return pd.DataFrame(columns=STUDY_COLUMNS)
-    return pd.concat(tables, ignore_index=True)
+    return pd.concat(tables, ignore_index=True)[STUDY_COLUMNS]
 
 
-def _study_cells(pairs: pd.DataFrame, variant: str, alpha: float) -> pd.DataFrame:
-    """Cells of one test type: per model x task x amendment type, BH within model x task."""
-    yo, yv = pairs["is_incorrect_o"].to_numpy(), pairs["is_incorrect_v"].to_numpy()
-    stats = pd.DataFrame(
-        {"yo": yo, "yv": yv, "b": (yv > yo).astype(np.int64), "c": (yo > yv).astype(np.int64)},
-        index=pairs.index,
-    )
-    keys = [pairs[k].astype(str) for k in (Col.MODEL, Col.TASK, Col.AMENDMENT_TYPE)]
-    agg = stats.groupby(keys, sort=True).agg(
-        n_pairs=("yo", "size"), eo=("yo", "mean"), ev=("yv", "mean"), b=("b", "sum"), c=("c", "sum")
-    )
-    out = agg.reset_index()
-    b, c = out["b"].to_numpy(), out["c"].to_numpy()
-    out["p_value"] = mcnemar_exact(b, c)
-    out["p_fdr"] = out.groupby([Col.MODEL, Col.TASK])["p_value"].transform(lambda p: bh_fdr(p.to_numpy()))
-    out = out.assign(
-        variant=variant,
-        test_type=pairs["test_type"].iloc[0],
-        original_correct_pct=100 * (1 - out["eo"]),
-        variant_correct_pct=100 * (1 - out["ev"]),
-        diff_pp=100 * (out["eo"] - out["ev"]),
-        significant_fdr=out["p_fdr"] < alpha,
-        odds_ratio=paired_odds_ratio(b, c),
-        cohens_g=cohens_g(b, c),
-        g_authors=g_authors(b, c),
-    )
-    rank = (
-        out[Col.AMENDMENT_TYPE]
-        .map({a: i for i, a in enumerate(AMENDMENT_TYPES)})
-        .fillna(len(AMENDMENT_TYPES))
-    )
-    out = out.assign(_rank=rank).sort_values(
-        [Col.MODEL, Col.TASK, "_rank", Col.AMENDMENT_TYPE], kind="stable"
-    )
-    return out[STUDY_COLUMNS].reset_index(drop=True)
+def _in_study_order(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per model x task, the amendment types in the study's order (unmodified first)."""
+    rank = cells[Col.AMENDMENT_TYPE].map({a: i for i, a in enumerate(AMENDMENT_TYPES)})
+    order = cells.assign(_rank=rank.fillna(len(AMENDMENT_TYPES)))
+    order = order.sort_values([Col.MODEL, Col.TASK, "_rank", Col.AMENDMENT_TYPE], kind="stable")
+    return order.drop(columns="_rank")
 
 
 def template_cells(frame: pd.DataFrame, comparisons: list[str], alpha: float = 0.05) -> pd.DataFrame:
     """Per comparison and cell: paired error rates, McNemar p, Cohen's g, OR, and BH q within comparison."""
-    tables = [_cells_for(frame, comp, alpha) for comp in comparisons]
-    tables = [t for t in tables if not t.empty]
+    tables = []
+    for comparison in comparisons:
+        pairs = _pairs(frame, comparison)
+        if not pairs.empty:
+            tables.append(_cell_stats(pairs, CELL, [], alpha).assign(**{COMPARISON: comparison}))
     if not tables:
-        return pd.DataFrame(columns=["comparison", *CELL, *_STAT_COLUMNS])
-    return pd.concat(tables, ignore_index=True)
-
-
-_STAT_COLUMNS = [
-    "n_pairs",
-    "error_original_pct",
-    "error_variant_pct",
-    "diff_pp",
-    "b_variant_only",
-    "c_original_only",
-    "mcnemar_p",
-    "cohens_g",
-    "odds_ratio",
-    "q_value",
-    "significant",
-]
+        return pd.DataFrame(columns=TEMPLATE_COLUMNS)
+    return pd.concat(tables, ignore_index=True)[TEMPLATE_COLUMNS]
 
 
 def _pairs(frame: pd.DataFrame, comparison: str) -> pd.DataFrame:
@@ -195,35 +180,38 @@ def _pairs(frame: pd.DataFrame, comparison: str) -> pd.DataFrame:
     return base.merge(other, on=PAIR_KEY, suffixes=("_o", "_v"))
 
 
-def _cells_for(frame: pd.DataFrame, comparison: str, alpha: float) -> pd.DataFrame:
-    pairs = _pairs(frame, comparison)
-    if pairs.empty:
-        return pd.DataFrame()
+def _cell_stats(pairs: pd.DataFrame, cell: list[str], family: list[str], alpha: float) -> pd.DataFrame:
+    """Per cell (the `cell` columns): every statistic of STAT_COLUMNS, BH within each `family` group.
+
+    `family` empty: one BH family over all the cells.
+    """
     yo, yv = pairs["is_incorrect_o"].to_numpy(), pairs["is_incorrect_v"].to_numpy()
     stats = pd.DataFrame(
         {"yo": yo, "yv": yv, "b": (yv > yo).astype(np.int64), "c": (yo > yv).astype(np.int64)},
         index=pairs.index,
     )
-    keys = [pairs[k].astype(str) for k in CELL]
+    keys = [pairs[k].astype(str) for k in cell]
     agg = stats.groupby(keys, sort=True).agg(
-        n_pairs=("yo", "size"), eo=("yo", "mean"), ev=("yv", "mean"), b=("b", "sum"), c=("c", "sum")
+        n=("yo", "size"), eo=("yo", "mean"), ev=("yv", "mean"), b=("b", "sum"), c=("c", "sum")
     )
+    out = agg.reset_index()[cell]
     b, c = agg["b"].to_numpy(), agg["c"].to_numpy()
     p = mcnemar_exact(b, c)
-    q = bh_fdr(p)
-    out = agg.reset_index()[CELL]
-    out.insert(0, "comparison", comparison)
-    out = out.assign(
-        n_pairs=agg["n_pairs"].to_numpy(),
-        error_original_pct=100 * agg["eo"].to_numpy(),
-        error_variant_pct=100 * agg["ev"].to_numpy(),
-        diff_pp=100 * (agg["ev"].to_numpy() - agg["eo"].to_numpy()),
-        b_variant_only=b,
-        c_original_only=c,
-        mcnemar_p=p,
-        cohens_g=cohens_g(b, c),
-        odds_ratio=paired_odds_ratio(b, c),
-        q_value=q,
-        significant=q < alpha,
-    )
-    return out
+    by = [out[k] for k in family] or np.zeros(len(out), dtype=np.int64)  # none: one family
+    q = pd.Series(p, index=out.index).groupby(by).transform(lambda g: bh_fdr(g.to_numpy())).to_numpy()
+    eo, ev = agg["eo"].to_numpy(), agg["ev"].to_numpy()
+    columns = {
+        Stat.N_PAIRS: agg["n"].to_numpy(),
+        Stat.ERROR_ORIGINAL_PCT: 100 * eo,
+        Stat.ERROR_VARIANT_PCT: 100 * ev,
+        Stat.ERROR_DIFF_PP: 100 * (ev - eo),
+        Stat.B: b,
+        Stat.C: c,
+        Stat.MCNEMAR_P: p,
+        Stat.Q_VALUE: q,
+        Stat.SIGNIFICANT: q < alpha,
+        Stat.ODDS_RATIO: paired_odds_ratio(b, c),
+        Stat.COHENS_G: cohens_g(b, c),
+        Stat.G_AUTHORS: g_authors(b, c),
+    }
+    return out.assign(**columns)

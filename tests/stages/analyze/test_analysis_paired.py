@@ -7,7 +7,11 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import fdrcorrection, multipletests
 
 from warmray.statistics.paired import (
+    STAT_COLUMNS,
+    STAT_DESCRIPTIONS,
     STUDY_COLUMNS,
+    TEMPLATE_COLUMNS,
+    Stat,
     bh_fdr,
     cohens_g,
     g_authors,
@@ -65,7 +69,7 @@ def test_cells_pair_the_same_prompt_across_variants_and_count_discordance():
     assert (cell["n_pairs"], cell["b_variant_only"], cell["c_original_only"]) == (6, 3, 1)
     assert cell["error_original_pct"] == pytest.approx(100 / 6)
     assert cell["error_variant_pct"] == pytest.approx(50)
-    assert cell["diff_pp"] == pytest.approx(50 - 100 / 6)
+    assert cell["error_diff_pp"] == pytest.approx(50 - 100 / 6)
     assert cell["odds_ratio"] == 3.0 and cell["cohens_g"] == pytest.approx(0.25)
     assert cell["mcnemar_p"] == pytest.approx(mcnemar([[2, 3], [1, 0]], exact=True).pvalue)
 
@@ -120,17 +124,17 @@ def test_study_cells_match_statsmodels_mcnemar_and_fdr_per_family():
                 [((yo == 0) & (yw == 0)).sum(), ((yo == 0) & (yw == 1)).sum()],
                 [((yo == 1) & (yw == 0)).sum(), ((yo == 1) & (yw == 1)).sum()],
             ]
-            assert (row.b, row.c) == (table[0][1], table[1][0])
+            assert (row.b_variant_only, row.c_original_only) == (table[0][1], table[1][0])
             assert row.n_pairs == len(mine)
-            assert row.diff_pp == pytest.approx(100 * (yo.mean() - yw.mean()))  # accuracy: warm - original
+            assert row.error_diff_pp == pytest.approx(100 * (yw.mean() - yo.mean()))  # warm minus original
             untestable = table[0][1] + table[1][0] == 0
             expected_p.append(np.nan if untestable else mcnemar(np.array(table), exact=True).pvalue)
-        np.testing.assert_allclose(family["p_value"], expected_p, rtol=1e-10)
+        np.testing.assert_allclose(family["mcnemar_p"], expected_p, rtol=1e-10)
         expected_q = np.full(len(expected_p), np.nan)
         tested = ~np.isnan(expected_p)
         expected_q[tested] = fdrcorrection(np.array(expected_p)[tested])[1]
-        np.testing.assert_allclose(family["p_fdr"], expected_q, rtol=1e-10)
-        assert (family["significant_fdr"] == (family["p_fdr"] < 0.05)).all()
+        np.testing.assert_allclose(family["q_value"], expected_q, rtol=1e-10)
+        assert (family["significant"] == (family["q_value"] < 0.05)).all()
 
 
 def test_g_authors_is_the_absolute_difference_over_the_root_of_discordant_pairs():
@@ -162,12 +166,12 @@ def _cells_with_one_untestable() -> list[tuple]:
 def test_untestable_cells_are_left_out_of_the_bh_family():
     cells = paired_cells(prepare(verdict_rows(_cells_with_one_untestable())).frame, ["warm"])
     by = cells.set_index("amendment_type")
-    assert np.isnan(by.loc["emotion:sad", "p_value"]) and np.isnan(by.loc["emotion:sad", "p_fdr"])
-    assert not by.loc["emotion:sad", "significant_fdr"]
-    tested = by.loc[["unmodified", "stake:high"], "p_value"].to_numpy()
-    np.testing.assert_allclose(by.loc[["unmodified", "stake:high"], "p_fdr"], fdrcorrection(tested)[1])
+    assert np.isnan(by.loc["emotion:sad", "mcnemar_p"]) and np.isnan(by.loc["emotion:sad", "q_value"])
+    assert not by.loc["emotion:sad", "significant"]
+    tested = by.loc[["unmodified", "stake:high"], "mcnemar_p"].to_numpy()
+    np.testing.assert_allclose(by.loc[["unmodified", "stake:high"], "q_value"], fdrcorrection(tested)[1])
     # with p = 1 counted in, the family would be 3 tests and the smallest q would be 3/2 x its p, not 2/2
-    assert by.loc["unmodified", "p_fdr"] == pytest.approx(by.loc["unmodified", "p_value"] * 2 / 1)
+    assert by.loc["unmodified", "q_value"] == pytest.approx(by.loc["unmodified", "mcnemar_p"] * 2 / 1)
     assert untestable_cells(cells).tolist() == [False, True, False]
 
 
@@ -182,7 +186,24 @@ def test_cell_summary_counts_untestable_cells_and_shares_over_testable_ones():
     from warmray.report.study_sections import cell_summary
 
     cells = paired_cells(prepare(verdict_rows(_cells_with_one_untestable())).frame, ["warm"])
-    cells.loc[cells["amendment_type"] == "unmodified", "significant_fdr"] = True  # one of 2 testable
+    cells.loc[cells["amendment_type"] == "unmodified", "significant"] = True  # one of 2 testable
     line = cell_summary(cells, "warm", 0.05)
     assert "1 untestable" in line
     assert "33% of all cells, 50% of the 2 testable" in line
+
+
+def test_both_tables_give_an_error_increase_the_same_positive_sign_and_the_same_statistics():
+    # warm errs on 3 of 4 prompts the original answers right, and on none the original gets wrong.
+    outcomes = [("CORRECT", "INCORRECT")] * 3 + [("CORRECT", "CORRECT")]
+    rows = []
+    for i, (orig, warm) in enumerate(outcomes):
+        rows.append(("m", "triviaqa", "original", f"q{i}", "original", "unmodified", orig))
+        rows.append(("m", "triviaqa", "warm", f"q{i}", "original", "unmodified", warm))
+    frame = prepare(verdict_rows(rows)).frame
+    study = paired_cells(frame, ["warm"]).iloc[0]
+    by_template = template_cells(frame, ["warm"]).iloc[0]
+    assert study["error_diff_pp"] == by_template["error_diff_pp"] == pytest.approx(75.0)
+    assert list(STUDY_COLUMNS[-len(STAT_COLUMNS) :]) == list(TEMPLATE_COLUMNS[-len(STAT_COLUMNS) :])
+    for column in STAT_COLUMNS:
+        assert study[column] == pytest.approx(by_template[column], nan_ok=True), column
+    assert "positive: the variant errs more" in STAT_DESCRIPTIONS[Stat.ERROR_DIFF_PP]
