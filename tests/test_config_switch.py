@@ -167,3 +167,12 @@ def test_set_changes_one_sections_engine_that_names_a_profile():
     cfg = load_config(PAPER_OPEN, ["generate.engine.batch_size=8"])
     assert (cfg.generate.engine.batch_size, cfg.generate.engine.max_model_len) == (8, 4096)
     assert cfg.warmth.engine.batch_size == 64  # the profile itself is unchanged for the other sections
+
+
+def test_a_model_trains_with_its_own_workers_and_strategy_else_the_train_sections():
+    cfg = load_config(PAPER_OPEN)
+    small, large = cfg.models[0], cfg.models[3]
+    assert (cfg.train.for_model(small).num_workers, cfg.train.for_model(small).strategy) == (8, "ddp")
+    assert cfg.train.for_model(large).strategy == "fsdp"
+    plain = load_config(ROOT / "configs" / "smoke.yaml")
+    assert plain.train.for_model(plain.models[0]).num_workers == plain.train.num_workers == 2

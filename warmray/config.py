@@ -378,6 +378,14 @@ class TrainConfig(Section):
         """Whether the workers train on GPUs (the config's `device`)."""
         return self.device == "gpu"
 
+    def for_model(self, model: ModelConfig) -> TrainConfig:
+        """These settings as `model` trains with them: its train_workers and train_strategy where set.
+
+        The one place a model's null overrides fall back to train.num_workers and train.strategy.
+        """
+        workers, strategy = model.train_workers or self.num_workers, model.train_strategy or self.strategy
+        return self.model_copy(update={"num_workers": workers, "strategy": strategy})
+
     @model_validator(mode="before")
     @classmethod
     def _derive_from_device(cls, data: Any) -> Any:
@@ -653,6 +661,30 @@ class AnalyzeConfig(Section):
     )
 
 
+# The planner's assumptions by name, each given its value and source in warmray.plan.assumptions; named
+# here, below the planner, so that a config's overrides are checked as it loads.
+PLAN_ASSUMPTIONS = (
+    "chars_per_token",
+    "assistant_turns_per_conversation",
+    "chars_per_assistant_turn",
+    "chars_per_user_turn",
+    "chat_template_tokens_per_turn",
+    "rewrite_length_ratio",
+    "chars_per_grid_prompt",
+    "response_fraction_of_max_tokens",
+    "padding_factor",
+    "train_mfu",
+    "prefill_mfu",
+    "decode_mfu",
+    "bandwidth_efficiency",
+    "max_num_seqs",
+    "engine_overhead_gib",
+    "train_overhead_gib",
+    "activation_bytes_per_token_layer_hidden",
+    "sociot_relation_prompts",
+)
+
+
 class PlanConfig(Section):
     """What `warmray plan` plans against (its command-line flags override these) and its assumptions."""
 
@@ -671,11 +703,9 @@ class PlanConfig(Section):
     @field_validator("assumptions")
     @classmethod
     def _known_assumptions(cls, v: dict[str, float]) -> dict[str, float]:
-        from warmray.plan.assumptions import NAMES  # here: the plan package imports this module
-
-        bad = [k for k in v if k not in NAMES]
+        bad = [k for k in v if k not in PLAN_ASSUMPTIONS]
         if bad:
-            raise ValueError(f"unknown assumptions {bad}; known: {', '.join(NAMES)}")
+            raise ValueError(f"unknown assumptions {bad}; known: {', '.join(PLAN_ASSUMPTIONS)}")
         return v
 
 

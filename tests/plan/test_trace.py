@@ -64,7 +64,7 @@ def test_the_paper_plan_prints_a_traced_peak_per_rank_for_every_training_job():
     cfg = load_config(PAPER)
     lines = proc.stdout.splitlines()
     for m in cfg.models:
-        strategy = m.train_strategy or cfg.train.strategy
+        strategy = cfg.train.for_model(m).strategy
         (line,) = [x for x in lines if x.startswith(f"  {m.name}: {strategy} x 8 ranks: traced peak ")]
         assert "(formula " in line and "parts at the peak" in line
         traced = float(line.split("traced peak ")[1].split(" GiB")[0])

@@ -189,8 +189,8 @@ def trace_training(ctx: Any, work: list[Any], mode: Mode) -> tuple[list[Any], li
         job_for(
             model_shape(m.source, f"models.{i}.source"),
             cfg.train,
-            strategy=m.train_strategy or cfg.train.strategy,
-            world=m.train_workers or cfg.train.num_workers,
+            strategy=cfg.train.for_model(m).strategy,
+            world=cfg.train.for_model(m).num_workers,
         )
         for i, m in models
     ]

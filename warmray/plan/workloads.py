@@ -188,9 +188,9 @@ def _engine_hours(
 
 def train_work(ctx: Ctx, i: int, style: str, per_example: float, examples: int) -> Work:
     """LoRA SFT of models[i] on one style: memory per worker (refused if over), GPU-hours at train_mfu."""
-    cfg, model, cluster, a = ctx.cfg.train, ctx.cfg.models[i], ctx.cluster, ctx.a
-    workers = model.train_workers or cfg.num_workers
-    strategy = model.train_strategy or cfg.strategy
+    model, cluster, a = ctx.cfg.models[i], ctx.cluster, ctx.a
+    cfg = ctx.cfg.train.for_model(model)
+    workers, strategy = cfg.num_workers, cfg.strategy
     trained = examples * min(cfg.max_length, per_example) * cfg.epochs
     base = dict(stage="train", name=f"{model.name}/{style}", rows=examples, output_tokens=round(trained))
     if not cfg.use_gpu:

@@ -95,7 +95,7 @@ def concurrent_trials(config: Any) -> int:
 
     if config.sweep.max_concurrent_trials:
         return config.sweep.max_concurrent_trials
-    workers = swept_model(config).train_workers or config.train.num_workers
+    workers = config.train.for_model(swept_model(config)).num_workers
     resources = ray.cluster_resources()
     if config.train.use_gpu:
         return max(1, int(resources.get("GPU", 0)) // workers)

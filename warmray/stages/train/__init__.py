@@ -151,9 +151,7 @@ def fit_one(
     ctx: StageContext, model: ModelConfig, style: str, out: Path, callbacks: Sequence[Any] = ()
 ) -> None:
     """Train one model on one style with Ray Train; copy its adapters to out/<model>/<style>/."""
-    cfg = ctx.config.train
-    if model.train_strategy:
-        cfg = cfg.model_copy(update={"strategy": model.train_strategy})
+    cfg = ctx.config.train.for_model(model)
     originals = ctx.rundir.table("corpus", "conversations")
     result = fit(
         cfg,
@@ -161,7 +159,7 @@ def fit_one(
         training_data(cfg, ctx.rundir.table("rewrite", style), originals),
         storage_dir(out),
         f"{model.name}-{style}",  # stable name: a rerun of the same attempt resumes this run
-        model.train_workers or cfg.num_workers,
+        cfg.num_workers,
         callbacks,
     )
     export_adapters(result, adapter_path(out, model.name, style, 0).parent, model.name, style)
