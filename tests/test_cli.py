@@ -26,7 +26,7 @@ def test_set_overrides_nested_keys_and_list_items_and_validates_them():
         [
             "train.epochs=2",
             "train.checkpoint_epochs=[1, 2]",
-            "train.eval_epoch=2",
+            "evaluate.epoch=2",
             "models.0.source=builtin:smollm2-135m",
         ],
     )
