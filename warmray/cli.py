@@ -240,7 +240,7 @@ def _refuse_without_verdicts(rundir: RunDir, config: Path) -> None:
 
 def _before_any_stage(config: ExperimentConfig, decisions: list[Decision], session: Session) -> None:
     """Ask the endpoints the stages about to run will use (before Ray starts), then say what each does."""
-    from warmray.audit.preflight import check_run_endpoints
+    from warmray.preflight import check_run_endpoints
 
     check_run_endpoints(config, [d.stage for d in decisions if d.action != "skip"])
     session.announce(decisions)

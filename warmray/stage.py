@@ -330,7 +330,7 @@ def run_stage(stage: Stage, ctx: StageContext, force: bool = False) -> StageResu
 
 def _nondeterminism(config: ExperimentConfig, stage: str) -> str:
     """What of the stage's output may differ in a rerun, and why ("" when nothing should)."""
-    from warmray.infer.determinism import stage_nondeterminism  # imports Ray: only once a stage runs
+    from warmray.infer import stage_nondeterminism  # imports Ray: only once a stage runs
 
     return stage_nondeterminism(config, stage)
 

@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from warmray.audit.preflight import PreflightError, check_adapter, check_endpoint, preflight
-from warmray.audit.targets import parse_target
+from warmray.audit.targets import check_targets, parse_target
+from warmray.preflight import PreflightError, check_adapter, check_endpoint
 
 KEY = "sk-test-key"
 
@@ -74,7 +74,7 @@ def test_every_failing_target_is_listed_before_anything_runs(endpoint, tmp_path,
     targets = [parse_target(f"{endpoint}#served-model", "AUDIT_KEY"), parse_target(str(folder))]
     judge = parse_target("builtin:no-such-model")
     with pytest.raises(PreflightError) as err:
-        preflight(targets, ["remote", "local"], judge)
+        check_targets(targets, ["remote", "local"], judge)
     text = str(err.value)
     assert text.startswith("cannot audit; nothing was run:")
     assert "remote (" in text and "HTTP 401" in text

@@ -15,9 +15,9 @@ import pandas as pd
 
 from warmray.audit.card import write_card
 from warmray.audit.experiment import AuditRequest, prompts_per_item
-from warmray.audit.preflight import preflight
 from warmray.audit.profile import arm_label, build_profile
 from warmray.audit.progress import Progress, estimate_seconds
+from warmray.audit.targets import check_targets
 from warmray.config import ExperimentConfig
 from warmray.console import Console, stop_ray
 from warmray.grading import grader_for
@@ -49,7 +49,7 @@ def run_audit(
 
     Returns the card's paths.
     """
-    preflight(list(req.targets), list(req.names), req.judge)
+    check_targets(list(req.targets), list(req.names), req.judge)
     per_item = prompts_per_item(config.grid.prompt_templates, config.grid.amendment_types)
     # Before the grid exists, a task asked for all its items counts as the study's 500.
     n_prompts = per_item * sum(t.sample_size() or 500 for t in config.grid.tasks)

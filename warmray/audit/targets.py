@@ -18,6 +18,7 @@ from typing import Literal
 from warmray.config import ModelConfig
 from warmray.errors import UserError
 from warmray.models import BUILTIN_PREFIX
+from warmray.preflight import PreflightError, check_endpoint, model_problem
 
 Kind = Literal["builtin", "hub", "folder", "endpoint"]
 _URL = re.compile(r"^https?://", re.IGNORECASE)
@@ -56,6 +57,12 @@ class Target:
         if self.adapter:
             stem += "-" + Path(self.adapter).expanduser().resolve().name
         return _UNSAFE.sub("-", stem).strip("-") or "target"
+
+    def problem(self) -> str | None:
+        """Why this target cannot be audited (warmray.preflight), or None when it answered or loaded."""
+        if self.kind == "endpoint":
+            return check_endpoint(self.endpoint or "", self.source, self.api_key_env)
+        return model_problem(self.source, self.adapter)
 
     def model_config(self, name: str) -> ModelConfig:
         """The pipeline's model entry for this target."""
@@ -109,3 +116,12 @@ def unique_names(targets: list[Target]) -> list[str]:
             name, n = f"{t.base_name}-{n}", n + 1
         names.append(name)
     return names
+
+
+def check_targets(targets: list[Target], names: list[str], judge: Target | None) -> None:
+    """Check every target and the judge before any work; raise PreflightError listing all that fail."""
+    problems = [f"  - {n} ({t.text}): {p}" for t, n in zip(targets, names, strict=True) if (p := t.problem())]
+    if judge is not None and (p := judge.problem()):
+        problems.append(f"  - judge ({judge.text}): {p}")
+    if problems:
+        raise PreflightError("\n".join(["cannot audit; nothing was run:", *problems]))

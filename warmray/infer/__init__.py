@@ -26,6 +26,8 @@ import ray
 from warmray import compat, progress, resumable
 from warmray.config import VLLM_LORA_RANKS, EngineConfig, ModelConfig, SamplingConfig, lora_slots
 from warmray.infer import failures, http
+from warmray.infer.determinism import honours_request_seed
+from warmray.infer.determinism import stage_nondeterminism as stage_nondeterminism  # for the stage frame
 from warmray.infer.failures import REQUEST_FAILED
 from warmray.infer.http import RetryPolicy
 from warmray.models import resolve_model
@@ -222,15 +224,6 @@ def request_seed(seed: int, row_id: str) -> int:
     """
     digest = hashlib.sha256(f"{seed}\0{row_id}".encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-
-
-def honours_request_seed(engine: EngineConfig) -> bool:
-    """Whether the engine takes a seed per request: every kind warmray runs.
-
-    A CPU engine does as engine_kwargs sets it up (without chunked prefill). An endpoint is sent the
-    OpenAI API's `seed`: vLLM's server honours it; a hosted API may only try.
-    """
-    return bool(engine.endpoint) or engine.device in ("gpu", "cpu")
 
 
 def seeds_requests(engine: EngineConfig, sampling: SamplingConfig) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from warmray.config import EngineConfig, ExperimentConfig, SamplingConfig
 from warmray.grading import grader_for
-from warmray.infer import honours_request_seed
 
 # The tables a stage's engine writes, and the stages whose tables follow from them.
 DOWNSTREAM = {
@@ -23,6 +22,15 @@ DOWNSTREAM = {
     "warmth": "warmth's scores",
     "capability": "capability's scores",
 }
+
+
+def honours_request_seed(engine: EngineConfig) -> bool:
+    """Whether the engine takes a seed per request: every kind warmray runs.
+
+    A CPU engine does as warmray.infer.engine_kwargs sets it up (without chunked prefill). An endpoint is
+    sent the OpenAI API's `seed`: vLLM's server honours it; a hosted API may only try.
+    """
+    return bool(engine.endpoint) or engine.device in ("gpu", "cpu")
 
 
 def engine_nondeterminism(engine: EngineConfig, sampling: SamplingConfig) -> str:

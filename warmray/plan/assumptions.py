@@ -119,13 +119,12 @@ DEFAULTS: tuple[Assumption, ...] = (
         "Cheng, Yu & Jurafsky 2025 (HumT DumT): 4 warm and 4 cold relations per scored text",
     ),
 )
-NAMES = tuple(a.name for a in DEFAULTS)
 
 
 def resolve(overrides: Mapping[str, float]) -> dict[str, Assumption]:
     """The assumptions in effect: the defaults, with config overrides marked as their own source.
 
-    Unknown names are refused when the config loads (warmray.config.PlanConfig).
+    Unknown names are refused when the config loads (warmray.config.PLAN_ASSUMPTIONS names the defaults).
     """
     out = {a.name: a for a in DEFAULTS}
     for name, value in overrides.items():

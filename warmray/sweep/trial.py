@@ -18,7 +18,7 @@ from warmray.config import ExperimentConfig
 from warmray.pipeline import STAGES
 from warmray.runtime import configure_data
 from warmray.stage import StageContext, run_stage
-from warmray.stages import train
+from warmray.stages.train import run as run_train
 from warmray.sweep.evaluate import evaluate
 from warmray.sweep.space import trial_config, trial_name
 
@@ -44,7 +44,7 @@ def _train_with_tune(ctx: StageContext) -> None:
     from ray.tune.integration.ray_train import TuneReportCallback
 
     stage = next(s for s in STAGES if s.name == "train")
-    reporting = functools.partial(train.run, callbacks=(TuneReportCallback(),))
+    reporting = functools.partial(run_train, callbacks=(TuneReportCallback(),))
     run_stage(dataclasses.replace(stage, run=reporting), ctx)
 
 

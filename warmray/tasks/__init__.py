@@ -12,30 +12,48 @@ the capability tasks are read by the capability stage.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from warmray.config import TaskSource
 from warmray.schema import CAPABILITY_TASKS, EVAL_TASKS, EvalItem, Reject
 from warmray.tasks import advbench, demo, gsm8k, mask, medqa, mmlu, triviaqa, truthfulqa
-from warmray.tasks.common import BadRow, differs_from_all, sample_items
+from warmray.tasks.common import BELIEF_PROBLEM, RELATIVE_PROBLEM, BadRow, differs_from_all, sample_items
+from warmray.tasks.medqa import with_stem_form
+from warmray.tasks.mmlu import LETTERS as MMLU_LETTERS
 from warmray.tasks.source import Ask, BenchmarkFileError, Loader, parse_rows, read_rows, resolve_source
+from warmray.tasks.study_prompts import complete_items, is_study_prompt_file, read_study_prompts
 
 __all__ = [
+    "BELIEF_PROBLEM",
+    "CAPABILITY_GRADERS",
     "CAPABILITY_TASKS",
     "EVAL_TASKS",
     "LOADERS",
+    "MMLU_LETTERS",
+    "RELATIVE_PROBLEM",
     "Ask",
     "BadRow",
     "BenchmarkFileError",
+    "complete_items",
     "differs_from_all",
+    "is_study_prompt_file",
     "load_items",
     "propose_beliefs",
+    "read_study_prompts",
+    "resolve_source",
+    "sample_items",
+    "with_stem_form",
 ]
 
 log = logging.getLogger(__name__)
 
 LOADERS: dict[str, Loader] = {
     m.LOADER.task: m.LOADER for m in (triviaqa, truthfulqa, medqa, mask, demo, mmlu, gsm8k, advbench)
+}
+# Each capability task's grader, beside its loader: (answer, item) -> (verdict, score).
+CAPABILITY_GRADERS: dict[str, Callable[[str, EvalItem], tuple[str, float]]] = {
+    m.LOADER.task: m.grade for m in (mmlu, gsm8k, advbench)
 }
 
 

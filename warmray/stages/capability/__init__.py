@@ -13,7 +13,6 @@ analysis draws accuracy (AdvBench: refusal rate) with 95% Wilson intervals. Resu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -25,22 +24,17 @@ from warmray.prompt_files import read_prompt_yaml
 from warmray.rundir import table_path
 from warmray.schema import Col, EvalItem, columns, write_table
 from warmray.stage import StageContext, StageError
-from warmray.tasks import advbench, gsm8k, load_items, mmlu
+from warmray.tasks import CAPABILITY_GRADERS, MMLU_LETTERS, load_items
 
 log = logging.getLogger(__name__)
 
-GRADERS: dict[str, Callable[[str, EvalItem], tuple[str, float]]] = {
-    "mmlu": mmlu.grade,
-    "gsm8k": gsm8k.grade,
-    "advbench": advbench.grade,
-}
 PROMPTS = "capability.yaml"
 
 
 def item_prompt(item: EvalItem) -> str:
     """The user message that asks one item (warmray/prompts/capability.yaml)."""
     template = read_prompt_yaml(PROMPTS)[item.task]
-    options = dict(zip(mmlu.LETTERS, item.metadata.get("choices", ()), strict=False))
+    options = dict(zip(MMLU_LETTERS, item.metadata.get("choices", ()), strict=False))
     return template.format(question=item.question, **options)
 
 
@@ -59,7 +53,7 @@ def item_requests(arms: list[Arm], items: list[EvalItem]) -> pd.DataFrame:
 def score_answers(answers: pd.DataFrame, items: dict[str, EvalItem]) -> pd.DataFrame:
     """`capability_scores` rows: each answer graded by its task's grader."""
     graded = [
-        GRADERS[items[i].task](text, items[i])
+        CAPABILITY_GRADERS[items[i].task](text, items[i])
         for i, text in zip(answers[Col.ITEM_ID], answers[Col.RESPONSE], strict=True)
     ]
     out = answers.assign(

@@ -29,10 +29,16 @@ from warmray.rundir import table_path
 from warmray.schema import EVAL_TASKS, EvalItem, PromptRow, Reject, prompt_variants, write_table
 from warmray.stage import StageContext
 from warmray.stages.grid.build import build_grid, load_contexts, split_usable
-from warmray.tasks import Ask, load_items, propose_beliefs
-from warmray.tasks.common import sample_items
-from warmray.tasks.medqa import with_stem_form
-from warmray.tasks.study_prompts import complete_items, is_study_prompt_file, read_study_prompts
+from warmray.tasks import (
+    Ask,
+    complete_items,
+    is_study_prompt_file,
+    load_items,
+    propose_beliefs,
+    read_study_prompts,
+    sample_items,
+    with_stem_form,
+)
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from warmray.schema import (
 )
 from warmray.seeded import stable_rng
 from warmray.stage import StageError
-from warmray.tasks.common import BELIEF_PROBLEM, RELATIVE_PROBLEM
+from warmray.tasks import BELIEF_PROBLEM, RELATIVE_PROBLEM
 
 CONTEXTS_FILE = "contexts.yaml"
 USER_SPEAKS = ("original_neutral", *BELIEF_TEMPLATES)
