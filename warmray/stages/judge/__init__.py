@@ -1,4 +1,4 @@
-"""The `judge` stage and its graders: refusal rules, reference matching, an LLM judge."""
+"""The `judge` stage: reads responses, grades them through warmray.grading, writes verdict tables."""
 
 from warmray.stages.judge.grading import run
 
