@@ -1,6 +1,5 @@
 """A response whose judge request failed gets no verdict: set aside with its error, never UNPARSEABLE."""
 
-
 import pandas as pd
 from manifest_helpers import finish_stage
 from test_keep_reference import responses
