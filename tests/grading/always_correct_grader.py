@@ -17,4 +17,10 @@ def grade_always_correct(responses: pd.DataFrame, judge: JudgeConfig, scratch: P
     return Graded(responses.assign(verdict=CORRECT, grader="always_correct", judge_raw=""))
 
 
-GRADER = Grader("always_correct", grade_always_correct, False, "a grader that passes everything", True)
+GRADER = Grader(
+    "always_correct",
+    grade_always_correct,
+    needs_engine=False,
+    words="a grader that passes everything",
+    reference_beside=True,
+)

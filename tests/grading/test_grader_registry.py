@@ -92,3 +92,13 @@ def test_a_registered_grader_runs_through_the_judge_stage_with_the_reference_bes
     reference = read_table(out / "reference_verdicts", "verdicts").sort_values("response_id")
     assert list(reference["verdict"]) == [INCORRECT, CORRECT, INCORRECT]
     assert counts["agreement"] > 0
+
+
+def test_the_report_says_who_graded_in_the_registered_graders_words(third_grader):
+    from warmray.stages.analyze.run_info import config_info
+
+    config = ExperimentConfig.model_validate({"models": MODELS, "judge": {"grader": "always_correct"}})
+    info = config_info(config)
+    assert (info["judge"], info["verdicts_from"]) == ("a grader that passes everything", "always_correct")
+    kept = config.model_copy(update={"analyze": config.analyze.model_copy(update={"verdicts": "reference"})})
+    assert config_info(kept)["verdicts_from"] == "reference"

@@ -28,8 +28,14 @@ REFERENCE = "reference"  # the grader kept beside another when judge.keep_refere
 _GRADERS: dict[str, Grader] = {
     g.name: g
     for g in (
-        Grader(REFERENCE, grade_by_reference, False, "reference answer matching (no LLM judge)", False),
-        Grader("llm", grade_by_llm, True, "LLM judge", True),
+        Grader(
+            REFERENCE,
+            grade_by_reference,
+            needs_engine=False,
+            words="reference answer matching (no LLM judge)",
+            reference_beside=False,
+        ),
+        Grader("llm", grade_by_llm, needs_engine=True, words="LLM judge", reference_beside=True),
     )
 }
 
