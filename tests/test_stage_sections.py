@@ -72,8 +72,8 @@ def _answered(requests: pd.DataFrame, folder: Path, model: Any, engine: Any, sam
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> dict[str, set[str]]:
-    """Every stage of the smoke config run once (engines standing in); the keys each one read."""
+def smoke_run(tmp_path_factory) -> tuple[dict[str, set[str]], Path]:
+    """Every stage of the smoke config run once (engines standing in): the keys each read, the run dir."""
     config = load_config(SMOKE, OVERRIDES)
     run_dir = tmp_path_factory.mktemp("sections") / "run"
     ctx = StageContext(config, run_dir)
@@ -111,18 +111,18 @@ def smoke_run(tmp_path_factory) -> dict[str, set[str]]:
             run_stage(replace(stage, uses_ray=False), ctx)
     finally:
         patch.undo()
-    return reads
+    return reads, run_dir
 
 
 @pytest.mark.parametrize("name", STAGE_NAMES)
 def test_a_stage_reads_only_the_config_sections_it_declares(smoke_run, name):
-    read = smoke_run[name]
+    read = smoke_run[0][name]
     assert read, f"{name}: nothing recorded (the stage did not run on the recording config)"
     assert undeclared_reads(BY_NAME[name], read) == [], f"{name} read {sorted(read)}"
 
 
-def test_the_smoke_run_made_every_table_from_the_stand_in_answers(smoke_run, tmp_path_factory):
-    run_dir = next(Path(tmp_path_factory.getbasetemp()).glob("sections*/run"))
+def test_the_smoke_run_made_every_table_from_the_stand_in_answers(smoke_run):
+    run_dir = smoke_run[1]
     verdicts = read_table(run_dir / "judge" / "verdicts", "verdicts")
     assert len(verdicts) and set(verdicts["variant"]) == {"original", "warm", "cold", "warm_sysprompt"}
     assert (run_dir / "analyze" / "report.md").is_file()
