@@ -15,6 +15,7 @@ from warmray.stage import Decision, Stage, StageContext, StageResult, decide, re
 
 log = logging.getLogger(__name__)
 
+
 def _lazy(target: str) -> Callable[[StageContext, Path], dict[str, int]]:
     """Import a stage's module only when it runs, so `warmray --help` does not load torch and vLLM."""
     module, name = target.split(":")
