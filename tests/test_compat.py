@@ -74,6 +74,17 @@ def test_a_class_that_lost_a_field_is_reported(monkeypatch):
     assert found is not None and "vLLMEngineProcessorConfig: no field max_pending_requests" in found
 
 
+def test_an_error_message_warmray_recognises_is_reported_when_it_changes(monkeypatch):
+    owner, attribute = owner_and_attribute(compat.NODE_FOR_DRIVER)
+
+    def get_node_to_connect_for_driver(*args, **kwargs):
+        raise ValueError("a reworded error")
+
+    monkeypatch.setattr(owner, attribute, get_node_to_connect_for_driver)
+    found = compat.problem(compat.NODE_FOR_DRIVER)
+    assert found is not None and "get_node_to_connect_for_driver: no longer raises" in found
+
+
 def test_a_missing_module_is_reported_by_the_target_name():
     gone = compat.Target("ray._private.no_such_module", "read_ray_address", compat.RAY, "a test", ())
     found = compat.problem(gone)

@@ -2,13 +2,15 @@
 
 warmray leans on a few names that Ray and vLLM do not promise to keep: two methods its engine hooks wrap
 (warmray.infer.engine_hooks), the classes and fields those hooks read, two of `ray._private`'s constants
-and its reader of the recorded cluster address, and a processor option whose "no cap" value Ray 2.60
-cannot take. Each is a `Target` in `TARGETS`; other modules reach them only through this module's
-functions, never by importing them.
+and its reader of the recorded cluster address, a processor option whose "no cap" value Ray 2.60
+cannot take, and the error by which Ray says a joined cluster has no live node here. Each is a `Target`
+in `TARGETS`; other modules reach them only through this module's names, never by importing them.
 
 An upgrade can move any of them. `tests/test_compat.py` checks every target against the installed Ray and
 vLLM and fails naming the one that moved (`problem`). At run time a moved target costs one line in the
-log, and warmray takes the plain path, what Ray and vLLM do without warmray's change: slower, never wrong.
+log, and warmray takes the plain path, what Ray and vLLM do without warmray's change: slower, never
+wrong. A changed error message (`NO_LOCAL_NODE`) costs only its specific explanation: the general one
+is given instead.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Target:
 
     `parameters`: for a callable, the parameter names warmray passes or reads (None: not a callable).
     `fields`: for a class, the fields or attributes warmray reads or sets.
+    `message`: text of an error the target raises that warmray recognises; its source must hold it.
     """
 
     module: str
@@ -44,6 +47,7 @@ class Target:
     use: str  # what warmray does with it
     parameters: tuple[str, ...] | None = None
     fields: tuple[str, ...] = ()
+    message: str = ""
 
     @property
     def name(self) -> str:
@@ -122,6 +126,17 @@ PENDING_REQUESTS = Target(
     "an engine scheduling by priority is handed every row its actor holds (UNCAPPED_PENDING)",
     fields=("max_pending_requests",),
 )
+# What Ray 2.60's ray.init raises, after a minute of looking, when the cluster it joins has no live node
+# on this machine: a dead raylet (warmray.runtime.start_failure explains it).
+NO_LOCAL_NODE = "No node info found matching attributes"
+NODE_FOR_DRIVER = Target(
+    "ray._private.services",
+    "get_node_to_connect_for_driver",
+    RAY,
+    "its error for a joined cluster without a live node here is explained as a dead raylet",
+    parameters=(),
+    message=NO_LOCAL_NODE,
+)
 TARGETS = (
     GENERATE_ASYNC,
     ENGINE_REQUEST,
@@ -135,6 +150,7 @@ TARGETS = (
     WORKER_NICENESS_ENV,
     READ_RAY_ADDRESS,
     PENDING_REQUESTS,
+    NODE_FOR_DRIVER,
 )
 
 
@@ -173,6 +189,8 @@ def resolve(target: Target) -> Any:
     missing = [f for f in target.fields if not _has_field(found, f)]
     if missing:
         raise Moved(f"{target.name}: no field {', '.join(missing)}")
+    if target.message and target.message not in inspect.getsource(found):
+        raise Moved(f"{target.name}: no longer raises {target.message!r}")
     return found
 
 

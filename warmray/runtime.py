@@ -128,11 +128,6 @@ def ray_temp_dir() -> str:
     return os.path.join(os.environ.get("RAY_TMPDIR", "/tmp"), "ray")
 
 
-# What Ray 2.60's ray.init raises when the cluster it joins has no live node on this machine
-# (ray._private.services.get_node_to_connect_for_driver, after a minute of looking): a dead raylet.
-_NO_LOCAL_NODE = "No node info found matching attributes"
-
-
 def start_failure(chosen: Connection, error: BaseException, load: tuple[float, int] | None = None) -> str:
     """The paragraph for a Ray that did not start or could not be joined (pure).
 
@@ -149,7 +144,7 @@ def start_failure(chosen: Connection, error: BaseException, load: tuple[float, i
             "(`ray start --head`) and set ray.address. "
             f"Ray's own logs: {ray_temp_dir()}/session_latest/logs."
         )
-    if _NO_LOCAL_NODE in first:
+    if compat.NO_LOCAL_NODE in first:
         return (
             f"could not join the Ray cluster at {chosen.address} ({type(error).__name__}: {first}). Its head "
             "answers, but no live Ray node of that cluster runs on this machine: its raylet has died "
