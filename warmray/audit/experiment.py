@@ -19,7 +19,6 @@ from warmray.audit.targets import Target
 from warmray.config import (
     ConfigError,
     ExperimentConfig,
-    GridConfig,
     SamplingConfig,
     apply_overrides,
     read_mapping,
@@ -163,7 +162,8 @@ def _grid(
     req: AuditRequest, grid: dict[str, Any] | None, generate: dict[str, Any], device: str
 ) -> dict[str, Any]:
     """The config file's grid (or the full study grid), with the tasks and sizes the flags ask for."""
-    grid = dict(grid or GridConfig(prompt_templates=PROMPT_TEMPLATES).model_dump(mode="json"))
+    # No grid section: GridConfig's defaults, the study's grid (not a dump: its engine would say device cpu).
+    grid = dict(grid or {})
     if req.data_dir:
         grid["data_dir"] = str(req.data_dir.expanduser().resolve())
     if req.tasks or req.items or not req.config:
