@@ -258,7 +258,7 @@ def decide(
             f"stage {stage.name!r} in {ctx.run_dir} was made with a different config (sections: "
             f"{', '.join(stage.experiment_sections())}). Use a new --run-dir, or pass --force to redo it."
         )
-    now = ctx.config.model_dump(mode="json")
+    now = ctx.config.model_dump(mode="json", include=set(stage.redo_on))
     chosen = [s for s in stage.redo_on if manifest.config_sections.get(s) != now[s]]
     if chosen:
         return Decision(stage.name, "redo", f"{', '.join(chosen)} changed since it ran")
