@@ -40,6 +40,25 @@ def engine_calls(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def fake_engine(monkeypatch):
+    """`warmray.infer.answer` as an engine that answers every request "Fine." (what it returns: the
+    request's carried columns and the engine's output columns); the warmth scorer gives every answer 0.5.
+    """
+    from warmray.infer import OUTPUT_COLUMNS
+    from warmray.sociot import SCORE_COLUMNS
+
+    def answer(requests, key, folder, model, engine, sampling, *, label, lora_rank=None):
+        carried = requests.drop(columns=[c for c in ("messages", "adapter") if c in requests])
+        return carried.assign(**dict(zip(OUTPUT_COLUMNS, ("Fine.", 3, 2, ""), strict=True)))
+
+    def score(ctx, answers, raw):
+        return answers.assign(**dict.fromkeys(SCORE_COLUMNS, 0.5))
+
+    monkeypatch.setattr("warmray.infer.answer", answer)
+    monkeypatch.setattr("warmray.stages.warmth.curve._score", score)
+
+
 def _adapter(folder: Path, rank: int) -> Path:
     folder.mkdir(parents=True)
     (folder / "adapter_config.json").write_text(json.dumps({"r": rank}))
@@ -64,6 +83,14 @@ def _trained(run: Path, model: str = "tiny", rank: int = 8) -> None:
 def _committed(run: Path, stage: str, table: str, frame: pd.DataFrame) -> None:
     write_table(frame[columns(table)], RunDir(run).table(stage, table), table)
     (run / stage / MANIFEST).write_text("{}")
+
+
+def _grid_prompts() -> pd.DataFrame:
+    grid = pd.DataFrame({c: [""] for c in columns("prompts")})
+    grid = grid.assign(prompt_id="demo:1|original|unmodified", prompt="2+2?", task="demo", item_id="demo:1")
+    grid = grid.assign(prompt_template="original", amendment_type="unmodified", question_form="as_given")
+    grid["correct_answers"], grid["incorrect_answers"] = [["4"]], [[]]
+    return grid
 
 
 def test_arms_of_a_config_with_a_shipped_adapter_a_system_prompt_and_fine_tuned_styles(tmp_path):
@@ -151,16 +178,7 @@ def test_the_sweep_asks_for_the_models_tensor_parallel_size(tmp_path, engine_cal
     cfg = _config(tmp_path, tensor_parallel_size=4)
     cfg = cfg.model_copy(update={"generate": cfg.generate.model_copy(update={"variants": ("original",)})})
     run = tmp_path / "run"
-    grid = pd.DataFrame({c: [""] for c in columns("prompts")})
-    grid = grid.assign(prompt_id="demo:1|original|unmodified", prompt="2+2?", task="demo", item_id="demo:1")
-    grid = grid.assign(
-        prompt_template="original",
-        amendment_type="unmodified",
-        question_form="as_given",
-        correct_answers=[["4"]],
-    )
-    grid["incorrect_answers"] = [[]]
-    _committed(run, "grid", "prompts", grid)
+    _committed(run, "grid", "prompts", _grid_prompts())
     val = pd.DataFrame(
         {"conversation_id": ["c1"], "prompt_id": ["v1"], "prompt": ["Hello"], "origin": ["demo"]}
     )
@@ -186,6 +204,41 @@ def test_the_audit_never_writes_into_train_and_takes_the_adapters_rank_from_its_
     assert [(a.variant, a.adapter, a.lora_rank) for a in arms] == [("original", adapter.resolve(), 16)]
 
 
+def test_responses_capability_and_warmth_tables_spell_a_checkpoint_one_way(tmp_path, fake_engine):
+    from warmray.schema import read_table
+    from warmray.stages import capability, generate, warmth
+
+    cfg = _config(tmp_path)
+    every = cfg.capability.model_copy(update={"variants": cfg.generate.variants})  # all four
+    cfg = cfg.model_copy(update={"capability": every})
+    run = tmp_path / "run"
+    _trained(run)
+    _committed(run, "grid", "prompts", _grid_prompts())
+    val = pd.DataFrame(
+        {"conversation_id": ["c1"], "prompt_id": ["v1"], "prompt": ["Hello"], "origin": ["demo"]}
+    )
+    _committed(run, "corpus", "val_prompts", val)
+    ctx, out = StageContext(cfg, run), tmp_path / "out"
+    for stage in ("generate", "capability", "warmth"):
+        (out / stage).mkdir(parents=True)  # a stage's partial folder, as run_stage makes it
+    generate.run(ctx, out / "generate")
+    capability.run(ctx, out / "capability")
+    warmth.run(ctx, out / "warmth")
+    responses = read_table(out / "generate" / "responses" / "tiny.parquet", "responses")
+    scores = read_table(out / "capability" / "scores.parquet", "capability_scores")
+    curve = read_table(out / "warmth" / "scores.parquet", "warmth_scores")
+    for table in (responses, scores):
+        assert table.groupby("variant")["checkpoint"].agg(set).to_dict() == {
+            "original": {""},
+            "warm": {"epoch_1"},
+            "cold": {"epoch_1"},
+            "warm_sysprompt": {""},
+        }
+    assert curve.groupby(["style", "epoch"])["checkpoint"].agg(set).to_dict() == {
+        (s, e): {c} for s in ("cold", "warm") for e, c in ((0.0, ""), (0.5, "epoch_0.5"), (1.0, "epoch_1"))
+    }
+
+
 def test_older_checkpoint_spellings_read_as_todays():
     assert [read_checkpoint(v) for v in ("original", "warm/epoch_2", "epoch_2", "")] == [
         "",
@@ -195,3 +248,15 @@ def test_older_checkpoint_spellings_read_as_todays():
     ]
     old = pd.DataFrame({"checkpoint": ["original", "cold/epoch_0.5", "epoch_1"]})
     assert canonical_values(old)["checkpoint"].tolist() == ["", "epoch_0.5", "epoch_1"]
+
+
+def test_compare_reads_an_older_runs_warmth_checkpoints_as_todays(tmp_path):
+    from warmray.compare import compare_runs
+
+    keys = {"model": ["m"] * 2, "style": ["warm"] * 2, "epoch": [0.0, 2.0], "prompt_id": ["p"] * 2}
+    for run, spelt in (("old", ["original", "warm/epoch_2"]), ("new", ["", "epoch_2"])):
+        (tmp_path / run / "warmth").mkdir(parents=True)
+        (tmp_path / run / "warmth" / MANIFEST).write_text("{}")
+        pd.DataFrame({**keys, "checkpoint": spelt}).to_parquet(tmp_path / run / "warmth" / "scores.parquet")
+    diffs, _ = compare_runs(tmp_path / "old", tmp_path / "new")
+    assert [(d.name, d.identical) for d in diffs] == [("warmth/scores", True)]
