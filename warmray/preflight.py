@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from warmray.config import VLLM_LORA_RANKS, ConfigError, ExperimentConfig, TaskSource
-from warmray.grading import grader_for
 from warmray.models import BUILTIN_PREFIX, check_model_source, resolve_model
 
 log = logging.getLogger(__name__)
@@ -152,6 +151,8 @@ def _grid(config: ExperimentConfig, problems: list[str]) -> list[Source]:
 
 
 def _judge(config: ExperimentConfig, problems: list[str]) -> list[Source]:
+    from warmray.grading import grader_for  # on use: grading loads pandas, the CLI starts without
+
     j = config.judge
     return _hub_model("judge.model", j.model, j.engine.endpoint) if grader_for(j.grader).needs_engine else []
 
@@ -269,6 +270,8 @@ def run_endpoints(config: ExperimentConfig, stages: list[str]) -> list[tuple[str
         for m in config.models:
             key_env = m.api_key_env if m.endpoint else engine.api_key_env
             add(stage, m.endpoint or engine.endpoint, m.source, key_env)
+    from warmray.grading import grader_for  # on use: see _judge
+
     if grader_for(config.judge.grader).needs_engine:
         add("judge", config.judge.engine.endpoint, config.judge.model, config.judge.engine.api_key_env)
     return list(found.values())
