@@ -179,6 +179,14 @@ def resolve(target: Target) -> Any:
         if not hasattr(found, part):
             raise Moved(f"{target.name}: no attribute {part!r}")
         found = getattr(found, part)
+    try:
+        _check_shape(target, found)
+    except (ValueError, TypeError, OSError) as e:  # no signature or no source to read: cannot tell
+        raise Moved(f"{target.name}: its shape cannot be read ({type(e).__name__}: {e})") from e
+    return found
+
+
+def _check_shape(target: Target, found: Any) -> None:
     if target.parameters is not None:
         if not callable(found):
             raise Moved(f"{target.name}: not callable")
@@ -191,7 +199,15 @@ def resolve(target: Target) -> Any:
         raise Moved(f"{target.name}: no field {', '.join(missing)}")
     if target.message and target.message not in inspect.getsource(found):
         raise Moved(f"{target.name}: no longer raises {target.message!r}")
-    return found
+
+
+def installed(written_for: str) -> str:
+    """The installed version of the package a target was written for ("ray 2.60.0" -> "ray 2.61.0")."""
+    package = written_for.split()[0]
+    try:
+        return f"{package} {importlib.import_module(package).__version__}"
+    except Exception:  # not installed, or no version to read
+        return f"{package} (version unknown)"
 
 
 def problem(target: Target) -> str | None:
@@ -199,7 +215,8 @@ def problem(target: Target) -> str | None:
     try:
         resolve(target)
     except Moved as e:
-        return f"{e} (warmray's use, written for {target.written_for}: {target.use})"
+        now = installed(target.written_for)
+        return f"{e} (warmray's use, written for {target.written_for}, installed {now}: {target.use})"
     return None
 
 
