@@ -34,8 +34,8 @@ def test_paper_open_moves_from_gpu_to_cpu_with_one_key():
         assert (engine.device, engine.dtype, engine.enforce_eager) == ("gpu", "bfloat16", False), name
     for name, engine in engines(cpu).items():
         assert (engine.device, engine.dtype, engine.enforce_eager) == ("cpu", "float32", True), name
-    assert (gpu.train.use_gpu, gpu.train.dtype, gpu.warmth.device) == (True, "bfloat16", "gpu")
-    assert (cpu.train.use_gpu, cpu.train.dtype, cpu.warmth.device) == (False, "float32", "cpu")
+    assert (gpu.train.device, gpu.train.dtype, gpu.warmth.device) == ("gpu", "bfloat16", "gpu")
+    assert (cpu.train.device, cpu.train.dtype, cpu.warmth.device) == ("cpu", "float32", "cpu")
     # Nothing else moves: the engines' sizes are the same on both devices.
     assert cpu.judge.engine.tensor_parallel_size == gpu.judge.engine.tensor_parallel_size == 4
     assert cpu.rewrite.engine.max_model_len == gpu.rewrite.engine.max_model_len == 8192

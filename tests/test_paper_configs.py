@@ -37,7 +37,7 @@ def test_every_engine_of_a_paper_config_is_on_gpus_or_an_endpoint(name):
     }
     on_cpu = [k for k, e in engines.items() if e.endpoint is None and e.device != "gpu"]
     assert on_cpu == [], f"{name}: CPU engines {on_cpu}"
-    assert cfg.train.use_gpu
+    assert cfg.device == cfg.train.device == "gpu"
 
 
 def test_paper_local_data_says_what_differs_from_paper_yaml():

@@ -20,7 +20,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from warmray.errors import UserError
-from warmray.grading import grader_for, grader_names  # grading imports config for type hints only
 from warmray.schema import (
     AMENDMENT_ALIASES,
     AMENDMENT_TYPES,
@@ -373,11 +372,6 @@ class TrainConfig(Section):
     )
     seed: int = 0
 
-    @property
-    def use_gpu(self) -> bool:
-        """Whether the workers train on GPUs (the config's `device`)."""
-        return self.device == "gpu"
-
     def for_model(self, model: ModelConfig) -> TrainConfig:
         """These settings as `model` trains with them: its train_workers and train_strategy where set.
 
@@ -572,6 +566,8 @@ class JudgeConfig(Section):
     @field_validator("grader")
     @classmethod
     def _registered_grader(cls, name: str) -> str:
+        from warmray.grading import grader_names  # on use: grading loads pandas, the CLI starts without
+
         if name not in grader_names():
             raise ValueError(f"unknown grader {name!r}; the graders are {', '.join(grader_names())}")
         return name
@@ -805,6 +801,8 @@ class ExperimentConfig(Section):
 
     @model_validator(mode="after")
     def _reference_verdicts_kept(self) -> ExperimentConfig:
+        from warmray.grading import grader_for  # on use: see _registered_grader
+
         if (
             self.analyze.verdicts == "reference"
             and grader_for(self.judge.grader).reference_beside
@@ -1167,6 +1165,8 @@ def _check_sources_exist(path: Path, cfg: ExperimentConfig) -> None:
         ("rewrite.model", cfg.rewrite.model, cfg.rewrite.engine),
         ("warmth.scorer", cfg.warmth.scorer, EngineConfig()),
     ]
+    from warmray.grading import grader_for  # on use: see JudgeConfig._registered_grader
+
     if grader_for(cfg.judge.grader).needs_engine:
         llm_calls.append(("judge.model", cfg.judge.model, cfg.judge.engine))
     if cfg.grid.wrong_answer_model:

@@ -182,7 +182,7 @@ def trace_training(ctx: Any, work: list[Any], mode: Mode) -> tuple[list[Any], li
     from warmray.plan.shapes import model_shape
 
     cfg, cluster = ctx.cfg, ctx.cluster
-    if mode == "off" or not cfg.train.use_gpu:
+    if mode == "off" or cfg.device != "gpu":
         return work, []
     models = [(i, m) for i, m in enumerate(cfg.models) if not m.endpoint]
     jobs = [

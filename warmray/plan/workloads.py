@@ -193,7 +193,7 @@ def train_work(ctx: Ctx, i: int, style: str, per_example: float, examples: int) 
     workers, strategy = cfg.num_workers, cfg.strategy
     trained = examples * min(cfg.max_length, per_example) * cfg.epochs
     base = dict(stage="train", name=f"{model.name}/{style}", rows=examples, output_tokens=round(trained))
-    if not cfg.use_gpu:
+    if cfg.device != "gpu":
         return Work(runs_on=f"Ray Train {strategy}, CPU", replicas=workers, placement="SPREAD", **base)
     shape = model_shape(model.source, f"models.{i}.source")
 

@@ -97,7 +97,7 @@ def concurrent_trials(config: Any) -> int:
         return config.sweep.max_concurrent_trials
     workers = config.train.for_model(swept_model(config)).num_workers
     resources = ray.cluster_resources()
-    if config.train.use_gpu:
+    if config.device == "gpu":
         return max(1, int(resources.get("GPU", 0)) // workers)
     return max(1, int(resources.get("CPU", 1)) // (workers + 3))
 

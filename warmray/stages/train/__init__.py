@@ -80,8 +80,8 @@ def fit(
         # GPU workers pack onto few nodes (NCCL over NVLink); CPU workers spread, each to its own cores.
         scaling_config=ScalingConfig(
             num_workers=workers,
-            use_gpu=cfg.use_gpu,
-            placement_strategy="PACK" if cfg.use_gpu else "SPREAD",
+            use_gpu=cfg.device == "gpu",
+            placement_strategy="PACK" if cfg.device == "gpu" else "SPREAD",
         ),
         run_config=RunConfig(
             name=name,
@@ -91,7 +91,7 @@ def fit(
             callbacks=list(callbacks),
             # CPU workers at a normal niceness, as the engines and their helpers run
             # (warmray.runtime.normal_priority): the training step is the stage's own work.
-            worker_runtime_env={"env_vars": normal_priority(not cfg.use_gpu)},
+            worker_runtime_env={"env_vars": normal_priority(cfg.device == "cpu")},
         ),
     )
     return run_trainer(trainer)
