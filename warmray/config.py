@@ -1,7 +1,10 @@
 """The experiment config: YAML in, validated pydantic models out.
 
 Every key a config file may hold is declared here once, with its default and meaning. Loading rejects
-unknown keys, wrong types and missing files before any stage starts, naming the key's path.
+unknown keys, wrong types and missing files before any stage starts, naming the key's path (a removed key
+with what to write instead). Before the sections are validated, each engine that names a profile of
+`engines` takes its settings, and the top-level `device` is copied into every engine, `train` and
+`warmth` (`ExperimentConfig._engines_and_device`), so that one key moves a config between CPU and GPU.
 """
 
 from __future__ import annotations
