@@ -50,8 +50,11 @@ def test_warmray_plan_plans_paper_open_on_either_device(flip):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    on = "vLLM on CPU" if flip else "GPU"
-    assert on in proc.stdout, proc.stdout + proc.stderr
+    train = [line for line in proc.stdout.splitlines() if line.startswith("train ")]
+    assert len(train) == 8, proc.stdout  # four models, warm and cold
+    on_cpu = ["Ray Train" in line and ", CPU" in line and "SPREAD" in line for line in train]
+    assert on_cpu == [bool(flip)] * 8, proc.stdout
+    assert ("vLLM on CPU" in proc.stdout) == bool(flip), proc.stdout
 
 
 def test_a_section_names_an_engine_profile_and_may_change_some_of_its_settings(tmp_path):
