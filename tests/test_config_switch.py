@@ -179,3 +179,20 @@ def test_a_model_trains_with_its_own_workers_and_strategy_else_the_train_section
     assert cfg.train.for_model(large).strategy == "fsdp"
     plain = load_config(ROOT / "configs" / "smoke.yaml")
     assert plain.train.for_model(plain.models[0]).num_workers == plain.train.num_workers == 2
+
+
+def test_paper_open_engines_keep_the_settings_they_had_before_profiles():
+    # (tensor_parallel_size, concurrency, max_model_len, batch_size) as the six blocks spelled them out.
+    before = {
+        "rewrite.engine": (4, 2, 8192, 32),
+        "grid.wrong_answer_engine": (4, 1, 2048, 64),
+        "generate.engine": (1, 1, 4096, 64),
+        "judge.engine": (4, 2, 4096, 64),
+        "warmth.engine": (1, 1, 4096, 64),
+        "capability.engine": (1, 1, 4096, 64),
+    }
+    now = {
+        name: (e.tensor_parallel_size, e.concurrency, e.max_model_len, e.batch_size)
+        for name, e in engines(load_config(PAPER_OPEN)).items()
+    }
+    assert now == before
