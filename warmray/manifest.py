@@ -44,7 +44,9 @@ class KeyParts(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    config: str = Field(description="Hash of the config sections the stage declares (Stage.sections).")
+    config: str = Field(
+        description="Hash of the config sections whose change refuses the stage (Stage.experiment_sections)."
+    )
     inputs: dict[str, str] = Field(description="Output id of each earlier stage it read, by stage name.")
     files: dict[str, str] = Field(
         default_factory=dict, description="Content hash of each prompt or data file it read, by path."
