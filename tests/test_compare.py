@@ -107,3 +107,14 @@ def test_the_command_prints_the_comparison_and_refuses_a_folder_that_is_no_run(t
     with pytest.raises(CompareError):
         compare_runs(run_a, tmp_path / "empty")
     assert main(["compare", str(run_a), str(tmp_path / "empty")]) == 2
+
+
+def test_rows_sharing_their_ids_are_compared_in_their_order_not_dropped():
+    losses = pd.DataFrame(
+        {"style": ["warm", "warm", "cold"], "epoch": [0.5, 0.5, 0.5], "loss": [2.0, 1.5, 2.2]}
+    )
+    assert compare_tables("t", losses, losses.copy(), ("style", "epoch")).identical
+    moved = compare_tables("t", losses, losses.assign(loss=[2.0, 1.4, 2.2]), ("style", "epoch"))
+    assert (moved.equal, moved.different, moved.columns) == (2, 1, {"loss": 1})
+    shorter = compare_tables("t", losses, losses.iloc[[0, 2]], ("style", "epoch"))
+    assert (shorter.equal, shorter.only_a) == (2, 1)

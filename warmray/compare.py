@@ -13,6 +13,7 @@ own tables (analyze/tables/*.csv) are compared row by row in their order, and it
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,20 @@ def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
     return np.array([_cell_key(x) == _cell_key(y) for x, y in zip(a, b, strict=True)], dtype=bool)
 
 
+def _row_ids(table: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
+    """Each row's ids as one hashable value, with its place among the rows that share them.
+
+    Rows may share ids (a loss per step of one checkpoint): they are compared in their order, not dropped.
+    """
+    seen: Counter = Counter()
+    ids = []
+    for row in table[list(keys)].itertuples(index=False):
+        key = _cell_key(tuple(row))
+        ids.append((key, seen[key]))
+        seen[key] += 1
+    return pd.Series(ids, dtype=object)
+
+
 def compare_tables(name: str, a: pd.DataFrame, b: pd.DataFrame, keys: tuple[str, ...]) -> TableDiff:
     """Join two versions of a table on `keys` and count equal, different and unmatched rows (pure).
 
@@ -98,12 +113,10 @@ def compare_tables(name: str, a: pd.DataFrame, b: pd.DataFrame, keys: tuple[str,
         keys = ()
     a, b = a.reset_index(drop=True), b.reset_index(drop=True)
     if keys:
-        ids_a = pd.Series([_cell_key(t) for t in a[list(keys)].itertuples(index=False)])
-        ids_b = pd.Series([_cell_key(t) for t in b[list(keys)].itertuples(index=False)])
+        ids_a, ids_b = _row_ids(a, keys), _row_ids(b, keys)
     else:
         ids_a, ids_b = pd.Series(range(len(a))), pd.Series(range(len(b)))
-    a, b = a[~ids_a.duplicated()].set_axis(ids_a[~ids_a.duplicated()]), b[~ids_b.duplicated()]
-    b = b.set_axis(ids_b[~ids_b.duplicated()])
+    a, b = a.set_axis(ids_a), b.set_axis(ids_b)
     shared = a.index.intersection(b.index, sort=False)
     diff.only_a, diff.only_b = len(a.index.difference(b.index)), len(b.index.difference(a.index))
     if not len(shared):
