@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from warmray.arms import Arm, arm_requests, list_arms, max_lora_rank
+from warmray.arms import Arm, arm_requests, list_arms, max_lora_rank, planned_lora_rank
 from warmray.audit.experiment import AuditRequest, build_config
 from warmray.audit.targets import parse_target, unique_names
 from warmray.config import ExperimentConfig, TrainConfig, load_config
@@ -260,3 +260,15 @@ def test_compare_reads_an_older_runs_warmth_checkpoints_as_todays(tmp_path):
         pd.DataFrame({**keys, "checkpoint": spelt}).to_parquet(tmp_path / run / "warmth" / "scores.parquet")
     diffs, _ = compare_runs(tmp_path / "old", tmp_path / "new")
     assert [(d.name, d.identical) for d in diffs] == [("warmth/scores", True)]
+
+
+def test_the_planner_knows_the_rank_before_training_and_a_shipped_adapters_from_its_config(tmp_path):
+    shipped = _adapter(tmp_path / "shipped-lora", 64)
+    untrained = RunDir(tmp_path / "run")  # no adapter trained yet: their rank is the one training writes
+    plain, with_shipped = _config(tmp_path), _config(tmp_path, adapter=str(shipped))
+    assert planned_lora_rank(plain, list_arms(plain, "generate", untrained)) == plain.train.lora_r == 8
+    assert planned_lora_rank(with_shipped, list_arms(with_shipped, "generate", untrained)) == 64
+    original_only = plain.model_copy(
+        update={"capability": plain.capability.model_copy(update={"variants": ("original",)})}
+    )
+    assert planned_lora_rank(original_only, list_arms(original_only, "capability", untrained)) is None

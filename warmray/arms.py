@@ -152,6 +152,16 @@ def max_lora_rank(arms: Sequence[Arm]) -> int | None:
     return max(ranks) if ranks else None
 
 
+def planned_lora_rank(config: ExperimentConfig, arms: Sequence[Arm]) -> int | None:
+    """The LoRA rank an engine for these arms will hold, known before training (the resource planner's).
+
+    A checkpoint this run has yet to train will have the rank training writes (train.lora_r); a shipped
+    adapter states its own. None when no arm has an adapter.
+    """
+    ranks = [config.train.lora_r if a.epoch is not None else a.lora_rank for a in arms if a.adapter]
+    return max(r for r in ranks if r is not None) if ranks else None
+
+
 def arm_requests(arms: Sequence[Arm], prompts: pd.DataFrame, key: str = "prompt_id") -> pd.DataFrame:
     """Engine request rows: every prompt asked of every arm, in arm order (the one request builder).
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from warmray.arms import Evaluation, list_arms, planned_lora_rank
 from warmray.config import (
     ConfigError,
     EngineConfig,
@@ -27,7 +28,7 @@ from warmray.plan.hardware import Cluster
 from warmray.plan.shapes import model_shape
 from warmray.plan.trace import Mode, TrainTrace, trace_training
 from warmray.plan.workloads import SECONDS, Ctx, Work, engine_work, tokens_of, train_work
-from warmray.schema import FINE_TUNED_VARIANTS
+from warmray.rundir import RunDir
 
 _FRAME_TOKENS = 8  # `My friend said, "..."` around a SocioT-scored text
 _REWRITE_CONTEXT_CHARS = 3000  # the conversation tail the rewrite stage shows (its _CONTEXT_CHARS)
@@ -154,11 +155,8 @@ def _model_engine(engine: EngineConfig, m: ModelConfig) -> EngineConfig:
 
 def _generate(ctx: Ctx, counts: Counts) -> list[Work]:
     cfg = ctx.cfg.generate
-    adapters = sum(v in FINE_TUNED_VARIANTS for v in cfg.variants)
     prompt = tokens_of(ctx.a["chars_per_grid_prompt"], ctx) + 2 * ctx.a["chat_template_tokens_per_turn"]
-    work = _policy_engines(
-        ctx, "generate", cfg.engine, cfg.sampling, counts.responses_per_model, prompt, adapters
-    )
+    work = _policy_engines(ctx, "generate", cfg.engine, cfg.sampling, counts.responses_per_model, prompt)
     return [Work(**{**w.__dict__, "name": f"{w.name} ({len(cfg.variants)} variants)"}) for w in work]
 
 
@@ -187,16 +185,17 @@ def _judge(ctx: Ctx, counts: Counts) -> list[Work]:
 
 def _policy_engines(
     ctx: Ctx,
-    stage: str,
+    stage: Evaluation,
     engine: EngineConfig,
     sampling: SamplingConfig,
     rows: int,
     prompt: float,
-    adapters: int,
 ) -> list[Work]:
-    """One engine per policy model answering `rows` prompts, its adapters chosen per row."""
+    """One engine per policy model answering `rows` prompts, its arms' adapters chosen per row."""
     work = []
     for i, m in enumerate(ctx.cfg.models):
+        arms = list_arms(ctx.cfg, stage, RunDir(Path(ctx.cfg.run_dir)), m)
+        adapters = len({a.adapter for a in arms if a.adapter})
         w = engine_work(
             ctx,
             stage,
@@ -207,7 +206,7 @@ def _policy_engines(
             rows,
             prompt,
             _response_tokens(ctx, sampling),
-            lora_r=ctx.cfg.train.lora_r if adapters else None,
+            lora_r=planned_lora_rank(ctx.cfg, arms),
             max_loras=lora_slots(adapters),
         )
         work.append(Work(**{**w.__dict__, "name": m.name}))
@@ -216,12 +215,9 @@ def _policy_engines(
 
 def _warmth(ctx: Ctx, counts: Counts) -> list[Work]:
     """The SocioT curve: held-out prompts answered at every checkpoint, then scored by a small LM."""
-    cfg, train = ctx.cfg.warmth, ctx.cfg.train
-    adapters = len(train.styles) * len(ctx.cfg.warmth_epochs())
+    cfg = ctx.cfg.warmth
     prompt = tokens_of(ctx.a["chars_per_user_turn"], ctx)
-    work = _policy_engines(
-        ctx, "warmth", cfg.engine, cfg.sampling, counts.sociot_responses_per_model, prompt, adapters
-    )
+    work = _policy_engines(ctx, "warmth", cfg.engine, cfg.sampling, counts.sociot_responses_per_model, prompt)
     scorings = counts.sociot_responses_per_model * len(ctx.cfg.models) * int(ctx.a["sociot_relation_prompts"])
     scored = scorings * (tokens_of(cfg.max_chars, ctx) + _FRAME_TOKENS)
     flops = scored * 2 * model_shape(cfg.scorer, "warmth.scorer").params
@@ -244,8 +240,7 @@ def _warmth(ctx: Ctx, counts: Counts) -> list[Work]:
 def _capability(ctx: Ctx, counts: Counts) -> list[Work]:
     """MMLU, GSM8K and AdvBench answered by every capability variant of every model."""
     cfg = ctx.cfg.capability
-    adapters = sum(v in FINE_TUNED_VARIANTS for v in cfg.variants)
     prompt = tokens_of(ctx.a["chars_per_grid_prompt"], ctx)
     return _policy_engines(
-        ctx, "capability", cfg.engine, cfg.sampling, counts.capability_rows_per_model, prompt, adapters
+        ctx, "capability", cfg.engine, cfg.sampling, counts.capability_rows_per_model, prompt
     )
