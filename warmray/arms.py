@@ -102,7 +102,8 @@ def list_arms(
     generate and capability: their configured variants; `original` and `warm_sysprompt` are the model as
     configured (its own `adapter` when it has one), a fine-tuned style is the adapter trained at
     `eval_epoch`. warmth: the model as configured, then every trained style at every curve epoch
-    (warmth.epochs, else train.checkpoint_epochs). Pure: adapter folders are named, not read.
+    (warmth.epochs, else train.checkpoint_epochs). Adapter folders are named, not read (the planner
+    lists arms before training); only a warm_sysprompt arm reads its prompt file.
     """
     arms: list[Arm] = []
     for m in [model] if model else config.models:
