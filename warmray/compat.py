@@ -15,6 +15,7 @@ is given instead.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import logging
@@ -309,7 +310,8 @@ def wrap(target: Target, make: Callable[[Any], Callable[..., Any]]) -> bool:
     original = getattr(owner, attribute)
     if getattr(original, _MARK, False):
         return False
-    wrapper = make(original)
+    # The wrapper carries the original's name and signature (__wrapped__), so the target still checks.
+    wrapper = functools.update_wrapper(make(original), original)
     setattr(wrapper, _MARK, True)
     setattr(owner, attribute, wrapper)
     return True

@@ -79,11 +79,12 @@ def test_cpu_engines_serving_adapters_schedule_by_priority_and_others_first_come
     assert "scheduling_policy" not in engine_kwargs(EngineConfig(device="gpu"), 8, 1)
 
 
-def test_install_wraps_once_and_leaves_other_requests_alone(recorder):
+def test_install_wraps_once_and_leaves_other_requests_alone(recorder, capsys):
     engine_hooks.install()
     wrapped, added = vLLMEngineWrapper._generate_async, AsyncLLM.add_request
     engine_hooks.install()
     assert vLLMEngineWrapper._generate_async is wrapped and AsyncLLM.add_request is added
+    assert capsys.readouterr().err == engine_hooks.INSTALLED + "\n"  # the wrapped targets still check
     pooling = SimpleNamespace(output_kind="whatever the pooling request had")
     asyncio.run(wrapped(object(), SimpleNamespace(params=pooling)))
     assert recorder["params"] == [pooling] and pooling.output_kind == "whatever the pooling request had"
