@@ -7,9 +7,9 @@ unchanged, so the only engines are Ray Train (tiny random Llama, one worker) and
    exit 130, the partial folder with the checkpoint kept.
 2. The same command at the config's learning rate: the old checkpoint is discarded (another stage
    identity), training finishes, SIGINT once generate starts: exit 130 again (Ctrl-C still works).
-3. A clean `warmray train` at that rate in a fresh directory: the committed adapters are byte-equal.
-The rerun in 2 is the run resumed after the interrupt in 1 (it completes train and grid); generate's
-partial folder is left for a rerun to resume.
+3. The same command once more: the interrupted run resumes and completes (every stage to judge
+   committed, as many responses and verdicts as the grid and variants ask, no id twice).
+4. A clean `warmray train` at that rate in a fresh directory: the committed adapters are byte-equal.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ import pytest
 from e2e_helpers import ROOT, derived_config
 
 from warmray.config import load_config
-from warmray.pipeline import STAGES
-from warmray.schema import columns, write_table
+from warmray.pipeline import STAGE_NAMES, STAGES
+from warmray.rundir import MANIFEST, RunDir
+from warmray.schema import columns, read_table, write_table
 from warmray.stage import Stage, StageContext, run_stage
 
 pytestmark = pytest.mark.slow
@@ -43,8 +44,8 @@ def small(cfg: dict) -> None:
         "effective_batch_size": 1,
         "epochs": 3,
         "checkpoint_epochs": [0.2, 3],
-        "eval_epoch": 3,
     }
+    cfg["evaluate"] = {"epoch": 3}
     cfg["grid"] |= {"tasks": [{"name": "demo", "n": 2}], "prompt_templates": ["original"]}
     cfg["grid"]["amendment_types"] = ["unmodified"]
     cfg["generate"] |= {"variants": ["original", "warm"]}
@@ -68,6 +69,11 @@ def prepared(folder: Path, config: Path) -> Path:
 
 
 def start(*args: str, tmpdir: str) -> subprocess.Popen:
+    """The command as a terminal starts it: Ctrl-C reaches it even when pytest runs in the background.
+
+    A shell starts a background job with SIGINT ignored, and Python then keeps ignoring it; the command
+    would go on after the test's SIGINT.
+    """
     return subprocess.Popen(
         [sys.executable, "-m", "warmray", *args],
         cwd=ROOT,
@@ -75,6 +81,7 @@ def start(*args: str, tmpdir: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -91,6 +98,21 @@ def interrupt_when(proc: subprocess.Popen, ready, what: str, timeout: float = 30
     return proc.returncode, out + err
 
 
+def assert_complete(run_dir: Path, config: Path) -> None:
+    """Every stage to judge committed, no scratch left, and each table as long as the config asks."""
+    assert all((run_dir / s / MANIFEST).is_file() for s in STAGE_NAMES[: STAGE_NAMES.index("judge") + 1])
+    assert not list(run_dir.glob(".*.partial")), list(run_dir.glob(".*.partial"))
+    cfg, rundir = load_config(config), RunDir(run_dir)
+    prompts = read_table(rundir.table("grid", "prompts"), "prompts")
+    n_items = sum(task.n for task in cfg.grid.tasks)
+    assert len(prompts) == n_items * len(cfg.grid.prompt_templates) * len(cfg.grid.amendment_types)
+    responses = read_table(rundir.table("generate", "responses"), "responses")
+    assert len(responses) == len(prompts) * len(cfg.generate.variants) and responses["response_id"].is_unique
+    assert set(responses["variant"]) == set(cfg.generate.variants)
+    verdicts = read_table(rundir.table("judge", "verdicts"), "verdicts")
+    assert sorted(verdicts["response_id"]) == sorted(responses["response_id"])
+
+
 def adapters(run_dir: Path) -> dict[str, bytes]:
     folder = run_dir / "train"
     return {
@@ -102,7 +124,7 @@ def test_ctrl_c_in_train_and_after_it_and_no_checkpoint_crosses_a_learning_rate(
     config = derived_config("tiny", tmp_path, small)
     run_dir = prepared(tmp_path / "a", config)
     tmpdir = f"/tmp/wr-{uuid.uuid4().hex[:6]}"  # short: Ray's socket paths must fit in 107 bytes
-    command = ("run", str(config), "--run-dir", str(run_dir), "--until", "generate")
+    command = ("run", str(config), "--run-dir", str(run_dir), "--until", "judge")
     storage = run_dir / ".train.partial" / ".ray_train"
 
     first = start(*command, "--set", "train.learning_rate=0.5", tmpdir=tmpdir)
@@ -114,6 +136,18 @@ def test_ctrl_c_in_train_and_after_it_and_no_checkpoint_crosses_a_learning_rate(
     rc, text = interrupt_when(second, lambda: (run_dir / ".generate.partial").exists(), "generate")
     assert rc == 130 and "interrupted" in text, text[-4000:]
     assert (run_dir / "train").is_dir() and not (run_dir / "generate").exists()
+    assert (run_dir / ".generate.partial" / ".attempt.json").is_file()  # what the rerun resumes
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "warmray", *command],
+        cwd=ROOT,
+        env=os.environ | {"RAY_TMPDIR": tmpdir},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-4000:]
+    assert_complete(run_dir, config)
 
     clean = prepared(tmp_path / "b", config)
     done = subprocess.run(
@@ -126,7 +160,3 @@ def test_ctrl_c_in_train_and_after_it_and_no_checkpoint_crosses_a_learning_rate(
     )
     assert done.returncode == 0, done.stderr[-4000:]
     assert adapters(run_dir) and adapters(run_dir) == adapters(clean)  # nothing of the 0.5 run survived
-
-    # what resumes it: generate's partial folder with its attempt identity (resuming generate after an
-    # interrupt is tests/e2e/test_resume_generate.py's; finishing it here would cost another engine start)
-    assert (run_dir / ".generate.partial" / ".attempt.json").is_file()
