@@ -146,8 +146,7 @@ def _analysed_reference(root: Path) -> bool:
     """Whether the run's analysis read the reference verdicts (as its manifests recorded the config)."""
     try:
         sections = {
-            stage: read_manifest(root / stage).config_sections[stage]
-            for stage in ("judge", "analyze")
+            stage: read_manifest(root / stage).config_sections[stage] for stage in ("judge", "analyze")
         }
     except (OSError, ValueError, KeyError, TypeError):
         return False  # no analysis yet (or not ours): the judge's table
