@@ -2,8 +2,8 @@
 
 `make test` runs the suite on two pytest-xdist workers, one test file per worker at a time (`--dist
 loadfile`: a file's session fixtures, such as the tiny study, run once). On a 2-core machine an engine
-start leaves one core idle part of the time; two files side by side took about 15% less wall time, each
-heavy test running about 1.7x slower than alone.
+start leaves one core idle part of the time, so two files side by side take less wall time than one after
+the other, although each heavy test runs slower than alone.
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ if _WORKER:
 # The slowest files (measured with --durations), started first so that both workers finish together
 # instead of one running the sweep alone at the end.
 _LONGEST_FIRST = (
-    "tests/e2e/test_sweep.py",
     "tests/e2e/test_tiny_study.py",
-    "tests/e2e/test_multinode.py",
+    "tests/e2e/test_sweep.py",
     "tests/e2e/test_resume_generate.py",
+    "tests/e2e/test_multinode.py",
+    "tests/e2e/test_train_interrupts.py",
+    "tests/stages/train/test_worker_fault.py",
     "tests/e2e/test_audit.py",
 )
 

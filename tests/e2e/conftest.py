@@ -171,10 +171,12 @@ def tiny_study(tmp_path_factory, shared_data) -> TinyStudy:
     def edit(cfg: dict) -> None:
         cfg["warm_system_prompt"] = str(prompt)
         # Real data by absolute path: tiny.yaml's ../shared/data is relative to the checkout, which a
-        # clone elsewhere does not have beside it (the fixture then skips, saying why). The corpus is 12
+        # clone elsewhere does not have beside it (the fixture then skips, saying why). The corpus is 8
         # real ShareGPT conversations, not the built-in demo's (the sweep and multi-node runs read
         # those): long, many-turn, untidy chats whose every dropped turn the rewrite must explain.
+        # (8, not tiny.yaml's 12: the study runs twice in the suite, and the rewrite is its longest stage.)
         cfg["corpus"]["source"] = str(shared_data / SHAREGPT_SAMPLE)
+        cfg["corpus"]["n_conversations"] = 8
         cfg["capability"]["data_dir"] = str(shared_data)
         for task in cfg["capability"]["tasks"]:
             task.pop("source")  # tiny.yaml's built-in items give way to the real sets' slices

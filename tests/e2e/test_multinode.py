@@ -26,6 +26,8 @@ import pytest
 from e2e_helpers import ROOT, SERVER_KEY, SERVER_KEY_ENV, derived_config, server_rewriter
 from ray_nodes import RAY, RayCluster, cluster_env, short_temp_dir
 
+from warmray.arms import Arm, eval_epoch
+from warmray.config import load_config
 from warmray.grading.llm_judge import parse_judgement
 from warmray.schema import read_table
 
@@ -159,8 +161,9 @@ def test_tiny_study_on_two_nodes_spreads_training_and_generation_and_matches_one
     prompts = "grid/prompts.parquet", "prompt_id"
     for table, key in (conversations, prompts):
         assert _ids(run_dir / table, key) == _ids(single / table, key), table
+    warm = Arm("tiny", "warm", epoch=eval_epoch(load_config(config))).name  # the served checkpoint
     expected = sorted(
-        f"tiny|{v}|{p}" for v in ("original", "warm") for p in _ids(single / prompts[0], prompts[1])
+        f"tiny|{v}|{p}" for v in ("original", warm) for p in _ids(single / prompts[0], prompts[1])
     )
     assert _ids(run_dir / "generate" / "responses", "response_id") == expected
     assert _ids(run_dir / "judge" / "verdicts", "response_id") == expected

@@ -4,17 +4,23 @@ Tests that change the run directory (a forced stage, an edited prompt file) come
 """
 
 import json
+import shutil
+from collections import Counter
 
+import pandas as pd
 import pytest
-from e2e_helpers import check_run_dir, warmray
+from e2e_helpers import SERVER_KEY, SERVER_KEY_ENV, check_run_dir, warmray
+from flaky_judge import JUDGE_MODEL, flaky_judge_server, judge_label
 
 from warmray import processes, schema
 from warmray.compare import compare_runs, nondeterministic
 from warmray.config import ExperimentConfig, load_config
+from warmray.grading.llm_judge import judge_messages
 from warmray.infer import engine_hooks
 from warmray.pipeline import STAGE_NAMES, STAGES
 from warmray.prompt_files import read_prompt
 from warmray.rundir import MANIFEST, TABLES, RunDir
+from warmray.schema import UNPARSEABLE
 from warmray.sociot.measure import load_scorer, sociot
 
 pytestmark = pytest.mark.slow
@@ -47,12 +53,13 @@ def test_the_tiny_study_writes_every_stage_completely(tiny_study):
 
 
 def test_rewrite_makes_one_checked_rewrite_per_turn_and_style_and_explains_each_drop(tiny_study):
-    # The corpus is 12 real ShareGPT conversations (conftest): long, many-turn chats, some turns too long
+    # The corpus is real ShareGPT conversations (conftest): long, many-turn chats, some turns too long
     # for the engine, some rewrites out of bounds; what is checked is the bookkeeping, not the quality.
     rundir = RunDir(tiny_study.run_dir)
+    n = load_config(tiny_study.config).corpus.n_conversations
     conversations = schema.read_table(rundir.table("corpus", "conversations"), "conversations")
     train = conversations[conversations["split"] == "train"]
-    assert len(train) == 12 and set(conversations["split"]) <= {"train", "spare"}
+    assert len(train) == n and set(conversations["split"]) <= {"train", "spare"}
     turns = schema.read_table(rundir.table("rewrite", "rewrites"), "rewrites")
     # the training sample, and the spares that took the place of conversations that failed
     tried = conversations[conversations["conversation_id"].isin(set(turns["conversation_id"]))]
@@ -75,7 +82,7 @@ def test_rewrite_makes_one_checked_rewrite_per_turn_and_style_and_explains_each_
         # every conversation rewritten is kept or dropped with a reason, not both
         assert kept | set(mine["conversation_id"]) == set(tried["conversation_id"])
         assert counts["replaced"] == len(kept - set(train["conversation_id"]))
-        assert counts["unfilled"] == 12 - len(kept) == 12 - counts["shared_conversations"]
+        assert counts["unfilled"] == n - len(kept) == n - counts["shared_conversations"]
         assert not kept & set(mine["conversation_id"]) and mine["conversation_id"].is_unique
         # one style's failure drops the conversation from both: warm and cold train on the same chats
         elsewhere = mine.loc[mine["reason"] == "failed_in_another_style", "conversation_id"]
@@ -206,6 +213,70 @@ def test_forced_judge_then_run_redoes_analyze_and_nothing_before(tiny_study):
     plan = decisions(after.stdout)
     assert plan["analyze"] == "redo", after.stdout
     assert all(plan[s] == "skip" for s in ("corpus", "rewrite", "train", "grid", "generate", "judge"))
+
+
+@pytest.fixture
+def flaky_judge():
+    with flaky_judge_server() as server:
+        yield server
+
+
+def test_an_endpoint_that_fails_stops_the_judge_and_a_rerun_asks_only_the_failed_requests(
+    tmp_path, tiny_study, flaky_judge
+):
+    run_dir = tmp_path / "run"
+    # The study's stages up to generate: its judge (the reference grader) would be another config's.
+    kept = shutil.ignore_patterns(".lock", "logs", "judge", "analyze", "inspect")
+    shutil.copytree(tiny_study.run_dir, run_dir, ignore=kept)
+    url = f"http://127.0.0.1:{flaky_judge.server_address[1]}/v1"
+    args = [str(tiny_study.config), "--run-dir", str(run_dir), "--set", "generate.sampling.max_tokens=12"]
+    for key, value in {
+        "grader": "llm",
+        "model": JUDGE_MODEL,
+        "keep_reference": "false",
+        "engine.endpoint": url,
+        "engine.api_key_env": SERVER_KEY_ENV,
+        "engine.request_tries": "2",
+        "engine.request_timeout_s": "20",
+        "engine.max_failed_fraction": "0.02",  # the tiny model repeats itself: few distinct questions
+    }.items():
+        args += ["--set", f"judge.{key}={value}"]
+    env = {SERVER_KEY_ENV: SERVER_KEY}
+
+    broken = warmray("judge", *args, env=env)
+    assert broken.returncode == 2, broken.stdout + broken.stderr[-4000:]
+    said = broken.stderr
+    assert url in said and "failed after every try" in said and "(log:" in said, said
+    assert "Traceback" not in said, said
+    assert not (run_dir / "judge").exists()  # nothing committed
+    first = list(flaky_judge.asked)
+    lost = {q for q, kind in flaky_judge.kinds.items() if kind == "lost"}
+    saved = {q for q, kind in flaky_judge.kinds.items() if kind == "saved"}
+    assert lost and saved and len(lost) > 0.05 * len(set(first))
+
+    flaky_judge.healthy, flaky_judge.asked = True, []
+    rerun = warmray("judge", *args, env=env)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-4000:]
+    # Only the failed requests are asked again, once each; the first run tried each of them twice.
+    again = Counter(flaky_judge.asked)
+    assert set(again) == lost and all(2 * again[q] == first.count(q) for q in lost)
+
+    verdicts = pd.read_parquet(run_dir / "judge" / "verdicts")
+    responses = pd.read_parquet(run_dir / "generate" / "responses")
+    assert len(verdicts) == len(responses) and UNPARSEABLE not in set(verdicts["verdict"])
+    judged = verdicts[~verdicts["is_refusal"]]
+    # What an undisturbed judge gives: its label for each question, asked once.
+    expected = [
+        judge_label(judge_messages(q, list(c), list(i), r)[-1]["content"])
+        for q, c, i, r in zip(
+            judged["question"],
+            judged["correct_answers"],
+            judged["incorrect_answers"],
+            judged["response"],
+            strict=True,
+        )
+    ]
+    assert list(judged["verdict"]) == expected
 
 
 def test_editing_a_prompt_file_redoes_the_stages_that_read_it_and_no_others(tiny_study):
