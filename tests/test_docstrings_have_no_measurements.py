@@ -1,4 +1,5 @@
-"""Docstrings and comments state contracts and reasons; measured figures live in benchmarks/RESULTS.md.
+"""Docstrings, comments and config descriptions state contracts and reasons; measured figures live in
+benchmarks/RESULTS.md.
 
 A figure measured on one machine with one Ray and one vLLM goes stale with the next release, and a
 docstring gives no date or command to rerun it. The rule is deliberately simple: a number with a unit of
@@ -31,9 +32,13 @@ ALLOWED = {
 
 
 def docstrings_and_comments(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of every docstring line and comment in a module."""
+    """(line number, text) of every docstring line, comment and field `description=` in a module."""
     source = path.read_text()
     for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.keyword) and node.arg == "description":
+            for part in ast.walk(node.value):  # a literal, or literals joined by +
+                if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                    yield part.lineno, part.value
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             doc = ast.get_docstring(node, clean=False)
             if doc and node.body:

@@ -228,7 +228,7 @@ class RayConfig(Section):
         8,
         ge=1,
         description="Logical CPUs for a local Ray; more than the real cores on purpose, so the vLLM "
-        "engine and Ray Data's tokenize stages can all be scheduled on a 2-core machine.",
+        "engine and Ray Data's tokenize stages can all be scheduled on a machine with few cores.",
     )
     stall_timeout_s: int = Field(
         1800,
@@ -533,7 +533,8 @@ class GenerateConfig(Section):
         None,
         gt=0.0,
         description="Largest |vLLM - PEFT| log-probability gap allowed for any token (nats); null: 0.001 "
-        "for a float32 engine (measured ~2e-5 on CPU), 0.1 for bfloat16/float16 (vLLM serves adapters in "
+        "for a float32 engine (both sides compute in float32: only the order of operations differs), 0.1 for "
+        "bfloat16/float16 (vLLM serves adapters in "
         "the base dtype, PEFT computes in float32).",
     )
 
@@ -696,7 +697,7 @@ class PlanConfig(Section):
     assumptions: dict[str, float] = Field(
         default_factory=dict,
         description="Overrides of the planner's assumptions by name (warmray/plan/assumptions.py), "
-        "e.g. {train_mfu: 0.3} from a measured pilot run.",
+        "e.g. {train_mfu: 0.3} taken from your own pilot run.",
     )
 
     @field_validator("assumptions")
