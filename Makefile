@@ -62,7 +62,7 @@ gpu-lock-check: install
 	$(BIN)/python .ci/gpu_vllm_check.py
 
 test: install browser lint gpu-lock-check
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30
 
 clean:
 	rm -rf runs test-artifacts .pytest_cache
