@@ -177,6 +177,10 @@ def tiny_study(tmp_path_factory, shared_data) -> TinyStudy:
         # (8, not tiny.yaml's 12: the study runs twice in the suite, and the rewrite is its longest stage.)
         cfg["corpus"]["source"] = str(shared_data / SHAREGPT_SAMPLE)
         cfg["corpus"]["n_conversations"] = 8
+        # No second rewrite round: each round starts an engine, and the suite runs this study twice.
+        # Spares replacing failed rewrites are tests/stages/rewrite/test_rewrite_replacement.py's subject
+        # (and `make demo` runs a round of them).
+        cfg["rewrite"]["replacement_rounds"] = 0
         cfg["capability"]["data_dir"] = str(shared_data)
         for task in cfg["capability"]["tasks"]:
             task.pop("source")  # tiny.yaml's built-in items give way to the real sets' slices
