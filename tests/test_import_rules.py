@@ -264,7 +264,7 @@ def test_allowed_imports_pass_every_rule():
         Import("warmray.sweep.trial", "warmray.stages.train", ("run",), "x:1"),
         Import("warmray.audit.run", "warmray.statistics", ("fit",), "x:1"),
         Import("warmray.statistics.study", "warmray.statistics.glm", ("fit",), "x:1"),
-        Import("warmray.pipeline", "warmray.stages.analyze.run_info", (), "x:1"),
+        Import("warmray.pipeline", "warmray.stages.analyze.study", (), "x:1"),
     ]
     assert layer_breaches(fine) + stage_breaches(fine) + inside_breaches(fine) == []
 

@@ -17,9 +17,9 @@ from warmray.manifest import (
     recorded_versions,
     write_manifest,
 )
+from warmray.report import provenance
 from warmray.rundir import MANIFEST, RunDir
 from warmray.stage import Stage, StageContext, decide, run_stage
-from warmray.stages.analyze import run_info as run_info_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,8 +115,8 @@ def test_a_version_1_manifest_still_skips_its_finished_stage(ctx):
 def test_the_report_shows_the_versions_of_the_stage_that_made_the_rows(ctx, monkeypatch):
     finish_stage(ctx.run_dir / "generate", versions={"vllm": "0.1.0-generated"}, rows={"responses": 4})
     finish_stage(ctx.run_dir / "judge", versions={"vllm": "0.2.0-judged"})
-    monkeypatch.setattr(run_info_module, "package_versions", lambda: {"vllm": "9.9.9-analysing"})
-    versions = run_info_module.run_info(ctx)["versions"]
+    monkeypatch.setattr(provenance, "package_versions", lambda: {"vllm": "9.9.9-analysing"})
+    versions = provenance.run_info(ctx)["versions"]
     assert versions["generate"] == {"vllm": "0.1.0-generated"}
     assert versions["judge"] == {"vllm": "0.2.0-judged"}
     assert versions["this analysis"] == {"vllm": "9.9.9-analysing"}

@@ -248,8 +248,8 @@ def _before_any_stage(config: ExperimentConfig, decisions: list[Decision], sessi
 
 def _print_summary(session: Session, config: ExperimentConfig) -> None:
     """The error-rate table of the verdicts the analysis reads, and where the outputs are."""
-    from warmray.stages.analyze import error_summary, format_summary, load_verdict_files, verdict_table
-    from warmray.stages.analyze.run_info import config_info
+    from warmray.report import config_info, verdict_table
+    from warmray.stages.analyze import error_summary, format_summary, load_verdict_files
 
     rundir, say = session.rundir, session.console.say
     assert rundir is not None
@@ -269,8 +269,8 @@ def _print_summary(session: Session, config: ExperimentConfig) -> None:
 
 def _analyze_files(args: argparse.Namespace, session: Session) -> int:
     from warmray.config import AnalyzeConfig, JudgeConfig
+    from warmray.report import files_info
     from warmray.stages.analyze import analyze, load_verdict_files
-    from warmray.stages.analyze.run_info import files_info
 
     if not args.out:
         raise ConfigError("analyze --from needs --out DIR, the folder for the report.")

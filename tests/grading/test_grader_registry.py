@@ -95,7 +95,7 @@ def test_a_registered_grader_runs_through_the_judge_stage_with_the_reference_bes
 
 
 def test_the_report_says_who_graded_in_the_registered_graders_words(third_grader):
-    from warmray.stages.analyze.run_info import config_info
+    from warmray.report import config_info
 
     config = ExperimentConfig.model_validate({"models": MODELS, "judge": {"grader": "always_correct"}})
     info = config_info(config)

@@ -15,6 +15,7 @@ from warmray.report.blocks import (
     write_report,
 )
 from warmray.report.figures import draw_figures
+from warmray.report.provenance import config_info, files_info, run_info, verdict_table
 from warmray.report.sections import build_blocks, caveats, terminal_lines
 
 __all__ = [
@@ -26,9 +27,13 @@ __all__ = [
     "Text",
     "build_blocks",
     "caveats",
+    "config_info",
     "draw_figures",
+    "files_info",
     "render_html",
     "render_markdown",
+    "run_info",
     "terminal_lines",
+    "verdict_table",
     "write_report",
 ]

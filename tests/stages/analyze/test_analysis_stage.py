@@ -7,10 +7,10 @@ import pytest
 from manifest_helpers import finish_stage
 
 from warmray.config import ExperimentConfig, JudgeConfig, ModelConfig
+from warmray.report import run_info
 from warmray.schema import columns, write_table
 from warmray.stage import StageContext, StageError
 from warmray.stages.analyze import run
-from warmray.stages.analyze.run_info import run_info
 from warmray.statistics.synthetic import synthetic_verdicts, synthetic_warmth
 
 

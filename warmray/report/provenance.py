@@ -1,4 +1,8 @@
-"""The `analyze` stage: the run's verdicts (and warmth and capability scores, when present) → report."""
+"""What a run was, for the report's caveats: its models, who graded, whose verdicts, the recorded versions.
+
+Read from a run's config and manifests (`run_info`, `config_info`) or from verdict files (`files_info`);
+the analyze stage, `analyze --from` and the terminal summary after a run all describe a run this way.
+"""
 
 from __future__ import annotations
 
@@ -13,28 +17,6 @@ from warmray.manifest import read_manifest, recorded_versions
 from warmray.models import BUILTIN_PREFIX
 from warmray.rundir import RunDir
 from warmray.stage import StageContext, package_versions
-from warmray.stages.analyze.study import analyze
-from warmray.statistics import load_verdict_files
-
-
-def run(ctx: StageContext, out: Path) -> dict[str, int]:
-    """Analyse the run's judge table that `verdict_table` names; write the report and tables into `out`."""
-    ctx.input_dir("judge")
-    table = ctx.rundir.table("judge", verdict_table(ctx.config))
-    verdicts = load_verdict_files([table], refusal_rule=ctx.config.judge.refusal_rule)
-    return analyze(
-        verdicts,
-        out,
-        config=ctx.config.analyze,
-        run_info=run_info(ctx),
-        warmth=_optional(ctx, "warmth"),
-        capability=_optional(ctx, "capability"),
-    )
-
-
-def _optional(ctx: StageContext, stage: str) -> pd.DataFrame | None:
-    """An optional input: the stage's scores when it ran (its identity is in this stage's key)."""
-    return ctx.read(stage, "scores") if ctx.rundir.finished(stage) else None
 
 
 def verdict_table(cfg: ExperimentConfig) -> str:
