@@ -38,9 +38,10 @@ def decisions(stdout: str) -> dict[str, str]:
     return found
 
 
-def run_args(study) -> list[str]:
-    """CONFIG --run-dir DIR --set ...: the shared run's own arguments, for the commands run on it again."""
-    return [str(study.config), "--run-dir", str(study.run_dir), "--set", "generate.sampling.max_tokens=12"]
+def run_args(study, run_dir=None) -> list[str]:
+    """CONFIG --run-dir DIR --set ...: the shared run's own arguments (in `run_dir` if given: a copy, a rerun)."""
+    folder = run_dir or study.run_dir
+    return [str(study.config), "--run-dir", str(folder), "--set", "generate.sampling.max_tokens=12"]
 
 
 def test_the_tiny_study_writes_every_stage_completely(tiny_study):
@@ -229,7 +230,7 @@ def test_an_endpoint_that_fails_stops_the_judge_and_a_rerun_asks_only_the_failed
     kept = shutil.ignore_patterns(".lock", "logs", "judge", "analyze", "inspect")
     shutil.copytree(tiny_study.run_dir, run_dir, ignore=kept)
     url = f"http://127.0.0.1:{flaky_judge.server_address[1]}/v1"
-    args = [str(tiny_study.config), "--run-dir", str(run_dir), "--set", "generate.sampling.max_tokens=12"]
+    args = run_args(tiny_study, run_dir)
     for key, value in {
         "grader": "llm",
         "model": JUDGE_MODEL,
@@ -326,7 +327,7 @@ def test_no_stage_of_the_real_run_read_a_config_section_it_does_not_declare(tiny
 # it differing. One whole run more than the study (four engine starts and a training).
 def test_a_second_fresh_run_gives_the_same_tables_or_names_what_differs(tmp_path, tiny_study):
     again = tmp_path / "again"
-    args = [str(tiny_study.config), "--run-dir", str(again), "--set", "generate.sampling.max_tokens=12"]
+    args = run_args(tiny_study, again)
     second = warmray("run", *args)
     assert second.returncode == 0, second.stdout + second.stderr[-4000:]
     diffs, effects = compare_runs(tiny_study.run_dir, again)
