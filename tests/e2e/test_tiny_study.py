@@ -39,7 +39,7 @@ def decisions(stdout: str) -> dict[str, str]:
 
 
 def run_args(study, run_dir=None) -> list[str]:
-    """CONFIG --run-dir DIR --set ...: the shared run's own arguments (in `run_dir` if given: a copy, a rerun)."""
+    """CONFIG --run-dir DIR --set ...: the shared run's arguments, in `run_dir` if given (a copy, a rerun)."""
     folder = run_dir or study.run_dir
     return [str(study.config), "--run-dir", str(folder), "--set", "generate.sampling.max_tokens=12"]
 
