@@ -34,10 +34,10 @@ def recorded(monkeypatch):
         calls.append(list(overrides))
         raise ConfigError("stopped by the test after loading the config")
 
+    import warmray.judge_files
     import warmray.plan
-    import warmray.stages.judge.from_files
 
-    for module in (warmray.config, warmray.cli, warmray.plan, warmray.stages.judge.from_files):
+    for module in (warmray.config, warmray.cli, warmray.plan, warmray.judge_files):
         monkeypatch.setattr(module, "load_config", record)
     return calls
 

@@ -36,7 +36,7 @@ LAYERS = {
     **dict.fromkeys(("arms", "preflight", "stage", "results_reader", "compare", "inspect_logs"), LIBRARY),
     "stages": STAGE,
     "pipeline": PIPELINE,
-    **dict.fromkeys(("audit", "sweep", "plan"), TOOL),
+    **dict.fromkeys(("audit", "sweep", "plan", "judge_files"), TOOL),
     **dict.fromkeys(("cli", "__main__"), ENTRY),
 }
 # The one exception to the layer order, while it holds (test_the_layer_exception_still_holds): config

@@ -183,7 +183,7 @@ def test_a_failure_to_write_the_logs_does_not_fail_the_run_and_is_named(tmp_path
 def test_judge_from_files_writes_its_verdicts_as_inspect_logs_too(tmp_path, capsys):
     import argparse
 
-    from warmray.stages.judge import from_files
+    from warmray import judge_files
 
     pd.DataFrame(
         {
@@ -195,9 +195,9 @@ def test_judge_from_files_writes_its_verdicts_as_inspect_logs_too(tmp_path, caps
     ).to_csv(tmp_path / "answers.csv", index=False)
     parser = argparse.ArgumentParser()
     parser.add_argument("config", nargs="?")
-    from_files.add_arguments(parser)
+    judge_files.add_arguments(parser)
     args = parser.parse_args(["--from", str(tmp_path / "answers.csv"), "--out", str(tmp_path / "o")])
-    assert from_files.command(args) == 0
+    assert judge_files.command(args) == 0
     assert f"inspect view --log-dir {tmp_path / 'o' / 'inspect'}" in capsys.readouterr().out
     log = inspect_log.read_eval_log(str(tmp_path / "o" / "inspect" / "responses.eval"))
     verdicts = pd.read_parquet(tmp_path / "o" / "verdicts.parquet")

@@ -87,7 +87,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         )
         _add_stage_args(p, config_required=stage.name not in ("analyze", "judge"))
         if stage.name == "judge" == command:  # `judge --from FILE --out DIR`: grade responses made elsewhere
-            importlib.import_module("warmray.stages.judge.from_files").add_arguments(p)
+            importlib.import_module("warmray.judge_files").add_arguments(p)
         if stage.name == "analyze":
             p.add_argument(
                 "--from",
@@ -193,7 +193,7 @@ def _run_stages(args: argparse.Namespace, session: Session) -> int:
     if args.command == "analyze" and args.sources:
         return _analyze_files(args, session)
     if args.command == "judge" and args.sources:
-        return int(importlib.import_module("warmray.stages.judge.from_files").command(args))
+        return int(importlib.import_module("warmray.judge_files").command(args))
     if not args.config:
         raise ConfigError("give a CONFIG file (or --from FILE... --out DIR to analyse verdict tables).")
     config = load_config(args.config, args.overrides)

@@ -14,17 +14,17 @@ import pytest
 from manifest_helpers import finish_stage
 from released_fixture import MISSING_KEY, ROWS, write_released
 
+from warmray import judge_files
 from warmray.grading import agreement
 from warmray.results_reader import ResultsInputError, read_results
 from warmray.stages.analyze import load_verdict_files
-from warmray.stages.judge import from_files
 
 
 def judge_args(*argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("config", nargs="?")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
-    from_files.add_arguments(parser)
+    judge_files.add_arguments(parser)
     return parser.parse_args(list(argv))
 
 
@@ -57,7 +57,7 @@ def test_key_only_rows_take_the_answers_of_the_same_key_in_the_same_models_origi
 
 
 def test_judge_from_the_released_folder_grades_and_names_the_row_it_cannot_match(released, tmp_path, capsys):
-    code = from_files.command(judge_args("--from", str(released), "--out", str(tmp_path / "o")))
+    code = judge_files.command(judge_args("--from", str(released), "--out", str(tmp_path / "o")))
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"read 8 files, 2 models, 4 tasks, 2 variants, {ROWS} rows (released layout)" in out
@@ -74,7 +74,7 @@ def test_judge_from_the_released_folder_grades_and_names_the_row_it_cannot_match
 
 def test_judge_from_one_key_only_file_joins_its_models_original_file_unasked(released, tmp_path, capsys):
     warm = released / "m-a" / "warm" / "trivia_warm_outputs.csv"
-    code = from_files.command(judge_args("--from", str(warm), "--out", str(tmp_path / "o")))
+    code = judge_files.command(judge_args("--from", str(warm), "--out", str(tmp_path / "o")))
     out = capsys.readouterr().out
     assert code == 0, out
     assert "read 1 file, 1 model, 1 task, 1 variant, 3 rows (released layout)" in out
@@ -85,7 +85,7 @@ def test_judge_from_one_key_only_file_joins_its_models_original_file_unasked(rel
 def test_judge_from_a_file_no_row_of_which_can_be_matched_says_which_keys(released, tmp_path, capsys):
     (released / "m-a" / "original" / "trivia_original_outputs.csv").unlink()
     warm = released / "m-a" / "warm" / "trivia_warm_outputs.csv"
-    assert from_files.command(judge_args("--from", str(warm), "--out", str(tmp_path / "o"))) == 2
+    assert judge_files.command(judge_args("--from", str(warm), "--out", str(tmp_path / "o"))) == 2
     err = capsys.readouterr().err
     assert "no row can be graded" in err and "trivia_warm_outputs.csv: 3 row(s)" in err
     assert "'Capital of Peru?'" in err and "Traceback" not in err
@@ -104,7 +104,7 @@ def _run_dir(root, verdicts):
 
 def test_a_run_directory_is_read_as_its_judge_verdicts_by_every_command(released, tmp_path, capsys):
     graded = tmp_path / "graded"
-    assert from_files.command(judge_args("--from", str(released), "--out", str(graded))) == 0
+    assert judge_files.command(judge_args("--from", str(released), "--out", str(graded))) == 0
     verdicts = pd.read_parquet(graded / "verdicts.parquet").drop(columns=["source_verdict"])
     run = _run_dir(tmp_path / "run", verdicts)
     results = read_results([run])
@@ -114,13 +114,13 @@ def test_a_run_directory_is_read_as_its_judge_verdicts_by_every_command(released
     assert len(read_results([run / "judge"]).frame) == len(verdicts)
     capsys.readouterr()
     # judge --from RUN re-grades it; its own verdicts become the source labels: full agreement.
-    assert from_files.command(judge_args("--from", str(run), "--out", str(tmp_path / "again"))) == 0
+    assert judge_files.command(judge_args("--from", str(run), "--out", str(tmp_path / "again"))) == 0
     assert "agreement with the files' own labels: 100.0%" in capsys.readouterr().out
 
 
 def test_a_run_whose_analysis_read_the_reference_verdicts_is_read_as_those(released, tmp_path):
     graded = tmp_path / "graded"
-    assert from_files.command(judge_args("--from", str(released), "--out", str(graded))) == 0
+    assert judge_files.command(judge_args("--from", str(released), "--out", str(graded))) == 0
     verdicts = pd.read_parquet(graded / "verdicts.parquet").drop(columns=["source_verdict"])
     run = _run_dir(tmp_path / "run", verdicts)
     (run / "judge" / "reference_verdicts").mkdir()
@@ -151,7 +151,7 @@ def test_judge_agreement_takes_the_released_folder_on_either_side(released, tmp_
 
 def test_judge_agreement_between_a_run_directory_and_the_released_files(released, tmp_path):
     graded = tmp_path / "graded"
-    assert from_files.command(judge_args("--from", str(released), "--out", str(graded))) == 0
+    assert judge_files.command(judge_args("--from", str(released), "--out", str(graded))) == 0
     run = _run_dir(tmp_path / "run", pd.read_parquet(graded / "verdicts.parquet"))
     table, _ = agreement.compare(
         agreement.read_source(str(run)), agreement.read_source(f"{run}:source_verdict")
@@ -173,7 +173,7 @@ def test_a_folder_we_cannot_read_is_refused_in_words_not_a_parquet_error(tmp_pat
     make(folder)
     with pytest.raises(ResultsInputError, match=says):
         read_results([folder])
-    assert from_files.command(judge_args("--from", str(folder), "--out", str(tmp_path / "o"))) == 2
+    assert judge_files.command(judge_args("--from", str(folder), "--out", str(tmp_path / "o"))) == 2
     assert says in capsys.readouterr().err
 
 

@@ -5,13 +5,13 @@ import argparse
 import pandas as pd
 import pytest
 
-from warmray.stages.judge import from_files
+from warmray import judge_files
 
 
 def parse(*argv):
     parser = argparse.ArgumentParser()
     parser.add_argument("config", nargs="?")
-    from_files.add_arguments(parser)
+    judge_files.add_arguments(parser)
     return parser.parse_args(list(argv))
 
 
@@ -30,7 +30,7 @@ def released_layout(path):
 
 def test_reference_grading_of_the_released_layout(tmp_path, capsys):
     released_layout(tmp_path / "trivia_warm_outputs.csv")
-    code = from_files.command(
+    code = judge_files.command(
         parse("--from", str(tmp_path / "trivia_warm_outputs.csv"), "--out", str(tmp_path / "o"))
     )
     assert code == 0
@@ -44,5 +44,5 @@ def test_reference_grading_of_the_released_layout(tmp_path, capsys):
 
 def test_a_file_without_answers_is_refused_clearly(tmp_path, capsys):
     pd.DataFrame({"output": ["x"]}).to_csv(tmp_path / "bad.csv", index=False)
-    assert from_files.command(parse("--from", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o"))) == 2
+    assert judge_files.command(parse("--from", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o"))) == 2
     assert "no 'question' column" in capsys.readouterr().err
