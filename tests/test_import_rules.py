@@ -1,5 +1,9 @@
 """The package's layers, read from every module's imports (module-level and inside functions) with `ast`.
 
+A string that names a warmray module (`"warmray.judge_files"`, `"warmray.stages.judge:run"`) counts as an
+import of it: the CLI and the pipeline load commands and stages by name, and such a name is an import the
+`import` statements would not show.
+
 Layers, low to high: the foundation (schema, errors, config and the small helpers beside them) → the
 libraries (infer, tasks, grading, statistics, sociot, training, report, arms, and the helpers that read
 run outputs) → the stages → the pipeline → audit, sweep and plan → cli. The pipeline sits below audit
@@ -13,6 +17,7 @@ Each failure names importer → imported, with the file and line.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +41,7 @@ LAYERS = {
     **dict.fromkeys(("arms", "preflight", "stage", "results_reader", "compare", "inspect_logs"), LIBRARY),
     "stages": STAGE,
     "pipeline": PIPELINE,
-    **dict.fromkeys(("audit", "sweep", "plan", "judge_files"), TOOL),
+    **dict.fromkeys(("audit", "sweep", "plan", "judge_files", "judge_agreement", "sociot_texts"), TOOL),
     **dict.fromkeys(("cli", "__main__"), ENTRY),
 }
 # The one exception to the layer order, while it holds (test_the_layer_exception_still_holds): config
@@ -68,10 +73,12 @@ class Import:
     names: tuple[str, ...]  # for `from X import a, b`: a, b that are not submodules; () otherwise
     where: str
     typing_only: bool = False  # inside `if TYPE_CHECKING:`
+    by_name: bool = False  # a string naming the module, loaded by importlib or the pipeline
 
     def __str__(self) -> str:
         names = f" ({', '.join(self.names)})" if self.names else ""
-        return f"{self.importer} → {self.imported}{names}  [{self.where}]"
+        how = ", named in a string" if self.by_name else ""
+        return f"{self.importer} → {self.imported}{names}  [{self.where}{how}]"
 
 
 def module_name(path: Path) -> str:
@@ -82,6 +89,20 @@ def module_name(path: Path) -> str:
 def is_module(dotted: str) -> bool:
     path = PACKAGE.parent.joinpath(*dotted.split("."))
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+MODULE_NAME = re.compile(r"warmray(\.[A-Za-z_]\w*)+(:[A-Za-z_]\w*)?")
+
+
+def named_import(importer: str, text: str, where: str) -> Import | None:
+    """The import a string stands for when it names a warmray module, or one of its attributes."""
+    if not MODULE_NAME.fullmatch(text):
+        return None
+    parts = text.replace(":", ".").split(".")
+    for end in range(len(parts), 1, -1):
+        if is_module(".".join(parts[:end])):
+            return Import(importer, ".".join(parts[:end]), tuple(parts[end:]), where, by_name=True)
+    return None
 
 
 def imports_of(path: Path) -> list[Import]:
@@ -100,7 +121,10 @@ def imports_of(path: Path) -> list[Import]:
     for node in ast.walk(tree):
         where = f"{path.relative_to(PACKAGE.parent)}:{getattr(node, 'lineno', 0)}"
         typed = id(node) in typing_only
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            named = named_import(importer, node.value, where)
+            found += [named] if named else []
+        elif isinstance(node, ast.Import):
             found += [
                 Import(importer, a.name, (), where, typed)
                 for a in node.names
@@ -278,7 +302,21 @@ def test_function_level_and_type_checking_imports_are_read(tmp_path, monkeypatch
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    from warmray.config import JudgeConfig\n"
         "def f():\n    from warmray.stages import judge\n    return judge\n"
+        "def g():\n    return importlib.import_module('warmray.stages.judge.grade')\n"
     )
+    (tmp_path / "warmray" / "stages" / "judge" / "grade.py").write_text("")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path / "warmray")
-    found = {(i.imported, i.typing_only) for i in imports_of(module)}
-    assert found == {("warmray.config", True), ("warmray.stages.judge", False)}
+    found = {(i.imported, i.typing_only, i.by_name) for i in imports_of(module)}
+    assert found == {
+        ("warmray.config", True, False),
+        ("warmray.stages.judge", False, False),
+        ("warmray.stages.judge.grade", False, True),
+    }
+
+
+def test_a_module_named_in_a_string_is_read_as_its_import():
+    read = named_import("warmray.cli", "warmray.sociot.measure:sociot", "x:1")
+    assert read == Import("warmray.cli", "warmray.sociot.measure", ("sociot",), "x:1", by_name=True)
+    (breach,) = inside_breaches([read])
+    assert "named in a string" in breach
+    assert named_import("warmray.cli", "warmray runs the study.", "x:1") is None

@@ -14,7 +14,7 @@ import pytest
 from manifest_helpers import finish_stage
 from released_fixture import MISSING_KEY, ROWS, write_released
 
-from warmray import judge_files
+from warmray import judge_agreement, judge_files
 from warmray.grading import agreement
 from warmray.results_reader import ResultsInputError, read_results
 from warmray.stages.analyze import load_verdict_files
@@ -141,8 +141,9 @@ def test_judge_agreement_takes_the_released_folder_on_either_side(released, tmp_
     frame["evaluation"] = "CORRECT"  # one label changed: INCORRECT -> CORRECT
     frame.to_csv(file, index=False)
     parser = argparse.ArgumentParser()
-    agreement.add_arguments(parser)
-    code = agreement.command(parser.parse_args([str(released), str(other), "--out", str(tmp_path / "a")]))
+    judge_agreement.add_arguments(parser)
+    args = parser.parse_args([str(released), str(other), "--out", str(tmp_path / "a")])
+    code = judge_agreement.command(args)
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"A = {released}: 8 files, 2 models, 4 tasks, 2 variants, {ROWS} rows (released layout)" in out

@@ -47,9 +47,9 @@ TOOLS = {
         "warmray.audit",
         "a sycophancy and reliability profile card of models or endpoints, no training",
     ),
-    "sociot": ("warmray.sociot.command", 'SocioT warmth of arbitrary texts ({"text": ...} per line)'),
+    "sociot": ("warmray.sociot_texts", 'SocioT warmth of arbitrary texts ({"text": ...} per line)'),
     "judge-agreement": (
-        "warmray.grading.agreement",
+        "warmray.judge_agreement",
         "agreement, Cohen's kappa and confusion of two verdict sources",
     ),
     "inspect-logs": (

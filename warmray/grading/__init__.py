@@ -5,7 +5,15 @@ by `grade`; the rest of warmray asks `grader_for(name)` what a grader needs. Imp
 either (type hints aside): the config module takes the grader names from here.
 """
 
-from warmray.grading.agreement import KAPPA_UNDEFINED, Source, compare, kappa_text, write_run_agreement
+from warmray.grading.agreement import (
+    KAPPA_UNDEFINED,
+    AgreementError,
+    Source,
+    compare,
+    kappa_text,
+    read_source,
+    write_run_agreement,
+)
 from warmray.grading.grader import Graded, Grader
 from warmray.grading.refusal import DEFAULT_RULE, derive_refusals, is_refusal, refusal_flags
 from warmray.grading.registry import grade, grader_for, grader_names, keeps_reference, register
@@ -13,6 +21,7 @@ from warmray.grading.registry import grade, grader_for, grader_names, keeps_refe
 __all__ = [
     "DEFAULT_RULE",
     "KAPPA_UNDEFINED",
+    "AgreementError",
     "Graded",
     "Grader",
     "Source",
@@ -24,6 +33,7 @@ __all__ = [
     "is_refusal",
     "kappa_text",
     "keeps_reference",
+    "read_source",
     "refusal_flags",
     "register",
     "write_run_agreement",

@@ -1,11 +1,12 @@
 """Agreement between two verdict sources: percent agreement, Cohen's kappa with a 95% CI, confusion.
 
-`warmray judge-agreement A B` compares two sources, each read by warmray.results_reader as `--from` is
-everywhere (our verdict tables, folders, run directories, or the study's released outputs folder, whose
-`evaluation` column is its judge's verdict and `output` the response), or two columns of one table
-(`FILE:COLUMN`, e.g. `verdicts.parquet:verdict` against `verdicts.parquet:human`). Rows are joined on
-their ids when both sides carry them (`response_id`, else model + variant + item + template + context),
-otherwise on the prompt and response texts. Only rows both sources labelled are compared.
+Two sources (`warmray judge-agreement A B`, warmray/judge_agreement.py) are each read by
+warmray.results_reader as `--from` is everywhere (our verdict tables, folders, run directories, or the
+study's released outputs folder, whose `evaluation` column is its judge's verdict and `output` the
+response), or are two columns of one table (`FILE:COLUMN`, e.g. `verdicts.parquet:verdict` against
+`verdicts.parquet:human`). Rows are joined on their ids when both sides carry them (`response_id`, else
+model + variant + item + template + context), otherwise on the prompt and response texts. Only rows both
+sources labelled are compared.
 
 Kappa's interval is the large-sample one of Fleiss, Cohen & Everitt (1969), not assuming kappa = 0
 (statsmodels' `cohens_kappa`); per task and per variant the same figures are given for each subset.
@@ -13,10 +14,7 @@ Kappa's interval is the large-sample one of Fleiss, Cohen & Everitt (1969), not 
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,45 +168,6 @@ def compare(a: Source, b: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     if joined.empty:
         raise AgreementError(f"no row of {a.name} pairs with a labelled row of {b.name}.")
     return agreement_table(joined), confusion(joined)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `judge-agreement` command's arguments."""
-    parser.add_argument(
-        "a",
-        help="PATH or PATH:COLUMN (default column: verdict; the study's files: evaluation): a CSV/Parquet "
-        "file, a folder, a run directory, or the study's released outputs folder",
-    )
-    parser.add_argument("b", help="PATH or PATH:COLUMN, compared with A")
-    parser.add_argument("--out", type=Path, help="folder for agreement.csv, confusion.csv, agreement.json")
-
-
-def command(args: argparse.Namespace) -> int:
-    """Print agreement, kappa and the confusion matrix of A and B; write them when --out is given."""
-    try:
-        a, b = read_source(args.a), read_source(args.b)
-        table, matrix = compare(a, b)
-    except (AgreementError, OSError) as e:
-        print(f"warmray judge-agreement: {e}", file=sys.stderr)
-        return 2
-    overall = table.iloc[0]
-    print(
-        f"A = {args.a}: {a.read}\nB = {args.b}: {b.read}\n"
-        f"{int(overall['n'])} paired rows: agreement {overall['agreement']:.1%}, "
-        f"Cohen's kappa {kappa_text(overall, 3)}\n\nconfusion (rows A, columns B):\n{matrix.to_string()}\n\n"
-        f"{table.to_string(index=False, float_format=lambda x: f'{x:.3f}')}"
-    )
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out / "agreement.csv", index=False)
-        matrix.to_csv(args.out / "confusion.csv")
-        summary = {
-            "a": args.a,
-            "b": args.b,
-            **{k: overall[k] for k in table.columns if k not in ("scope", "level")},
-        }
-        (args.out / "agreement.json").write_text(json.dumps(summary, indent=2, default=float))
-    return 0
 
 
 def write_run_agreement(llm_folder: Path, reference_folder: Path, path: Path) -> int:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from warmray import judge_agreement
 from warmray.grading import agreement
 from warmray.grading.agreement import AgreementError, Source, compare, join, kappa, read_source
 
@@ -102,14 +103,14 @@ def test_command_prints_and_writes(tmp_path, capsys):
     ours(["CORRECT", "INCORRECT"] * 5).to_parquet(a)
     ours(["CORRECT", "INCORRECT"] * 4 + ["INCORRECT", "CORRECT"]).to_csv(b, index=False)
     parser = argparse.ArgumentParser()
-    agreement.add_arguments(parser)
-    assert agreement.command(parser.parse_args([str(a), str(b), "--out", str(tmp_path / "out")])) == 0
+    judge_agreement.add_arguments(parser)
+    assert judge_agreement.command(parser.parse_args([str(a), str(b), "--out", str(tmp_path / "out")])) == 0
     printed = capsys.readouterr().out
     assert "10 paired rows: agreement 80.0%" in printed and "kappa" in printed
     summary = json.loads((tmp_path / "out" / "agreement.json").read_text())
     assert summary["n"] == 10 and summary["kappa"] == pytest.approx(0.6)
     assert (tmp_path / "out" / "confusion.csv").is_file()
-    assert agreement.command(parser.parse_args([str(a), str(tmp_path / "missing.csv")])) == 2
+    assert judge_agreement.command(parser.parse_args([str(a), str(tmp_path / "missing.csv")])) == 2
 
 
 def test_the_report_section_reads_the_runs_agreement_table(tmp_path):

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from warmray.sociot import command as sociot_command
+from warmray import sociot_texts as sociot_command
 from warmray.sociot.measure import (
     COLD_SPEAKERS,
     WARM_SPEAKERS,

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from warmray.sociot.measure import MAX_CHARS, PROCEDURES, load_scorer, sociot
+from warmray.sociot import MAX_CHARS, PROCEDURES, load_scorer, sociot
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
