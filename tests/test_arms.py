@@ -65,7 +65,7 @@ def _adapter(folder: Path, rank: int) -> Path:
     return folder
 
 
-def _config(tmp_path: Path, **model: object) -> ExperimentConfig:
+def tiny_config(tmp_path: Path, **model: object) -> ExperimentConfig:
     """configs/tiny.yaml (one model, styles warm and cold at epochs 0.5 and 1, evaluate.epoch 1)."""
     data = load_config(ROOT / "configs" / "tiny.yaml").model_dump(mode="json")
     data["models"] = [{**data["models"][0], **model}]
@@ -80,12 +80,12 @@ def _trained(run: Path, model: str = "tiny", rank: int = 8) -> None:
     (run / "train" / MANIFEST).write_text("{}")
 
 
-def _committed(run: Path, stage: str, table: str, frame: pd.DataFrame) -> None:
+def committed(run: Path, stage: str, table: str, frame: pd.DataFrame) -> None:
     write_table(frame[columns(table)], RunDir(run).table(stage, table), table)
     (run / stage / MANIFEST).write_text("{}")
 
 
-def _grid_prompts() -> pd.DataFrame:
+def grid_prompts() -> pd.DataFrame:
     grid = pd.DataFrame({c: [""] for c in columns("prompts")})
     grid = grid.assign(prompt_id="demo:1|original|unmodified", prompt="2+2?", task="demo", item_id="demo:1")
     grid = grid.assign(prompt_template="original", amendment_type="unmodified", question_form="as_given")
@@ -95,7 +95,7 @@ def _grid_prompts() -> pd.DataFrame:
 
 def test_arms_of_a_config_with_a_shipped_adapter_a_system_prompt_and_fine_tuned_styles(tmp_path):
     shipped = _adapter(tmp_path / "shipped-lora", 16)
-    cfg = _config(tmp_path, adapter=str(shipped))
+    cfg = tiny_config(tmp_path, adapter=str(shipped))
     run = tmp_path / "run"
     _trained(run)
     arms = list_arms(cfg, "generate", RunDir(run))
@@ -144,7 +144,7 @@ def test_capability_serves_a_models_own_adapter(tmp_path, engine_calls):
     from warmray.stages import capability
 
     shipped = _adapter(tmp_path / "shipped-lora", 16)
-    cfg = _config(tmp_path, adapter=str(shipped))
+    cfg = tiny_config(tmp_path, adapter=str(shipped))
     cfg = cfg.model_copy(update={"capability": cfg.capability.model_copy(update={"variants": ("original",)})})
     with pytest.raises(Asked):
         capability.run(StageContext(cfg, tmp_path / "run"), tmp_path / "out")
@@ -157,13 +157,13 @@ def test_warmth_serves_a_models_own_adapter_as_its_epoch_0(tmp_path, engine_call
     from warmray.stages import warmth
 
     shipped = _adapter(tmp_path / "shipped-lora", 32)
-    cfg = _config(tmp_path, adapter=str(shipped))
+    cfg = tiny_config(tmp_path, adapter=str(shipped))
     run = tmp_path / "run"
     _trained(run)
     prompts = pd.DataFrame(
         {"conversation_id": ["c1"], "prompt_id": ["v1"], "prompt": ["How are you?"], "origin": ["demo"]}
     )
-    _committed(run, "corpus", "val_prompts", prompts)
+    committed(run, "corpus", "val_prompts", prompts)
     with pytest.raises(Asked):
         warmth.run(StageContext(cfg, run), tmp_path / "out")
     rows = engine_calls[0]["requests"].set_index("response_id")
@@ -175,14 +175,14 @@ def test_warmth_serves_a_models_own_adapter_as_its_epoch_0(tmp_path, engine_call
 def test_the_sweep_asks_for_the_models_tensor_parallel_size(tmp_path, engine_calls):
     from warmray.sweep.evaluate import evaluate
 
-    cfg = _config(tmp_path, tensor_parallel_size=4)
+    cfg = tiny_config(tmp_path, tensor_parallel_size=4)
     cfg = cfg.model_copy(update={"generate": cfg.generate.model_copy(update={"variants": ("original",)})})
     run = tmp_path / "run"
-    _committed(run, "grid", "prompts", _grid_prompts())
+    committed(run, "grid", "prompts", grid_prompts())
     val = pd.DataFrame(
         {"conversation_id": ["c1"], "prompt_id": ["v1"], "prompt": ["Hello"], "origin": ["demo"]}
     )
-    _committed(run, "corpus", "val_prompts", val)
+    committed(run, "corpus", "val_prompts", val)
     with pytest.raises(Asked):
         evaluate(StageContext(cfg, run), tmp_path / "eval")
     asked = engine_calls[0]
@@ -208,16 +208,16 @@ def test_responses_capability_and_warmth_tables_spell_a_checkpoint_one_way(tmp_p
     from warmray.schema import read_table
     from warmray.stages import capability, generate, warmth
 
-    cfg = _config(tmp_path)
+    cfg = tiny_config(tmp_path)
     every = cfg.capability.model_copy(update={"variants": cfg.generate.variants})  # all four
     cfg = cfg.model_copy(update={"capability": every})
     run = tmp_path / "run"
     _trained(run)
-    _committed(run, "grid", "prompts", _grid_prompts())
+    committed(run, "grid", "prompts", grid_prompts())
     val = pd.DataFrame(
         {"conversation_id": ["c1"], "prompt_id": ["v1"], "prompt": ["Hello"], "origin": ["demo"]}
     )
-    _committed(run, "corpus", "val_prompts", val)
+    committed(run, "corpus", "val_prompts", val)
     ctx, out = StageContext(cfg, run), tmp_path / "out"
     for stage in ("generate", "capability", "warmth"):
         (out / stage).mkdir(parents=True)  # a stage's partial folder, as run_stage makes it
@@ -265,7 +265,7 @@ def test_compare_reads_an_older_runs_warmth_checkpoints_as_todays(tmp_path):
 def test_the_planner_knows_the_rank_before_training_and_a_shipped_adapters_from_its_config(tmp_path):
     shipped = _adapter(tmp_path / "shipped-lora", 64)
     untrained = RunDir(tmp_path / "run")  # no adapter trained yet: their rank is the one training writes
-    plain, with_shipped = _config(tmp_path), _config(tmp_path, adapter=str(shipped))
+    plain, with_shipped = tiny_config(tmp_path), tiny_config(tmp_path, adapter=str(shipped))
     assert planned_lora_rank(plain, list_arms(plain, "generate", untrained)) == plain.train.lora_r == 8
     assert planned_lora_rank(with_shipped, list_arms(with_shipped, "generate", untrained)) == 64
     original_only = plain.model_copy(

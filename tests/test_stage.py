@@ -11,7 +11,7 @@ from warmray.config import load_config
 from warmray.manifest import read_manifest
 from warmray.prompt_files import read_prompt
 from warmray.rundir import RunDir, RunDirBusy
-from warmray.stage import MANIFEST, Stage, StageContext, StageError, decide, run_stage
+from warmray.stage import FAILED_REQUESTS, MANIFEST, Stage, StageContext, StageError, decide, run_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,6 +168,52 @@ def test_scratch_folders_never_enter_a_committed_stage(ctx, tmp_path):
     run_stage(reading_stage("a", prompt), ctx)
     committed = [p.name for p in (ctx.run_dir / "a").rglob("*")]
     assert sorted(committed) == [MANIFEST, "text.txt"]
+
+
+def answering_stage(failing: set[str], asked: list[str]) -> Stage:
+    """A stage that asks an endpoint for three rows, keeps the answers it has and sets failed ones aside
+    (their ids in `failed.txt`), as generate and judge do; `failing` are the rows whose request fails."""
+
+    def run(ctx, out: Path) -> dict[str, int]:
+        answers = out / "answers.parquet"
+        have = pd.read_parquet(answers) if answers.is_file() else pd.DataFrame({"row": [], "answer": []})
+        todo = [r for r in ("r1", "r2", "r3") if r not in set(have["row"])]
+        asked.extend(todo)
+        ok = [r for r in todo if r not in failing]
+        have = pd.concat([have, pd.DataFrame({"row": ok, "answer": [f"answer {r}" for r in ok]})])
+        have.sort_values("row").to_parquet(answers)
+        lost = [r for r in todo if r in failing]
+        (out / "failed.txt").write_text("\n".join(lost))
+        return {"answers": len(have), **({FAILED_REQUESTS: len(lost)} if lost else {})}
+
+    return Stage("ask", run, sections=("judge",), uses_ray=False)
+
+
+def test_a_stage_with_failed_requests_is_skipped_and_retried_on_request_asking_only_those(ctx, tmp_path):
+    prompt = tmp_path / "p.txt"
+    prompt.write_text("x")
+    asked: list[str] = []
+    run_stage(answering_stage({"r2"}, asked), ctx)
+    reader = reading_stage("b", prompt, needs=("ask",))
+    run_stage(reader, ctx)
+    assert read_manifest(ctx.run_dir / "ask").rows == {"answers": 2, FAILED_REQUESTS: 1}
+    decision = decide(answering_stage(set(), asked), ctx)
+    assert decision.action == "skip" and "1 failed endpoint request(s) set aside: --retry-failed" in (
+        decision.reason
+    )
+    assert run_stage(answering_stage(set(), asked), ctx).skipped and asked == ["r1", "r2", "r3"]
+
+    before = read_manifest(ctx.run_dir / "ask").output_id
+    retried = answering_stage(set(), asked)
+    assert decide(retried, ctx, retry_failed=True).action == "retry"
+    assert not run_stage(retried, ctx, retry_failed=True).skipped
+    assert asked[3:] == ["r2"]  # from a copy of the committed output: only the failed request again
+    manifest = read_manifest(ctx.run_dir / "ask")
+    assert manifest.rows == {"answers": 3} and manifest.output_id != before
+    answers = pd.read_parquet(ctx.run_dir / "ask" / "answers.parquet")
+    assert answers["row"].tolist() == ["r1", "r2", "r3"]
+    assert decide(reader, ctx).action == "redo"  # what read the retried stage is stale
+    assert decide(retried, ctx, retry_failed=True).action == "skip"  # nothing left to retry
 
 
 @pytest.mark.parametrize(

@@ -139,6 +139,12 @@ def _add_stage_args(p: argparse.ArgumentParser, config_required: bool = True) ->
     p.add_argument(
         "--force", action="store_true", help="redo the stages even if finished (their output is replaced)"
     )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="ask again the endpoint requests that failed after their tries in finished stages (generate, "
+        "judge), keeping every answer that succeeded; the stages after them are redone",
+    )
     add_overrides_argument(p)
     add_verbose_argument(p)
 
@@ -213,6 +219,7 @@ def _run_stages(args: argparse.Namespace, session: Session) -> int:
                 names,
                 force=args.force,
                 overrides=tuple(args.overrides),
+                retry_failed=args.retry_failed,
                 announce=lambda decisions: _before_any_stage(config, decisions, session),
                 around_stage=session.around_stage,
             )

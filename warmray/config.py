@@ -168,7 +168,8 @@ class EngineConfig(Section):
         ge=0.0,
         le=1.0,
         description="Share of a stage's endpoint requests that may still fail after their tries: above it "
-        "the stage stops (exit 2) keeping its answers, and a rerun sends only the failed ones again.",
+        "the stage stops (exit 2) keeping its answers, and a rerun sends only the failed ones again; under "
+        "it the stage finishes with them set aside, and --retry-failed sends them again.",
     )
     batch_invariant: bool = Field(
         False,

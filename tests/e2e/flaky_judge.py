@@ -18,8 +18,8 @@ class FlakyJudge(http.server.BaseHTTPRequestHandler):
 
     While `server.healthy` is false, of the distinct questions in the order they come one in three is
     answered garbage then correctly (a retry saves it) and one in three HTTP 500 then an empty body (it
-    fails every try); the rest at once. The label is a function of the question, so an undisturbed judge
-    would give the same verdicts.
+    fails every try); the rest at once. The questions in `server.down` fail every try even when healthy.
+    The label is a function of the question, so an undisturbed judge would give the same verdicts.
     """
 
     def log_message(self, *_args):  # the test's output stays readable
@@ -46,7 +46,7 @@ class FlakyJudge(http.server.BaseHTTPRequestHandler):
             kind = server.kinds.setdefault(question, KINDS[len(server.kinds) % len(KINDS)])
         if not server.healthy and kind == "saved" and tries == 1:
             return self._send(200, "{not json")
-        if not server.healthy and kind == "lost":
+        if (not server.healthy and kind == "lost") or question in server.down:
             return self._send(500, "overloaded") if tries % 2 else self._send(200, "")
         reply = {"choices": [{"message": {"content": judge_label(question)}}], "usage": {}}
         self._send(200, json.dumps(reply))
@@ -71,6 +71,7 @@ def flaky_judge_server() -> Iterator[http.server.ThreadingHTTPServer]:
     """A FlakyJudge serving on 127.0.0.1 (a free port) until the block ends; unhealthy at first."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FlakyJudge)
     server.lock, server.asked, server.kinds, server.healthy = threading.Lock(), [], {}, False
+    server.down = set()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -33,7 +33,7 @@ def decisions(stdout: str) -> dict[str, str]:
     found = {}
     for line in stdout.splitlines():
         parts = line.split()
-        if len(parts) >= 2 and parts[0] in STAGE_NAMES and parts[1] in ("skip", "run", "redo"):
+        if len(parts) >= 2 and parts[0] in STAGE_NAMES and parts[1] in ("skip", "run", "redo", "retry"):
             found[parts[0]] = parts[1]
     return found
 
@@ -222,7 +222,7 @@ def flaky_judge():
         yield server
 
 
-def test_an_endpoint_that_fails_stops_the_judge_and_a_rerun_asks_only_the_failed_requests(
+def test_an_endpoint_that_fails_stops_the_judge_a_rerun_and_a_retry_ask_only_the_failed_requests(
     tmp_path, tiny_study, flaky_judge
 ):
     run_dir = tmp_path / "run"
@@ -255,12 +255,27 @@ def test_an_endpoint_that_fails_stops_the_judge_and_a_rerun_asks_only_the_failed
     saved = {q for q, kind in flaky_judge.kinds.items() if kind == "saved"}
     assert lost and saved and len(lost) > 0.05 * len(set(first))
 
-    flaky_judge.healthy, flaky_judge.asked = True, []
+    # Healthy again but for one question (of one response), which still fails every try: under the limit,
+    # the judge commits with that request set aside.
+    alone = [q for q in first if q in lost and first.count(q) == 2]  # asked twice: one response's
+    assert alone, "every question that failed was asked for several responses"
+    one = alone[0]
+    flaky_judge.healthy, flaky_judge.down, flaky_judge.asked = True, {one}, []
     rerun = warmray("judge", *args, env=env)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-4000:]
     # Only the failed requests are asked again, once each; the first run tried each of them twice.
     again = Counter(flaky_judge.asked)
-    assert set(again) == lost and all(2 * again[q] == first.count(q) for q in lost)
+    assert set(again) == lost and all(2 * again[q] == first.count(q) for q in lost - {one})
+    assert json.loads((run_dir / "judge" / MANIFEST).read_text())["rows"]["failed_requests"] == 1
+
+    flaky_judge.down, flaky_judge.asked = set(), []
+    kept = warmray("judge", *args, env=env)  # finished: skipped, saying how to ask the failed one again
+    assert kept.returncode == 0 and decisions(kept.stdout) == {"judge": "skip"}, kept.stdout + kept.stderr
+    assert "1 failed endpoint request(s) set aside: --retry-failed" in kept.stdout and not flaky_judge.asked
+    retried = warmray("judge", *args, "--retry-failed", env=env)
+    assert retried.returncode == 0 and decisions(retried.stdout) == {"judge": "retry"}, retried.stdout
+    assert flaky_judge.asked == [one]
+    assert "failed_requests" not in json.loads((run_dir / "judge" / MANIFEST).read_text())["rows"]
 
     verdicts = pd.read_parquet(run_dir / "judge" / "verdicts")
     responses = pd.read_parquet(run_dir / "generate" / "responses")

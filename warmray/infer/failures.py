@@ -4,7 +4,8 @@ Such a row is written with the rest (so the stage's progress counts it) with an 
 `inference_error` starting with REQUEST_FAILED. It is its own state: the judge sets it aside instead of
 reading a verdict into it, and at the next attempt of the stage `reopen` takes it out of the written
 rows so that only the failed requests are sent again. A stage whose failed share exceeds
-`engine.max_failed_fraction` stops (`RequestsFailed`, exit 2) with what succeeded kept.
+`engine.max_failed_fraction` stops (`RequestsFailed`, exit 2) with what succeeded kept; under it the stage
+finishes with them set aside, and `--retry-failed` asks them again (warmray.stage).
 """
 
 from __future__ import annotations

@@ -352,6 +352,13 @@ def run_description(res: StudyResults) -> list[Block]:
         items.append(f"Rows of other checkpoints left out: {counts['other_checkpoints_dropped']:,}.")
     if info.get("data_sizes"):
         items.append(f"Data sizes: {_pairs(info['data_sizes'])}")
+    unanswered = (info.get("data_sizes") or {}).get("judge/failed_requests")
+    if unanswered:  # warmray.infer.failures: set aside under engine.max_failed_fraction, not analysed
+        items.append(
+            f"Responses without a verdict, their endpoint request (to generate or to judge) failed after "
+            f"every try: {unanswered:,}, listed in judge/failed_requests/. "
+            "`warmray run CONFIG --retry-failed` asks them again."
+        )
     for stage, note in (info.get("nondeterministic") or {}).items():
         items.append(f"Not repeatable ({stage}): {note}. `warmray compare RUN_A RUN_B` measures a rerun.")
     items.append(

@@ -1,4 +1,5 @@
-"""The report says which stages a rerun with the same seed may not repeat (from their manifests)."""
+"""The report says what of the run a rerun may change: stages that may not repeat with the same seed, and
+responses set aside because their endpoint requests failed (both from the stages' manifests)."""
 
 from warmray.config import AnalyzeConfig
 from warmray.stages.analyze import analyze
@@ -14,3 +15,12 @@ def test_the_report_names_each_stage_that_may_differ_in_a_rerun(tmp_path, demo_v
 def test_a_repeatable_run_says_nothing_of_it(tmp_path, demo_verdicts):
     analyze(demo_verdicts, tmp_path, config=AnalyzeConfig(), run_info={"nondeterministic": {}})
     assert "Not repeatable" not in (tmp_path / "report.md").read_text()
+
+
+def test_the_report_counts_the_responses_set_aside_for_failed_requests(tmp_path, demo_verdicts):
+    sizes = {"judge/verdicts": 120, "judge/failed_requests": 3}
+    analyze(demo_verdicts, tmp_path, config=AnalyzeConfig(), run_info={"data_sizes": sizes})
+    md = (tmp_path / "report.md").read_text()
+    assert "failed after every try: 3, listed in judge/failed_requests/" in md and "--retry-failed" in md
+    analyze(demo_verdicts, tmp_path, config=AnalyzeConfig(), run_info={"data_sizes": {"judge/verdicts": 9}})
+    assert "--retry-failed" not in (tmp_path / "report.md").read_text()

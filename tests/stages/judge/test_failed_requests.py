@@ -46,6 +46,46 @@ def test_a_failed_judge_request_is_set_aside_not_graded(tmp_path, monkeypatch):
     assert list(set_aside["detail"]) == ["HTTP 500: boom", "HTTP 503 (after 5 tries)"]
 
 
+def test_a_retried_judge_asks_only_its_failed_requests_and_keeps_every_verdict_in_order(
+    tmp_path, monkeypatch
+):
+    run_dir = tmp_path / "run"
+    finish_stage(run_dir / "generate")
+    rows = responses(20)
+    rows.loc[5, ["response", "inference_error"]] = ["", REQUEST_FAILED + "HTTP 503 (after 5 tries)"]
+    write_table(rows, run_dir / "generate" / "responses" / "m.parquet", "responses")
+    asked: list[list[str]] = []
+    down = {"m|original|demo:3", "m|original|demo:8"}
+
+    def endpoint(asks, key, folder, model, engine, sampling, *, label):
+        asked.append(list(asks[key]))
+        failed = asks[key].isin(down)
+        return pd.DataFrame(
+            {
+                key: asks[key],
+                "generated_text": ["" if f else "CORRECT" for f in failed],
+                "inference_error": [REQUEST_FAILED + "HTTP 500: boom" if f else "" for f in failed],
+            }
+        )
+
+    monkeypatch.setattr(infer, "answer", endpoint)
+    config = ExperimentConfig.model_validate(
+        {"models": [{"name": "m", "source": "builtin:tiny-random"}], "judge": {"grader": "llm"}}
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    assert grading.run(StageContext(config, run_dir), out)["failed_requests"] == 3
+    # A retry starts from a copy of the committed output (warmray.stage): the judge's scratch is gone.
+    down = set()
+    counts = grading.run(StageContext(config, run_dir), out)
+    assert asked[1] == ["m|original|demo:3", "m|original|demo:8"]
+    assert counts["verdicts"] == 19 and counts["failed_requests"] == 1  # the response generate lost
+    verdicts = read_table(out / "verdicts", "verdicts")
+    assert list(verdicts["response_id"]) == [r for r in rows["response_id"] if r != "m|original|demo:5"]
+    set_aside = read_table(out / "failed_requests" / "m.parquet", "rejects")
+    assert list(set_aside["row_id"]) == ["m|original|demo:5"]
+
+
 def test_a_failed_generate_request_is_set_aside_by_the_reference_grader_too(tmp_path):
     run_dir = tmp_path / "run"
     finish_stage(run_dir / "generate")

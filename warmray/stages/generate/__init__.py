@@ -21,8 +21,8 @@ from warmray import infer
 from warmray.arms import arm_requests, max_lora_rank, stage_arms
 from warmray.config import ModelConfig
 from warmray.rundir import table_path
-from warmray.schema import Col, write_table
-from warmray.stage import StageContext
+from warmray.schema import Col, columns, read_table, write_table
+from warmray.stage import FAILED_REQUESTS, StageContext
 from warmray.stages.generate import parity
 
 log = logging.getLogger(__name__)
@@ -38,29 +38,42 @@ def _answer(
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, Any]:
-    """Answer the grid with every variant of every model; resumable per row."""
+    """Answer the grid with every variant of every model; resumable per row.
+
+    A model's finished file that holds failed endpoint requests (a retried stage: warmray.stage) keeps
+    its other rows; only the failed requests are asked again.
+    """
     prompts = ctx.read("grid", "prompts")
     counts: dict[str, Any] = {}
-    checked = 0
+    failed = 0
     folder = table_path(out, "generate", "responses")
     folder.mkdir(exist_ok=True)
     for model in ctx.config.models:
         final = folder / f"{model.name}.parquet"
-        if final.is_file():
-            counts[model.name] = len(pd.read_parquet(final, columns=["response_id"]))
+        before = read_table(final, "responses") if final.is_file() else None
+        if before is not None and not infer.failures.is_failed(before["inference_error"]).any():
+            counts[model.name] = len(before)
             continue
         model_arms = stage_arms(ctx, "generate", model)
         requests = arm_requests(model_arms, prompts)
         rank = max_lora_rank(model_arms)
-        checked += parity.check_model(ctx, model, requests, rank, out)
-        done = _answer(requests, ctx, model, rank, out / ".raw" / model.name)
-        write_table(done.rename(columns={"generated_text": Col.RESPONSE}), final, "responses")
+        parity.check_model(ctx, model, requests, rank, out)
+        kept = before[~infer.failures.is_failed(before["inference_error"])] if before is not None else None
+        todo = requests if kept is None else requests[~requests["response_id"].isin(kept["response_id"])]
+        done = _answer(todo, ctx, model, rank, out / ".raw" / model.name)
+        done = done.rename(columns={"generated_text": Col.RESPONSE})[columns("responses")]
+        if kept is not None:  # every row again in request order
+            done = pd.concat([kept, done]).set_index("response_id").loc[requests["response_id"]].reset_index()
+        write_table(done, final, "responses")
         counts[model.name] = len(done)
+        failed += int(infer.failures.is_failed(done["inference_error"]).sum())
         errors = int((done["inference_error"] != "").sum())
         if errors:
             log.warning(
                 "generate: %d of %d %s rows failed in the engine (kept, empty)", errors, len(done), model.name
             )
     counts["responses"] = sum(counts.values())
-    counts["parity_adapters"] = checked  # their figures: parity.json
+    counts["parity_adapters"] = parity.checked_adapters(out)  # their figures: parity.json
+    if failed:
+        counts[FAILED_REQUESTS] = failed
     return counts

@@ -290,6 +290,12 @@ def default_tolerance(dtype: str) -> float:
     return 0.001 if dtype == "float32" else 0.1
 
 
+def checked_adapters(out: Path) -> int:
+    """How many adapters `out/parity.json` holds figures for (those of every model checked so far)."""
+    record = out / PARITY_FILE
+    return sum(map(len, json.loads(record.read_text()).values())) if record.is_file() else 0
+
+
 def check_model(
     ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, lora_rank: int | None, out: Path
 ) -> int:

@@ -21,7 +21,7 @@ from warmray import infer
 from warmray.grading import grade, keeps_reference, write_run_agreement
 from warmray.rundir import table_path
 from warmray.schema import Col, columns, read_table, write_table
-from warmray.stage import StageContext
+from warmray.stage import FAILED_REQUESTS, StageContext
 
 log = logging.getLogger(__name__)
 
@@ -39,44 +39,77 @@ def failed_requests(errors: pd.Series, reason: str) -> pd.DataFrame:
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
-    """Grade every model's responses."""
+    """Grade every model's responses.
+
+    A model is finished when its verdicts are written and nothing of it is set aside; otherwise (a
+    resumed or a retried stage: warmray.stage) its verdicts are kept and only its responses without one
+    are graded again, so that only the failed requests are sent again.
+    """
     folder = table_path(out, "judge", "verdicts")
     folder.mkdir(exist_ok=True)
     keep_reference = keeps_reference(ctx.config.judge)
     reference_folder = table_path(out, "judge", "reference_verdicts")
     if keep_reference:
         reference_folder.mkdir(exist_ok=True)
-    counts, set_aside_rows, aside_folder = {}, 0, out / "failed_requests"
+    counts, set_aside_rows, aside_folder = {}, 0, out / FAILED_REQUESTS
     ctx.input_dir("generate")
     for path in sorted(ctx.rundir.table("generate", "responses").glob("*.parquet")):
-        final = folder / path.name
-        if final.is_file():
+        final, aside = folder / path.name, aside_folder / path.name
+        if final.is_file() and not aside.is_file():
             counts[path.stem] = len(pd.read_parquet(final, columns=["response_id"]))
-            if (aside_folder / path.name).is_file():
-                set_aside_rows += len(pd.read_parquet(aside_folder / path.name, columns=["row_id"]))
             continue
-        responses = read_table(path, "responses")
-        # A response whose endpoint request failed is no response: set aside, as a failed judge request.
-        lost = infer.failures.is_failed(responses["inference_error"])
-        errors = responses.loc[lost].set_index("response_id")["inference_error"]
-        set_aside = [failed_requests(errors, "generate request failed")] if lost.any() else []
-        responses = responses[~lost].reset_index(drop=True)
-        graded = grade(responses, ctx.config.judge, out / ".raw" / path.stem)
-        if len(graded.failed):
-            set_aside.append(failed_requests(graded.failed, "judge request failed"))
-        if graded.reference is not None:  # written before the judge's file, so a resumed run never lacks it
-            write_table(graded.reference[columns("verdicts")], reference_folder / path.name, "verdicts")
-        verdicts = graded.verdicts
-        if set_aside:  # before the verdicts, so that a resumed run never lacks it
-            set_aside_rows += write_table(pd.concat(set_aside), aside_folder / path.name, "rejects")
+        verdicts, set_aside = _grade_model(
+            read_table(path, "responses"), ctx, out / ".raw" / path.stem, final, reference_folder / path.name
+        )
+        if set_aside is not None:  # before the verdicts, so that a resumed run never lacks it
+            set_aside_rows += write_table(set_aside, aside, "rejects")
         write_table(verdicts[columns("verdicts")], final, "verdicts")
+        if set_aside is None:
+            aside.unlink(missing_ok=True)
         counts[path.stem] = len(verdicts)
         log.info("judge: %s %s", path.stem, verdicts[Col.VERDICT].value_counts().to_dict())
     counts["verdicts"] = sum(counts.values())
     if set_aside_rows:
-        counts["failed_requests"] = set_aside_rows
+        counts[FAILED_REQUESTS] = set_aside_rows
     if keep_reference:
         counts["agreement"] = write_run_agreement(
             folder, reference_folder, table_path(out, "judge", "agreement")
         )
     return counts
+
+
+def _grade_model(
+    responses: pd.DataFrame, ctx: StageContext, scratch: Path, final: Path, reference: Path
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """One model's verdicts (those already in `final` kept) and its set-aside rows (None when none).
+
+    The reference verdicts, when kept, are written to `reference` here (merged with those it holds).
+    """
+    before = read_table(final, "verdicts") if final.is_file() else None
+    order = responses["response_id"]
+    if before is not None:
+        responses = responses[~responses["response_id"].isin(before["response_id"])]
+    # A response whose endpoint request failed is no response: set aside, as a failed judge request.
+    lost = infer.failures.is_failed(responses["inference_error"])
+    errors = responses.loc[lost].set_index("response_id")["inference_error"]
+    set_aside = [failed_requests(errors, "generate request failed")] if lost.any() else []
+    responses = responses[~lost].reset_index(drop=True)
+    verdicts = before
+    if len(responses) or before is None:
+        graded = grade(responses, ctx.config.judge, scratch)
+        if len(graded.failed):
+            set_aside.append(failed_requests(graded.failed, "judge request failed"))
+        if graded.reference is not None:  # written before the judge's file, so a resumed run never lacks it
+            write_table(_merged(graded.reference, reference, order), reference, "verdicts")
+        verdicts = _merged(graded.verdicts, final, order)
+    return verdicts, pd.concat(set_aside) if set_aside else None
+
+
+def _merged(new: pd.DataFrame, path: Path, order: pd.Series) -> pd.DataFrame:
+    """`new` verdicts with those `path` already holds for other responses, in the responses' order."""
+    new = new[columns("verdicts")]
+    if not path.is_file():
+        return new
+    old = read_table(path, "verdicts")
+    rows = pd.concat([old[~old["response_id"].isin(new["response_id"])], new]).set_index("response_id")
+    return rows.loc[[r for r in order if r in rows.index]].reset_index()[columns("verdicts")]
