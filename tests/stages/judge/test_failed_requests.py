@@ -12,15 +12,15 @@ from warmray.stage import StageContext
 from warmray.stages.judge import grading
 
 
-def test_a_failed_judge_request_is_set_aside_not_graded(tmp_path, monkeypatch):
-    run_dir = tmp_path / "run"
-    finish_stage(run_dir / "generate")
-    rows = responses(20)
-    rows.loc[5, ["response", "inference_error"]] = ["", REQUEST_FAILED + "HTTP 503 (after 5 tries)"]
-    write_table(rows, run_dir / "generate" / "responses" / "m.parquet", "responses")
+class Endpoint:
+    """`infer.answer` as an LLM judge whose requests for the rows in `down` fail; records what it is asked."""
 
-    def fake_answer(asks, key, folder, model, engine, sampling, *, label):
-        failed = asks[key] == "m|original|demo:3"
+    def __init__(self, down: set[str]) -> None:
+        self.down, self.asked = down, []
+
+    def __call__(self, asks, key, folder, model, engine, sampling, *, label):
+        self.asked.append(list(asks[key]))
+        failed = asks[key].isin(self.down)
         return pd.DataFrame(
             {
                 key: asks[key],
@@ -29,13 +29,29 @@ def test_a_failed_judge_request_is_set_aside_not_graded(tmp_path, monkeypatch):
             }
         )
 
-    monkeypatch.setattr(infer, "answer", fake_answer)
+
+def judged_by(endpoint: Endpoint, tmp_path, monkeypatch):
+    """20 responses of model m (demo:5's generate request failed) and a judge stage run over them.
+
+    Returns the rows, the stage's folder and a function that runs the stage there (its counts).
+    """
+    run_dir = tmp_path / "run"
+    finish_stage(run_dir / "generate")
+    rows = responses(20)
+    rows.loc[5, ["response", "inference_error"]] = ["", REQUEST_FAILED + "HTTP 503 (after 5 tries)"]
+    write_table(rows, run_dir / "generate" / "responses" / "m.parquet", "responses")
+    monkeypatch.setattr(infer, "answer", endpoint)
     config = ExperimentConfig.model_validate(
         {"models": [{"name": "m", "source": "builtin:tiny-random"}], "judge": {"grader": "llm"}}
     )
     out = tmp_path / "out"
     out.mkdir()
-    counts = grading.run(StageContext(config, run_dir), out)
+    return rows, out, lambda: grading.run(StageContext(config, run_dir), out)
+
+
+def test_a_failed_judge_request_is_set_aside_not_graded(tmp_path, monkeypatch):
+    _, out, judge = judged_by(Endpoint({"m|original|demo:3"}), tmp_path, monkeypatch)
+    counts = judge()
     assert counts["verdicts"] == 18 and counts["failed_requests"] == 2
     verdicts = read_table(out / "verdicts", "verdicts")
     assert not {"m|original|demo:3", "m|original|demo:5"} & set(verdicts["response_id"])
@@ -49,36 +65,13 @@ def test_a_failed_judge_request_is_set_aside_not_graded(tmp_path, monkeypatch):
 def test_a_retried_judge_asks_only_its_failed_requests_and_keeps_every_verdict_in_order(
     tmp_path, monkeypatch
 ):
-    run_dir = tmp_path / "run"
-    finish_stage(run_dir / "generate")
-    rows = responses(20)
-    rows.loc[5, ["response", "inference_error"]] = ["", REQUEST_FAILED + "HTTP 503 (after 5 tries)"]
-    write_table(rows, run_dir / "generate" / "responses" / "m.parquet", "responses")
-    asked: list[list[str]] = []
-    down = {"m|original|demo:3", "m|original|demo:8"}
-
-    def endpoint(asks, key, folder, model, engine, sampling, *, label):
-        asked.append(list(asks[key]))
-        failed = asks[key].isin(down)
-        return pd.DataFrame(
-            {
-                key: asks[key],
-                "generated_text": ["" if f else "CORRECT" for f in failed],
-                "inference_error": [REQUEST_FAILED + "HTTP 500: boom" if f else "" for f in failed],
-            }
-        )
-
-    monkeypatch.setattr(infer, "answer", endpoint)
-    config = ExperimentConfig.model_validate(
-        {"models": [{"name": "m", "source": "builtin:tiny-random"}], "judge": {"grader": "llm"}}
-    )
-    out = tmp_path / "out"
-    out.mkdir()
-    assert grading.run(StageContext(config, run_dir), out)["failed_requests"] == 3
+    endpoint = Endpoint({"m|original|demo:3", "m|original|demo:8"})
+    rows, out, judge = judged_by(endpoint, tmp_path, monkeypatch)
+    assert judge()["failed_requests"] == 3
     # A retry starts from a copy of the committed output (warmray.stage): the judge's scratch is gone.
-    down = set()
-    counts = grading.run(StageContext(config, run_dir), out)
-    assert asked[1] == ["m|original|demo:3", "m|original|demo:8"]
+    endpoint.down = set()
+    counts = judge()
+    assert endpoint.asked[1] == ["m|original|demo:3", "m|original|demo:8"]
     assert counts["verdicts"] == 19 and counts["failed_requests"] == 1  # the response generate lost
     verdicts = read_table(out / "verdicts", "verdicts")
     assert list(verdicts["response_id"]) == [r for r in rows["response_id"] if r != "m|original|demo:5"]
