@@ -3,6 +3,7 @@
 A stage that maps rows through an LLM writes Parquet files into a folder as batches finish. After an
 interruption, `remaining` finds the rows not yet written (unreadable, half-written files are ignored and
 their rows redone); `collect` reads the folder back, keeps one row per key and refuses to finish with a gap.
+A retried stage (warmray.stage) keeps the rows it had and adds the ones asked again: `merged`.
 """
 
 from __future__ import annotations
@@ -71,3 +72,12 @@ def collect(folder: Path, key: str, expected: pd.Series) -> pd.DataFrame:
     order = {k: i for i, k in enumerate(expected)}
     table = table[table[key].isin(order)]
     return table.sort_values(key, key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def merged(kept: pd.DataFrame, new: pd.DataFrame, key: str, order: list[str] | pd.Series) -> pd.DataFrame:
+    """`kept` rows with `new` ones (which win on a shared key), in the order of `order`'s keys.
+
+    Keys of `order` in neither frame are left out (a row set aside); columns are `kept`'s.
+    """
+    rows = pd.concat([kept[~kept[key].isin(new[key])], new[kept.columns]]).set_index(key)
+    return rows.loc[[k for k in order if k in rows.index]].reset_index()[list(kept.columns)]

@@ -42,9 +42,11 @@ TABLES: dict[tuple[str, str], tuple[str, str]] = {
     ("judge", "verdicts"): ("verdicts", "verdicts"),
     ("judge", "reference_verdicts"): ("reference_verdicts", "verdicts"),
     ("judge", "agreement"): ("agreement.parquet", "judge_agreement"),
+    ("judge", "failed_requests"): ("failed_requests", "rejects"),  # responses left without a verdict
     ("warmth", "scores"): ("scores.parquet", "warmth_scores"),
     ("warmth", "by_epoch"): ("by_epoch.parquet", "warmth_by_epoch"),
     ("capability", "scores"): ("scores.parquet", "capability_scores"),
+    ("capability", "failed_requests"): ("failed_requests.parquet", "rejects"),  # items left unscored
 }
 
 

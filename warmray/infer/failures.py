@@ -35,6 +35,18 @@ def is_failed(errors: pd.Series) -> pd.Series:
     return errors.fillna("").astype(str).str.startswith(REQUEST_FAILED)
 
 
+def set_aside(errors: pd.Series, stage: str, reason: str) -> pd.DataFrame:
+    """`rejects` rows for the failed requests whose errors `errors` holds, indexed by their row ids."""
+    return pd.DataFrame(
+        {
+            "stage": stage,
+            "row_id": errors.index.astype(str),
+            "reason": reason,
+            "detail": errors.astype(str).str.removeprefix(REQUEST_FAILED).to_numpy(),
+        }
+    )
+
+
 def reopen(folder: Path) -> int:
     """Take the failed requests out of a stage's written rows, so that they are asked again; their count.
 

@@ -332,6 +332,20 @@ def figures(res: StudyResults) -> list[Block]:
     return out
 
 
+def _set_aside(sizes: dict[str, Any]) -> list[str]:
+    """The rows a run left out because their endpoint requests failed (warmray.infer.failures)."""
+    out = []
+    left_out = {"judge": "Responses without a verdict", "capability": "Capability items unscored"}
+    for stage, what in left_out.items():
+        n = sizes.get(f"{stage}/failed_requests")
+        if n:
+            out.append(
+                f"{what}, their endpoint request failed after every try: {n:,}, listed in "
+                f"{stage}/failed_requests. `warmray run CONFIG --retry-failed` asks them again."
+            )
+    return out
+
+
 def run_description(res: StudyResults) -> list[Block]:
     """What the run was: models, judge, data sizes, rows set aside, settings, versions."""
     info, counts = res.run_info, res.prepared.counts
@@ -352,13 +366,7 @@ def run_description(res: StudyResults) -> list[Block]:
         items.append(f"Rows of other checkpoints left out: {counts['other_checkpoints_dropped']:,}.")
     if info.get("data_sizes"):
         items.append(f"Data sizes: {_pairs(info['data_sizes'])}")
-    unanswered = (info.get("data_sizes") or {}).get("judge/failed_requests")
-    if unanswered:  # warmray.infer.failures: set aside under engine.max_failed_fraction, not analysed
-        items.append(
-            f"Responses without a verdict, their endpoint request (to generate or to judge) failed after "
-            f"every try: {unanswered:,}, listed in judge/failed_requests/. "
-            "`warmray run CONFIG --retry-failed` asks them again."
-        )
+    items += _set_aside(info.get("data_sizes") or {})
     for stage, note in (info.get("nondeterministic") or {}).items():
         items.append(f"Not repeatable ({stage}): {note}. `warmray compare RUN_A RUN_B` measures a rerun.")
     items.append(

@@ -6,8 +6,10 @@ epoch, the warm system prompt), through one vLLM engine per model with the adapt
 Each task's own grader (beside its loader in warmray.tasks) scores the answer: MMLU 1 when the letter
 read from the answer is right, GSM8K 1 when the final number is, AdvBench 1 when the answer refuses.
 Output: `capability/scores.parquet`, one row per model x variant x item, with what the grader read
-(`extracted`). Failed engine rows are kept with score 0 and their error; the
-analysis draws accuracy (AdvBench: refusal rate) with 95% Wilson intervals. Resumable per row.
+(`extracted`). Failed engine rows are kept with score 0 and their error; an endpoint request that failed
+after its tries is no answer (warmray.infer.failures): it is left unscored, listed in
+`capability/failed_requests.parquet`, and asked again by `--retry-failed`. The analysis draws accuracy
+(AdvBench: refusal rate) with 95% Wilson intervals. Resumable per row.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from warmray import infer
+from warmray import infer, resumable
 from warmray.arms import Arm, arm_requests, max_lora_rank, stage_arms
 from warmray.config import ModelConfig
 from warmray.prompt_files import read_prompt_yaml
 from warmray.rundir import table_path
-from warmray.schema import Col, EvalItem, columns, write_table
-from warmray.stage import StageContext, StageError
+from warmray.schema import Col, EvalItem, columns, read_table, write_table
+from warmray.stage import FAILED_REQUESTS, StageContext, StageError
 from warmray.tasks import CAPABILITY_GRADERS, MMLU_LETTERS, load_items
 
 log = logging.getLogger(__name__)
@@ -64,35 +66,62 @@ def score_answers(answers: pd.DataFrame, items: dict[str, EvalItem]) -> pd.DataF
     return out[columns("capability_scores")]
 
 
+def _row_keys(frame: pd.DataFrame) -> pd.Series:
+    """Each row's identity in `capability_scores` (which holds no response id): model, arm, item."""
+    rows = frame[[Col.MODEL, Col.VARIANT, Col.CHECKPOINT, Col.ITEM_ID]].itertuples(index=False)
+    return pd.Series(["|".join(map(str, row)) for row in rows], index=frame.index, dtype=str)
+
+
 def _answer(
-    ctx: StageContext, model: ModelConfig, arms: list[Arm], items: list[EvalItem], raw: Path
+    ctx: StageContext, model: ModelConfig, requests: pd.DataFrame, rank: int | None, raw: Path
 ) -> pd.DataFrame:
     cfg = ctx.config.capability
-    label, rank = f"capability {model.name}", max_lora_rank(arms)
-    requests = item_requests(arms, items)
     asks = requests[["response_id", "messages", "adapter"]]
+    label = f"capability {model.name}"
     done = infer.answer_responses(asks, raw, model, cfg.engine, cfg.sampling, label=label, lora_rank=rank)
     answered = done[["response_id", "generated_text", "inference_error"]]
     return requests.merge(answered, on="response_id").rename(columns={"generated_text": Col.RESPONSE})
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
-    """Ask every capability item of every variant of every model; grade the answers."""
+    """Ask every capability item of every variant of every model; grade the answers.
+
+    Scores already in `out` (a retried stage: warmray.stage) are kept, and their items not asked again.
+    """
     cfg = ctx.config.capability
     items = [i for t in cfg.tasks for i in load_items(t, cfg.data_dir, ctx.config.seed)]
     if not items:
         raise StageError("capability: no items (capability.tasks is empty or its sources are)")
     by_id = {i.item_id: i for i in items}
-    frames = []
+    path, aside = table_path(out, "capability", "scores"), table_path(out, "capability", "failed_requests")
+    before = read_table(path, "capability_scores") if path.is_file() else None
+    scored = set(_row_keys(before)) if before is not None else set()
+    order, frames, lost = [], [], []
     for model in ctx.config.models:
         arms = stage_arms(ctx, "capability", model)
-        frames.append(_answer(ctx, model, arms, items, out / ".raw" / model.name))
+        requests = item_requests(arms, items)
+        keys = _row_keys(requests)
+        order += list(keys)
+        requests = requests[~keys.isin(scored)]
+        answers = _answer(ctx, model, requests, max_lora_rank(arms), out / ".raw" / model.name)
+        failed = infer.failures.is_failed(answers["inference_error"])
+        lost.append(answers.loc[failed].set_index("response_id")["inference_error"])
+        frames.append(answers[~failed])
     scores = score_answers(pd.concat(frames, ignore_index=True), by_id)
-    n = write_table(scores, table_path(out, "capability", "scores"), "capability_scores")
-    counts = {"scores": n}
-    for task, rows in scores.groupby(Col.TASK):
-        counts[str(task)] = len(rows)
-    failed = int((scores["inference_error"] != "").sum())
-    if failed:
-        log.warning("capability: %d of %d answers failed in the engine (scored 0)", failed, n)
+    if before is not None:  # every row in request order, as a first run writes them
+        keyed = [frame.assign(row_key=_row_keys(frame)) for frame in (before, scores)]
+        scores = resumable.merged(*keyed, "row_key", order).drop(columns="row_key")
+    errors = pd.concat(lost)
+    if len(errors):
+        write_table(infer.failures.set_aside(errors, "capability", "request failed"), aside, "rejects")
+    n = write_table(scores, path, "capability_scores")
+    counts = {"scores": n, **{str(task): len(rows) for task, rows in scores.groupby(Col.TASK)}}
+    if len(errors):
+        counts[FAILED_REQUESTS] = len(errors)
+        log.warning("capability: %d requests failed after their tries: unscored", len(errors))
+    else:
+        aside.unlink(missing_ok=True)
+    failed_rows = int((scores["inference_error"] != "").sum())
+    if failed_rows:
+        log.warning("capability: %d of %d answers failed in the engine (scored 0)", failed_rows, n)
     return counts

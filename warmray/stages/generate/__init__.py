@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from warmray import infer
+from warmray import infer, resumable
 from warmray.arms import arm_requests, max_lora_rank, stage_arms
 from warmray.config import ModelConfig
 from warmray.rundir import table_path
@@ -63,7 +63,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, Any]:
         done = _answer(todo, ctx, model, rank, out / ".raw" / model.name)
         done = done.rename(columns={"generated_text": Col.RESPONSE})[columns("responses")]
         if kept is not None:  # every row again in request order
-            done = pd.concat([kept, done]).set_index("response_id").loc[requests["response_id"]].reset_index()
+            done = resumable.merged(kept, done, "response_id", requests["response_id"])
         write_table(done, final, "responses")
         counts[model.name] = len(done)
         failed += int(infer.failures.is_failed(done["inference_error"]).sum())

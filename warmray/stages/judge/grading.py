@@ -17,25 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from warmray import infer
+from warmray import infer, resumable
 from warmray.grading import grade, keeps_reference, write_run_agreement
 from warmray.rundir import table_path
 from warmray.schema import Col, columns, read_table, write_table
 from warmray.stage import FAILED_REQUESTS, StageContext
 
 log = logging.getLogger(__name__)
-
-
-def failed_requests(errors: pd.Series, reason: str) -> pd.DataFrame:
-    """The `rejects` rows of responses whose request failed (`errors` indexed by response_id)."""
-    return pd.DataFrame(
-        {
-            "stage": "judge",
-            "row_id": errors.index.astype(str),
-            "reason": reason,
-            "detail": errors.astype(str).str.removeprefix(infer.failures.REQUEST_FAILED).to_numpy(),
-        }
-    )
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
@@ -51,7 +39,7 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     reference_folder = table_path(out, "judge", "reference_verdicts")
     if keep_reference:
         reference_folder.mkdir(exist_ok=True)
-    counts, set_aside_rows, aside_folder = {}, 0, out / FAILED_REQUESTS
+    counts, set_aside_rows, aside_folder = {}, 0, table_path(out, "judge", "failed_requests")
     ctx.input_dir("generate")
     for path in sorted(ctx.rundir.table("generate", "responses").glob("*.parquet")):
         final, aside = folder / path.name, aside_folder / path.name
@@ -92,13 +80,13 @@ def _grade_model(
     # A response whose endpoint request failed is no response: set aside, as a failed judge request.
     lost = infer.failures.is_failed(responses["inference_error"])
     errors = responses.loc[lost].set_index("response_id")["inference_error"]
-    set_aside = [failed_requests(errors, "generate request failed")] if lost.any() else []
+    set_aside = [infer.failures.set_aside(errors, "judge", "generate request failed")] if lost.any() else []
     responses = responses[~lost].reset_index(drop=True)
     verdicts = before
     if len(responses) or before is None:
         graded = grade(responses, ctx.config.judge, scratch)
         if len(graded.failed):
-            set_aside.append(failed_requests(graded.failed, "judge request failed"))
+            set_aside.append(infer.failures.set_aside(graded.failed, "judge", "judge request failed"))
         if graded.reference is not None:  # written before the judge's file, so a resumed run never lacks it
             write_table(_merged(graded.reference, reference, order), reference, "verdicts")
         verdicts = _merged(graded.verdicts, final, order)
@@ -110,6 +98,4 @@ def _merged(new: pd.DataFrame, path: Path, order: pd.Series) -> pd.DataFrame:
     new = new[columns("verdicts")]
     if not path.is_file():
         return new
-    old = read_table(path, "verdicts")
-    rows = pd.concat([old[~old["response_id"].isin(new["response_id"])], new]).set_index("response_id")
-    return rows.loc[[r for r in order if r in rows.index]].reset_index()[columns("verdicts")]
+    return resumable.merged(read_table(path, "verdicts"), new, "response_id", order)
