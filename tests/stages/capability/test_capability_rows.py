@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from failing_endpoint import FailingEndpoint
+
 from warmray.arms import Arm
 from warmray.schema import EvalItem, columns
 from warmray.stages.capability import item_prompt, item_requests, score_answers
@@ -41,26 +43,11 @@ def test_requests_and_scores():
 def test_a_failed_request_is_left_unscored_and_a_retry_asks_only_it(tmp_path, monkeypatch):
     from warmray import infer
     from warmray.config import ExperimentConfig
-    from warmray.infer import OUTPUT_COLUMNS
-    from warmray.infer.failures import REQUEST_FAILED
     from warmray.schema import read_table
     from warmray.stage import FAILED_REQUESTS, StageContext
     from warmray.stages import capability
 
-    asked: list[list[str]] = []
-    down = {"m|original|gsm8k:0"}
-
-    def endpoint(requests, key, folder, model, engine, sampling, *, label, lora_rank=None):
-        asked.append(list(requests[key]))
-        failed = requests[key].isin(down)
-        carried = requests.drop(columns=["messages", "adapter"])
-        return carried.assign(
-            generated_text=["" if f else "I can't help with that." for f in failed],
-            num_input_tokens=3,
-            num_generated_tokens=[0 if f else 6 for f in failed],
-            inference_error=[REQUEST_FAILED + "HTTP 502" if f else "" for f in failed],
-        )[[*carried.columns, *OUTPUT_COLUMNS]]
-
+    endpoint = FailingEndpoint({"m|original|gsm8k:0"}, "I can't help with that.", "HTTP 502")
     monkeypatch.setattr(infer, "answer", endpoint)
     tasks = [{"name": t, "n": 2, "source": "builtin:demo"} for t in ("mmlu", "gsm8k", "advbench")]
     cfg = ExperimentConfig.model_validate(
@@ -78,9 +65,9 @@ def test_a_failed_request_is_left_unscored_and_a_retry_asks_only_it(tmp_path, mo
     aside = read_table(out / "failed_requests.parquet", "rejects")
     assert list(aside["row_id"]) == ["m|original|gsm8k:0"] and list(aside["detail"]) == ["HTTP 502"]
 
-    down.clear()  # a retry: the committed output copied, the scratch gone
+    endpoint.down = set()  # a retry: the committed output copied, the scratch gone
     counts = capability.run(StageContext(cfg, tmp_path / "run"), out)
-    assert asked[1] == ["m|original|gsm8k:0"] and FAILED_REQUESTS not in counts
+    assert endpoint.asked[1] == ["m|original|gsm8k:0"] and FAILED_REQUESTS not in counts
     again = read_table(out / "scores.parquet", "capability_scores")
     items = ["mmlu:demo:3", "mmlu:demo:7", "gsm8k:0", "gsm8k:2", "advbench:0", "advbench:3"]
     assert list(again["item_id"]) == items

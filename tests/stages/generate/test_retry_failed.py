@@ -4,11 +4,10 @@ No engine runs here: `warmray.infer.answer` is an endpoint whose requests for so
 """
 
 import pandas as pd
+from failing_endpoint import FailingEndpoint
 from test_arms import committed, grid_prompts, tiny_config
 
 from warmray import infer
-from warmray.infer import OUTPUT_COLUMNS
-from warmray.infer.failures import REQUEST_FAILED
 from warmray.schema import read_table
 from warmray.stage import FAILED_REQUESTS, StageContext
 from warmray.stages import generate
@@ -21,28 +20,15 @@ def test_a_retried_generate_asks_only_its_failed_requests_and_keeps_the_rows_in_
     prompts = pd.concat([grid_prompts()] * 3, ignore_index=True)
     prompts["prompt_id"] = [f"demo:{i}|original|unmodified" for i in range(3)]
     committed(run, "grid", "prompts", prompts)
-    asked: list[list[str]] = []
-    down = {"tiny|original|demo:1|original|unmodified"}
-
-    def endpoint(requests, key, folder, model, engine, sampling, *, label, lora_rank=None):
-        asked.append(list(requests[key]))
-        failed = requests[key].isin(down)
-        carried = requests.drop(columns=["messages", "adapter"])
-        return carried.assign(
-            generated_text=["" if f else "Four." for f in failed],
-            num_input_tokens=3,
-            num_generated_tokens=[0 if f else 2 for f in failed],
-            inference_error=[REQUEST_FAILED + "HTTP 429" if f else "" for f in failed],
-        )[[*carried.columns, *OUTPUT_COLUMNS]]
-
+    endpoint = FailingEndpoint({"tiny|original|demo:1|original|unmodified"}, "Four.", "HTTP 429")
     monkeypatch.setattr(infer, "answer", endpoint)
     out = tmp_path / "out"
     out.mkdir()
     assert generate.run(StageContext(cfg, run), out)[FAILED_REQUESTS] == 1
     first = read_table(out / "responses" / "tiny.parquet", "responses")
-    down = set()
+    endpoint.down = set()
     counts = generate.run(StageContext(cfg, run), out)
-    assert asked[1] == ["tiny|original|demo:1|original|unmodified"] and FAILED_REQUESTS not in counts
+    assert endpoint.asked[1] == ["tiny|original|demo:1|original|unmodified"] and FAILED_REQUESTS not in counts
     again = read_table(out / "responses" / "tiny.parquet", "responses")
     assert list(again["response_id"]) == list(first["response_id"])
     assert (again["response"] == "Four.").all() and (again["inference_error"] == "").all()

@@ -1,6 +1,6 @@
 """A response whose judge request failed gets no verdict: set aside with its error, never UNPARSEABLE."""
 
-import pandas as pd
+from failing_endpoint import FailingEndpoint
 from manifest_helpers import finish_stage
 from test_keep_reference import responses
 
@@ -12,25 +12,7 @@ from warmray.stage import StageContext
 from warmray.stages.judge import grading
 
 
-class Endpoint:
-    """`infer.answer` as an LLM judge whose requests for the rows in `down` fail; records what it is asked."""
-
-    def __init__(self, down: set[str]) -> None:
-        self.down, self.asked = down, []
-
-    def __call__(self, asks, key, folder, model, engine, sampling, *, label):
-        self.asked.append(list(asks[key]))
-        failed = asks[key].isin(self.down)
-        return pd.DataFrame(
-            {
-                key: asks[key],
-                "generated_text": ["" if f else "CORRECT" for f in failed],
-                "inference_error": [REQUEST_FAILED + "HTTP 500: boom" if f else "" for f in failed],
-            }
-        )
-
-
-def judged_by(endpoint: Endpoint, tmp_path, monkeypatch):
+def judged_by(endpoint: FailingEndpoint, tmp_path, monkeypatch):
     """20 responses of model m (demo:5's generate request failed) and a judge stage run over them.
 
     Returns the rows, the stage's folder and a function that runs the stage there (its counts).
@@ -50,7 +32,7 @@ def judged_by(endpoint: Endpoint, tmp_path, monkeypatch):
 
 
 def test_a_failed_judge_request_is_set_aside_not_graded(tmp_path, monkeypatch):
-    _, out, judge = judged_by(Endpoint({"m|original|demo:3"}), tmp_path, monkeypatch)
+    _, out, judge = judged_by(FailingEndpoint({"m|original|demo:3"}), tmp_path, monkeypatch)
     counts = judge()
     assert counts["verdicts"] == 18 and counts["failed_requests"] == 2
     verdicts = read_table(out / "verdicts", "verdicts")
@@ -65,7 +47,7 @@ def test_a_failed_judge_request_is_set_aside_not_graded(tmp_path, monkeypatch):
 def test_a_retried_judge_asks_only_its_failed_requests_and_keeps_every_verdict_in_order(
     tmp_path, monkeypatch
 ):
-    endpoint = Endpoint({"m|original|demo:3", "m|original|demo:8"})
+    endpoint = FailingEndpoint({"m|original|demo:3", "m|original|demo:8"})
     rows, out, judge = judged_by(endpoint, tmp_path, monkeypatch)
     assert judge()["failed_requests"] == 3
     # A retry starts from a copy of the committed output (warmray.stage): the judge's scratch is gone.
