@@ -86,6 +86,20 @@ def test_section_hash_changes_only_with_its_section(tmp_path):
     assert base.section_hash("judge") != changed.section_hash("judge")
 
 
+def test_a_stage_identity_ignores_how_requests_are_sent_and_nothing_else():
+    base = load_config(ROOT / "configs" / "tiny.yaml")
+    sent = [f"{e}.{k}={v}" for e in ("judge.engine", "grid.wrong_answer_engine") for k, v in _SENDING.items()]
+    resent = load_config(ROOT / "configs" / "tiny.yaml", sent)
+    assert resent.judge.engine.request_tries == 9 and resent.grid.wrong_answer_engine.qps == 3
+    assert base.identity_hash("judge", "grid") == resent.identity_hash("judge", "grid")
+    assert base.section_hash("judge", "grid") != resent.section_hash("judge", "grid")
+    other = load_config(ROOT / "configs" / "tiny.yaml", ["judge.engine.max_model_len=777"])
+    assert base.identity_hash("judge") != other.identity_hash("judge")
+
+
+_SENDING = {"request_tries": 9, "request_timeout_s": 5, "qps": 3, "max_failed_fraction": 0.5}
+
+
 def test_a_missing_rewriter_model_names_its_key(tmp_path):
     path = write(
         tmp_path, "models: [{name: m, source: builtin:tiny-random}]\nrewrite: {model: /no/such/rewriter}\n"

@@ -72,6 +72,30 @@ def test_a_changed_config_under_a_finished_stage_is_an_error_naming_the_fix(ctx)
     assert not run_stage(counting_stage([]), StageContext(changed, ctx.run_dir), force=True).skipped
 
 
+def test_changing_how_requests_are_sent_keeps_a_finished_stage_and_an_interrupted_attempt(ctx):
+    tiny = ROOT / "configs" / "tiny.yaml"
+    sent = ["judge.engine.request_tries=9", "judge.engine.max_failed_fraction=0.5", "judge.engine.qps=2"]
+    resent = StageContext(load_config(tiny, sent), ctx.run_dir)
+    with pytest.raises(KeyboardInterrupt):
+        run_stage(counting_stage([], fail_after_first_shard=True), ctx)
+    before = (ctx.run_dir / ".demo.partial" / "part-0.parquet").stat().st_mtime_ns
+    run_stage(counting_stage([]), resent)  # resumes the attempt: its finished shard is kept
+    assert (ctx.run_dir / "demo" / "part-0.parquet").stat().st_mtime_ns == before
+    assert decide(counting_stage([]), ctx).action == "skip"
+    longer = StageContext(load_config(tiny, ["judge.engine.max_model_len=512"]), ctx.run_dir)
+    with pytest.raises(StageError, match="different config"):  # what an answer is still counts
+        decide(counting_stage([]), longer)
+
+
+def test_a_manifest_holding_the_older_identity_of_the_same_config_is_still_finished(ctx):
+    run_stage(counting_stage([]), ctx)
+    path = ctx.run_dir / "demo" / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest["key_parts"]["config"] = ctx.config.section_hash("judge")  # as written before identity_hash
+    path.write_text(json.dumps(manifest))
+    assert decide(counting_stage([]), ctx).action == "skip"
+
+
 def test_reading_an_unfinished_input_stage_says_what_to_run(ctx):
     with pytest.raises(StageError, match="warmray grid"):
         ctx.input_dir("grid")

@@ -136,7 +136,7 @@ def _finished_run(config: ExperimentConfig, run_dir: Path) -> None:
         inputs = {n: f"{n}-1" for n in stage.inputs(ctx)}
         finish_stage(
             run_dir / stage.name,
-            key_parts=KeyParts(config=config.section_hash(*stage.experiment_sections()), inputs=inputs),
+            key_parts=KeyParts(config=config.identity_hash(*stage.experiment_sections()), inputs=inputs),
             config_sections={s: dump[s] for s in stage.sections},
         )
 

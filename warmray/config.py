@@ -824,15 +824,39 @@ class ExperimentConfig(Section):
         return self.warmth.epochs or self.train.checkpoint_epochs
 
     def section_hash(self, *sections: str) -> str:
-        """A stable hash of the named sections (all when none), for stage manifests."""
+        """A stable hash of the named sections (all when none): an audit's or a sweep's identity."""
         data = self.model_dump(mode="json")
         return self.hash_values({k: data[k] for k in sections} if sections else data)
+
+    def identity_hash(self, *sections: str) -> str:
+        """`section_hash` of a stage's sections without their engines' REQUEST_HANDLING keys.
+
+        A stage's identity: changing how its requests are sent keeps its finished output and lets an
+        interrupted attempt resume with what it had.
+        """
+        data = self.model_dump(mode="json")
+        return self.hash_values(_without_request_handling({k: data[k] for k in sections}))
 
     @staticmethod
     def hash_values(value: Any) -> str:
         """A short stable hash of any JSON-serialisable value."""
         blob = json.dumps(value, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# Engine keys that decide how requests are sent and how many failures a stage tolerates, never what an
+# answer is: they are left out of a stage's identity (ExperimentConfig.identity_hash).
+REQUEST_HANDLING = frozenset({"qps", "request_timeout_s", "request_tries", "max_failed_fraction"})
+
+
+def _without_request_handling(value: Any) -> Any:
+    """A dumped config value with the REQUEST_HANDLING keys taken out of every engine block in it."""
+    if isinstance(value, list):
+        return [_without_request_handling(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    dropped = REQUEST_HANDLING if REQUEST_HANDLING <= value.keys() else frozenset()
+    return {k: _without_request_handling(v) for k, v in value.items() if k not in dropped}
 
 
 # Every section holding an engine, as (section, key): a profile name there is resolved, the device placed.

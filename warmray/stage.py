@@ -1,14 +1,15 @@
 """How a stage runs: into a partial folder, committed by rename with a manifest; and when it must rerun.
 
-A stage's identity (its key) covers its config sections, the contents of the prompt and built-in data
-files it read (recorded while it ran: warmray.prompt_files), and the output identities of the stages it
-reads. A finished stage is skipped when its key still holds; a stage whose inputs or files changed is
-redone; a stage whose own config sections changed is refused (a different experiment: use a new run
-directory, or `--force`), except for the sections it declares `redo_on` (the evaluated checkpoint: another
-choice among what train made), whose change redoes it. A stage's output identity (`output_id` in its
-manifest) changes whenever it is committed again, so redoing a stage invalidates everything downstream.
-The manifest also records each committed file's size and content hash: a finished stage whose files no
-longer match (truncated, edited, deleted) is redone ("output changed on disk") instead of skipped.
+A stage's identity (its key) covers its config sections (not how their engines send requests:
+ExperimentConfig.identity_hash), the contents of the prompt and built-in data files it read (recorded
+while it ran: warmray.prompt_files), and the output identities of the stages it reads. A finished stage is
+skipped when its key still holds; a stage whose inputs or files changed is redone; a stage whose own
+config sections changed is refused (a different experiment: use a new run directory, or `--force`), except
+for the sections it declares `redo_on` (the evaluated checkpoint: another choice among what train made),
+whose change redoes it. A stage's output identity (`output_id` in its manifest) changes whenever it is
+committed again, so redoing a stage invalidates everything downstream. The manifest also records each
+committed file's size and content hash: a finished stage whose files no longer match (truncated, edited,
+deleted) is redone ("output changed on disk") instead of skipped.
 
 The commit is ordered so that a kill at any point leaves the old committed output or the new one, never
 neither (see `commit`); an interrupted attempt with the same key resumes from its partial folder.
@@ -266,10 +267,15 @@ def decide(
         manifest = read_manifest(ctx.rundir.stage(stage.name))
     except OutdatedManifest as exc:
         return Decision(stage.name, "redo", f"its manifest {exc.why}")
-    if manifest.key_parts.config != ctx.config.section_hash(*stage.experiment_sections()):
+    sections = stage.experiment_sections()
+    # Manifests written before identity_hash hold section_hash: the same identity when nothing else changed.
+    if manifest.key_parts.config not in (
+        ctx.config.identity_hash(*sections),
+        ctx.config.section_hash(*sections),
+    ):
         raise StageError(
             f"stage {stage.name!r} in {ctx.run_dir} was made with a different config (sections: "
-            f"{', '.join(stage.experiment_sections())}). Use a new --run-dir, or pass --force to redo it."
+            f"{', '.join(sections)}). Use a new --run-dir, or pass --force to redo it."
         )
     now = ctx.config.model_dump(mode="json", include=set(stage.redo_on))
     chosen = [s for s in stage.redo_on if manifest.config_sections.get(s) != now[s]]
@@ -316,7 +322,7 @@ def run_stage(
     if decision.action == "skip":
         log.info("stage %s: already finished in %s, nothing to do", stage.name, final)
         return StageResult(stage.name, True, final, read_manifest(final).rows, 0.0)
-    config_part = ctx.config.section_hash(*stage.experiment_sections())
+    config_part = ctx.config.identity_hash(*stage.experiment_sections())
     inputs = {n: read_manifest(ctx.input_dir(n)).output_id for n in stage.inputs(ctx)}
     partial = rundir.partial(stage.name)
     resumed = _prepare_partial(partial, {"config": config_part, "inputs": inputs})

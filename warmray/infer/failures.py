@@ -102,6 +102,8 @@ def check_share(
             f"{label}: {n} of {len(done)} requests to the endpoint {endpoint} failed after every try "
             f"(more than engine.max_failed_fraction = {limit:g} allows); the error seen most: {common}. "
             f"The {len(done) - n} answers that succeeded are kept (in {folder}): once the endpoint answers "
-            "again, run the same command and only the failed requests are sent. The log lists the failures."
+            "again, run the same command and only the failed requests are sent (a --set of the engine's "
+            "request_tries, request_timeout_s, qps or max_failed_fraction keeps them too). The log lists the "
+            "failures."
         )
     return n
