@@ -14,7 +14,7 @@ from pathlib import Path
 
 from warmray import processes, progress
 from warmray.config import ConfigError, ExperimentConfig, add_overrides_argument, load_config
-from warmray.console import Console, CountWarnings, add_verbose_argument, stop_ray
+from warmray.console import Console, CountWarnings, add_from_argument, add_verbose_argument, stop_ray
 from warmray.errors import UserError, explain_outside
 from warmray.manifest import OutdatedManifest, read_manifest
 from warmray.pipeline import STAGE_NAMES, STAGES, run_pipeline
@@ -89,13 +89,9 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         if stage.name == "judge" == command:  # `judge --from FILE --out DIR`: grade responses made elsewhere
             importlib.import_module("warmray.judge_files").add_arguments(p)
         if stage.name == "analyze":
-            p.add_argument(
-                "--from",
-                dest="sources",
-                nargs="+",
-                type=Path,
-                metavar="PATH",
-                help="analyse verdicts instead of a run: CSV/Parquet files, folders, run directories, or the "
+            add_from_argument(
+                p,
+                "analyse verdicts instead of a run: CSV/Parquet files, folders, run directories, or the "
                 "study's released outputs folder (read as judge --from and judge-agreement read them)",
             )
             p.add_argument("--out", type=Path, help="output folder for --from (report, tables, figures)")

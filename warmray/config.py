@@ -825,8 +825,7 @@ class ExperimentConfig(Section):
 
     def section_hash(self, *sections: str) -> str:
         """A stable hash of the named sections (all when none): an audit's or a sweep's identity."""
-        data = self.model_dump(mode="json")
-        return self.hash_values({k: data[k] for k in sections} if sections else data)
+        return self.hash_values(self._sections(sections))
 
     def identity_hash(self, *sections: str) -> str:
         """`section_hash` of a stage's sections without their engines' REQUEST_HANDLING keys.
@@ -834,8 +833,11 @@ class ExperimentConfig(Section):
         A stage's identity: changing how its requests are sent keeps its finished output and lets an
         interrupted attempt resume with what it had.
         """
+        return self.hash_values(_without_request_handling(self._sections(sections)))
+
+    def _sections(self, sections: tuple[str, ...]) -> dict[str, Any]:
         data = self.model_dump(mode="json")
-        return self.hash_values(_without_request_handling({k: data[k] for k in sections}))
+        return {k: data[k] for k in sections} if sections else data
 
     @staticmethod
     def hash_values(value: Any) -> str:

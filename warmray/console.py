@@ -150,6 +150,11 @@ def of_command(args: argparse.Namespace) -> Console:
     return getattr(args, "console", None) or Console(getattr(args, "verbose", False))
 
 
+def add_from_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """The `--from PATH...` of the commands that read results made elsewhere (warmray.results_reader)."""
+    parser.add_argument("--from", dest="sources", nargs="+", type=Path, metavar="PATH", help=help_text)
+
+
 def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
     """The `--verbose` flag of every command that starts engines."""
     parser.add_argument(

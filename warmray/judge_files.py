@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from warmray import grading
 from warmray.config import ConfigError, ExperimentConfig, apply_overrides, load_config
+from warmray.console import add_from_argument
 from warmray.grading import Source, compare, grader_for, kappa_text
 from warmray.results_reader import Results, ResultsInputError, read_results
 from warmray.schema import Col
@@ -122,14 +123,10 @@ def grade(responses: pd.DataFrame, config: ExperimentConfig, scratch: Path) -> p
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`--from` and `--out` (the judge subcommand already takes an optional CONFIG and `--set`)."""
-    parser.add_argument(
-        "--from",
-        dest="sources",
-        nargs="+",
-        type=Path,
-        metavar="PATH",
-        help="responses to grade: CSV/Parquet files, folders, a run directory, or the study's released "
-        "outputs folder or files",
+    add_from_argument(
+        parser,
+        "responses to grade: CSV/Parquet files, folders, a run directory, or the study's released outputs "
+        "folder or files",
     )
     parser.add_argument("--out", type=Path, help="folder for verdicts.parquet and agreement.csv")
 

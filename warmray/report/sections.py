@@ -23,6 +23,7 @@ from warmray.report.study_sections import (
     paired_blocks,
     procedure_items,
 )
+from warmray.rundir import TABLES
 from warmray.schema import Col
 from warmray.statistics import FIGURES, WIDE_CI_PP, StudyResults
 
@@ -341,7 +342,8 @@ def _set_aside(sizes: dict[str, Any]) -> list[str]:
         if n:
             out.append(
                 f"{what}, their endpoint request failed after every try: {n:,}, listed in "
-                f"{stage}/failed_requests. `warmray run CONFIG --retry-failed` asks them again."
+                f"{stage}/{TABLES[(stage, 'failed_requests')][0]}. `warmray run CONFIG --retry-failed` asks "
+                "them again."
             )
     return out
 
