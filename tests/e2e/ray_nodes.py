@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -96,7 +97,8 @@ class RayCluster:
 
         Ray's state API is asked only once the new raylet listens: each `ray list` is a process that
         imports Ray (about a CPU-second), and polling it every 2 s through a node's start cost more CPU
-        than the start itself on a loaded machine.
+        than the start itself on a loaded machine. A head is up only once `ray start` has recorded its
+        address for drivers on this machine, which it writes after the node is already alive.
         """
         deadline = time.time() + timeout_s
         while time.time() < deadline:
@@ -105,10 +107,17 @@ class RayCluster:
             if proc.poll() is not None:
                 _signal_group(proc, signal.SIGKILL)  # what it started before it gave up
                 return False
-            if gcs_alive(f"127.0.0.1:{raylet_port}") and len(self.alive_nodes()) >= n:
+            listens = gcs_alive(f"127.0.0.1:{raylet_port}") and (n > 1 or self._head_recorded())
+            if listens and len(self.alive_nodes()) >= n:
                 return True
             time.sleep(1)
         raise AssertionError(f"{n} Ray node(s) not up after {timeout_s} s:\n{log.read_text()[-4000:]}")
+
+    def _head_recorded(self) -> bool:
+        """Whether `ray start` recorded this head's address (an earlier failed try may have left its own)."""
+        recorded = Path(self.env["RAY_TMPDIR"]) / "ray" / "ray_current_cluster"
+        port = self.gcs.rsplit(":", 1)[1]  # Ray records the machine's own IP for 127.0.0.1
+        return recorded.is_file() and recorded.read_text().strip().endswith(f":{port}")
 
     def state(self, kind: str, *extra: str) -> list[dict]:
         """`ray list <kind>` from Ray's state API, as JSON rows ([] while the dashboard is not up)."""
@@ -148,9 +157,13 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 
 
 def cluster_env(temp_dir: str, **extra: str) -> dict[str, str]:
-    """The environment for nodes and clients: token auth, a private Ray temp dir, no inherited address."""
+    """The environment for nodes and clients: token auth, a private Ray temp dir, no inherited address.
+
+    The token is this cluster's own: a machine without ~/.ray/auth_token (a fresh CI home) starts it too.
+    """
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     # Ray's memory monitor reads the whole machine's memory: on a shared test machine other people's
     # processes would get this cluster's workers killed. Off here; the kernel's OOM killer stays.
     quiet = {"RAY_memory_monitor_refresh_ms": "0"}
-    return env | {"RAY_AUTH_MODE": "token", "RAY_TMPDIR": temp_dir} | quiet | extra
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    return env | auth | {"RAY_TMPDIR": temp_dir} | quiet | extra
