@@ -72,7 +72,7 @@ def tiny_config(tmp_path: Path, **model: object) -> ExperimentConfig:
     return ExperimentConfig.model_validate(data)
 
 
-def _trained(run: Path, model: str = "tiny", rank: int = 8) -> None:
+def trained(run: Path, model: str = "tiny", rank: int = 8) -> None:
     """A finished train stage holding every adapter of configs/tiny.yaml."""
     for style in ("warm", "cold"):
         for epoch in ("0.5", "1"):
@@ -97,7 +97,7 @@ def test_arms_of_a_config_with_a_shipped_adapter_a_system_prompt_and_fine_tuned_
     shipped = _adapter(tmp_path / "shipped-lora", 16)
     cfg = tiny_config(tmp_path, adapter=str(shipped))
     run = tmp_path / "run"
-    _trained(run)
+    trained(run)
     arms = list_arms(cfg, "generate", RunDir(run))
     train = run / "train" / "tiny"
     warm_prompt = read_prompt(cfg.warm_system_prompt)
@@ -159,7 +159,7 @@ def test_warmth_serves_a_models_own_adapter_as_its_epoch_0(tmp_path, engine_call
     shipped = _adapter(tmp_path / "shipped-lora", 32)
     cfg = tiny_config(tmp_path, adapter=str(shipped))
     run = tmp_path / "run"
-    _trained(run)
+    trained(run)
     prompts = pd.DataFrame(
         {"conversation_id": ["c1"], "prompt_id": ["v1"], "prompt": ["How are you?"], "origin": ["demo"]}
     )
@@ -212,7 +212,7 @@ def test_responses_capability_and_warmth_tables_spell_a_checkpoint_one_way(tmp_p
     every = cfg.capability.model_copy(update={"variants": cfg.generate.variants})  # all four
     cfg = cfg.model_copy(update={"capability": every})
     run = tmp_path / "run"
-    _trained(run)
+    trained(run)
     committed(run, "grid", "prompts", grid_prompts())
     val = pd.DataFrame(
         {"conversation_id": ["c1"], "prompt_id": ["v1"], "prompt": ["Hello"], "origin": ["demo"]}

@@ -139,7 +139,7 @@ def _add_stage_args(p: argparse.ArgumentParser, config_required: bool = True) ->
         "--retry-failed",
         action="store_true",
         help="ask again the endpoint requests that failed after their tries in finished stages (generate, "
-        "judge, capability), keeping every answer that succeeded; the stages after them are redone",
+        "judge, warmth, capability), keeping every answer that succeeded; the stages after them are redone",
     )
     add_overrides_argument(p)
     add_verbose_argument(p)

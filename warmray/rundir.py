@@ -45,6 +45,7 @@ TABLES: dict[tuple[str, str], tuple[str, str]] = {
     ("judge", "failed_requests"): ("failed_requests", "rejects"),  # responses left without a verdict
     ("warmth", "scores"): ("scores.parquet", "warmth_scores"),
     ("warmth", "by_epoch"): ("by_epoch.parquet", "warmth_by_epoch"),
+    ("warmth", "failed_requests"): ("failed_requests.parquet", "rejects"),  # answers never given, unscored
     ("capability", "scores"): ("scores.parquet", "capability_scores"),
     ("capability", "failed_requests"): ("failed_requests.parquet", "rejects"),  # items left unscored
 }

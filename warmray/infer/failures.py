@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from warmray.errors import UserError
+from warmray.schema import write_table
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,18 @@ def set_aside(errors: pd.Series, stage: str, reason: str) -> pd.DataFrame:
             "detail": errors.astype(str).str.removeprefix(REQUEST_FAILED).to_numpy(),
         }
     )
+
+
+def write_set_aside(errors: pd.Series, path: Path, stage: str) -> int:
+    """Write the failed requests in `errors` as the stage's `rejects` table at `path`; their count.
+
+    With none, a table left by an earlier attempt (a retry that copied it) is removed.
+    """
+    if not len(errors):
+        path.unlink(missing_ok=True)
+        return 0
+    log.warning("%s: %d requests failed after their tries: set aside", stage, len(errors))
+    return write_table(set_aside(errors, stage, "request failed"), path, "rejects")
 
 
 def reopen(folder: Path) -> int:

@@ -336,7 +336,11 @@ def figures(res: StudyResults) -> list[Block]:
 def _set_aside(sizes: dict[str, Any]) -> list[str]:
     """The rows a run left out because their endpoint requests failed (warmray.infer.failures)."""
     out = []
-    left_out = {"judge": "Responses without a verdict", "capability": "Capability items unscored"}
+    left_out = {
+        "judge": "Responses without a verdict",
+        "warmth": "Warmth answers never given (unscored)",
+        "capability": "Capability items unscored",
+    }
     for stage, what in left_out.items():
         n = sizes.get(f"{stage}/failed_requests")
         if n:

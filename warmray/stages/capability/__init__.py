@@ -111,16 +111,11 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
     if before is not None:  # every row in request order, as a first run writes them
         keyed = [frame.assign(row_key=_row_keys(frame)) for frame in (before, scores)]
         scores = resumable.merged(*keyed, "row_key", order).drop(columns="row_key")
-    errors = pd.concat(lost)
-    if len(errors):
-        write_table(infer.failures.set_aside(errors, "capability", "request failed"), aside, "rejects")
+    unscored = infer.failures.write_set_aside(pd.concat(lost), aside, "capability")
     n = write_table(scores, path, "capability_scores")
     counts = {"scores": n, **{str(task): len(rows) for task, rows in scores.groupby(Col.TASK)}}
-    if len(errors):
-        counts[FAILED_REQUESTS] = len(errors)
-        log.warning("capability: %d requests failed after their tries: unscored", len(errors))
-    else:
-        aside.unlink(missing_ok=True)
+    if unscored:
+        counts[FAILED_REQUESTS] = unscored
     failed_rows = int((scores["inference_error"] != "").sum())
     if failed_rows:
         log.warning("capability: %d of %d answers failed in the engine (scored 0)", failed_rows, n)

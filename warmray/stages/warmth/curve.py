@@ -6,7 +6,9 @@ warmray.arms; one vLLM engine per model, the adapters chosen per row), and every
 scored by SocioT on Ray Data actors (warmray.sociot.scoring). Output: `warmth/scores.parquet`
 (one row per model x style x epoch x prompt; the original model is epoch 0 of every style's curve) and
 `warmth/by_epoch.parquet` (mean, SD and 95% CI per model, style and epoch). Both the answers and the
-scores are resumable per row.
+scores are resumable per row. An answer the engine could not give is left unscored (logged); an endpoint
+request that failed after its tries is listed in `warmth/failed_requests.parquet` and asked again by
+`--retry-failed`, which keeps every score already written.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from warmray import infer, resumable
 from warmray.arms import Arm, arm_requests, max_lora_rank, stage_arms
 from warmray.config import ModelConfig
 from warmray.rundir import table_path
-from warmray.schema import Col, columns, write_table
+from warmray.schema import NO_CHECKPOINT, Col, columns, read_table, write_table
 from warmray.sociot import SCORE_COLUMNS, score_dataset
-from warmray.stage import StageContext, StageError
+from warmray.stage import FAILED_REQUESTS, StageContext, StageError
 from warmray.statistics import warmth_table
 
 log = logging.getLogger(__name__)
@@ -48,19 +50,37 @@ def score_rows(answers: pd.DataFrame, styles: tuple[str, ...]) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def _answer(ctx: StageContext, model: ModelConfig, prompts: pd.DataFrame, raw: Path) -> pd.DataFrame:
+def answer_keys(frame: pd.DataFrame) -> pd.Series:
+    """Each answer's identity in requests and in `warmth_scores` rows: model, style, checkpoint, prompt.
+
+    The original model's answer has no style of its own (its rows are copied into every style's curve).
+    """
+    style = frame[Col.STYLE].where(frame[Col.CHECKPOINT] != NO_CHECKPOINT, "")
+    parts = (frame[Col.MODEL], style, frame[Col.CHECKPOINT], frame["prompt_id"])
+    return pd.Series(["|".join(map(str, p)) for p in zip(*parts, strict=True)], index=frame.index, dtype=str)
+
+
+def kept_answers(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scored answers of `warmth_scores` rows, each once (the original model's taken out of the styles)."""
+    keyed = scores.assign(key=answer_keys(scores)).drop_duplicates("key")
+    keyed[Col.STYLE] = keyed[Col.STYLE].where(keyed[Col.CHECKPOINT] != NO_CHECKPOINT, "")
+    return keyed.drop(columns=["procedure", "scorer"])  # set for every row when the table is written
+
+
+def _answer(ctx: StageContext, requests: pd.DataFrame, model: ModelConfig, rank: int | None, raw: Path):
     cfg = ctx.config.warmth
-    arms = stage_arms(ctx, "warmth", model)
-    requests = checkpoint_requests(arms, prompts)
-    label, rank = f"warmth {model.name}", max_lora_rank(arms)
     asks = requests[["response_id", "messages", "adapter"]]
-    done = infer.answer_responses(asks, raw, model, cfg.engine, cfg.sampling, label=label, lora_rank=rank)
+    done = infer.answer_responses(
+        asks, raw, model, cfg.engine, cfg.sampling, label=f"warmth {model.name}", lora_rank=rank
+    )
     return requests.drop(columns=["messages"]).merge(
         done[["response_id", "generated_text", "inference_error"]], on="response_id"
     )
 
 
 def _score(ctx: StageContext, answers: pd.DataFrame, raw: Path) -> pd.DataFrame:
+    if answers.empty:  # a retry whose every answer of this model was kept
+        return answers.assign(**{c: pd.Series(dtype=float) for c in SCORE_COLUMNS})
     texts = answers[["response_id", "generated_text"]].rename(columns={"generated_text": "text"})
     todo = resumable.remaining(texts, "response_id", raw)
     if len(todo):
@@ -70,21 +90,37 @@ def _score(ctx: StageContext, answers: pd.DataFrame, raw: Path) -> pd.DataFrame:
 
 
 def run(ctx: StageContext, out: Path) -> dict[str, int]:
-    """Answer the held-out prompts with every checkpoint and score the answers' warmth."""
+    """Answer the held-out prompts with every checkpoint and score the answers' warmth.
+
+    Scores already in `out` (a retried stage: warmray.stage) are kept, and their prompts not asked again.
+    """
     cfg = ctx.config.warmth
     prompts = ctx.read("corpus", "val_prompts")
     prompts = prompts.head(cfg.n_prompts) if cfg.n_prompts else prompts
     if prompts.empty:
         raise StageError("warmth: corpus has no val_prompts (corpus.max_val_prompts is 0?)")
-    frames = []
+    path, aside = table_path(out, "warmth", "scores"), table_path(out, "warmth", "failed_requests")
+    kept = kept_answers(read_table(path, "warmth_scores")) if path.is_file() else None
+    order, frames, lost = [], [], []
     for model in ctx.config.models:
-        answers = _answer(ctx, model, prompts, out / ".raw" / "answers" / model.name)
+        arms = stage_arms(ctx, "warmth", model)
+        requests = checkpoint_requests(arms, prompts)
+        keys = answer_keys(requests)
+        order += list(keys)
+        if kept is not None:
+            requests = requests[~keys.isin(kept["key"])]
+        answers = _answer(ctx, requests, model, max_lora_rank(arms), out / ".raw" / "answers" / model.name)
         failed = answers["inference_error"] != ""
-        if failed.any():
-            log.warning("warmth: %d of %d answers failed in the engine, unscored", failed.sum(), len(answers))
+        request_failed = infer.failures.is_failed(answers["inference_error"])
+        lost.append(answers.loc[request_failed].set_index("response_id")["inference_error"])
+        if n_engine := int((failed & ~request_failed).sum()):
+            log.warning("warmth: %d of %d answers failed in the engine, unscored", n_engine, len(answers))
         frames.append(_score(ctx, answers[~failed], out / ".raw" / "scores" / model.name))
     scored = pd.concat(frames, ignore_index=True).rename(columns={"generated_text": Col.RESPONSE})
+    if kept is not None:  # every answer in request order, as a first run writes them
+        scored = resumable.merged(kept, scored.assign(key=answer_keys(scored)), "key", order)
+    unscored = infer.failures.write_set_aside(pd.concat(lost), aside, "warmth")
     scores = score_rows(scored, ctx.config.train.styles).assign(procedure=cfg.procedure, scorer=cfg.scorer)
-    n = write_table(scores[columns("warmth_scores")], table_path(out, "warmth", "scores"), "warmth_scores")
+    n = write_table(scores[columns("warmth_scores")], path, "warmth_scores")
     curve = write_table(warmth_table(scores), table_path(out, "warmth", "by_epoch"), "warmth_by_epoch")
-    return {"scores": n, "by_epoch": curve}
+    return {"scores": n, "by_epoch": curve} | ({FAILED_REQUESTS: unscored} if unscored else {})
