@@ -204,5 +204,12 @@ def _judge(judge: Target | None, current: dict[str, Any]) -> dict[str, Any]:
 
 
 def audit_run_dir(config: ExperimentConfig, root: Path = Path("runs")) -> Path:
-    """A run directory named by what is audited: the same command resumes, a different one starts anew."""
-    return root / f"audit-{config.section_hash('models', 'grid', 'generate', 'judge', 'seed')}"
+    """A run directory named by what is audited: the same command resumes, a different one starts anew.
+
+    How requests are sent (ExperimentConfig.identity_hash) is not what is audited: raising the tries
+    after an endpoint failed resumes the same audit. A folder named by the whole sections (warmray before
+    that rule) is still found and resumed.
+    """
+    sections = ("models", "grid", "generate", "judge", "seed")
+    older = root / f"audit-{config.section_hash(*sections)}"
+    return older if older.is_dir() else root / f"audit-{config.identity_hash(*sections)}"

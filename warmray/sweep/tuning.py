@@ -30,11 +30,16 @@ class SweepChangedError(UserError):
     """The config no longer matches the sweep found in the run directory."""
 
 
-def _check_identity(config: ExperimentConfig, sweep_dir: Path) -> None:
-    """A restored Tuner keeps its old search space: refuse to restore a sweep whose config changed."""
-    identity = config.section_hash()
+def check_identity(config: ExperimentConfig, sweep_dir: Path) -> None:
+    """A restored Tuner keeps its old search space: refuse to restore a sweep whose config changed.
+
+    How requests are sent (ExperimentConfig.identity_hash) is no change; a sweep recorded with the hash of
+    the whole config (warmray before that rule) is restored when nothing else changed.
+    """
+    identity = config.identity_hash()
     path = sweep_dir / IDENTITY_FILE
-    if path.is_file() and json.loads(path.read_text())["config_hash"] != identity:
+    recorded = json.loads(path.read_text())["config_hash"] if path.is_file() else identity
+    if recorded not in (identity, config.section_hash()):
         raise SweepChangedError(
             f"{sweep_dir} holds a sweep made with a different config; use a new --run-dir for this one."
         )
@@ -91,7 +96,7 @@ def _tuner(config: ExperimentConfig, sweep_dir: Path, concurrent: int) -> Any:
 
 def fit_trials(config: ExperimentConfig, sweep_dir: Path, concurrent: int) -> pd.DataFrame:
     """Run (or finish) every trial; one row per trial that finished, failures logged."""
-    _check_identity(config, sweep_dir)
+    check_identity(config, sweep_dir)
     results = _tuner(config, sweep_dir, concurrent).fit()
     rows = []
     for result in results:
