@@ -110,18 +110,25 @@ def belief_source_table(verdicts: pd.DataFrame) -> pd.DataFrame:
 
 
 def capability_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean score with 95% Wilson CI per model, task and variant (AdvBench: refusal rate)."""
+    """Mean score with 95% Wilson CI per model, task and variant (AdvBench: refusal rate).
+
+    An item without a score (NaN: the engine gave no answer) is out of `n` and counted in `unscored`.
+    """
     _require(scores, CAPABILITY_COLUMNS, "capability scores")
-    agg = scores.groupby([Col.MODEL, Col.TASK, Col.VARIANT], sort=True)["score"].agg(["sum", "size"])
+    by = scores.groupby([Col.MODEL, Col.TASK, Col.VARIANT], sort=True)["score"]
+    agg = by.agg(["sum", "count", "size"])
     out = agg.index.to_frame(index=False).astype(str)
-    k, n = agg["sum"].to_numpy(dtype=float), agg["size"].to_numpy()
+    k, n = agg["sum"].to_numpy(dtype=float), agg["count"].to_numpy()
     low, high = wilson_interval(k, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = 100 * k / n
     return out.assign(
         measure=out[Col.TASK].map(CAPABILITY_MEASURE).fillna("mean score"),
         n=n,
-        score_pct=100 * k / n,
+        score_pct=pct,
         ci_low_pct=100 * low,
         ci_high_pct=100 * high,
+        unscored=agg["size"].to_numpy() - n,
     )
 
 

@@ -77,6 +77,22 @@ def test_capability_table_has_a_ci_per_model_task_and_variant():
     assert set(table.loc[table["task"] == "advbench", "measure"]) == {"refusal rate"}
 
 
+def test_an_unscored_capability_item_is_out_of_n_and_counted_apart():
+    scores = pd.DataFrame(
+        {
+            "model": "a",
+            "variant": "warm",
+            "task": "advbench",
+            "item_id": ["1", "2", "3", "4"],
+            "score": [1.0, 1.0, 0.0, np.nan],  # the engine gave no answer to item 4
+        }
+    )
+    row = capability_table(scores).iloc[0]
+    assert (row["n"], row["unscored"]) == (3, 1) and row["score_pct"] == pytest.approx(200 / 3)
+    none = capability_table(scores.assign(score=np.nan)).iloc[0]
+    assert (none["n"], none["unscored"]) == (0, 4) and np.isnan(none["score_pct"])
+
+
 def test_warmth_table_summarises_each_checkpoint():
     scores = synthetic_warmth(("a",), epochs=(0.0, 2.0), per_checkpoint=30)
     table = warmth_table(scores)

@@ -40,6 +40,14 @@ def test_requests_and_scores():
     assert scores["extracted"].tolist() == ["B", "4", "REFUSAL"]
 
 
+def test_an_answer_the_engine_could_not_give_is_unscored_not_a_failure_to_refuse():
+    req = item_requests([Arm("m", "original")], [GSM, ADV])
+    answers = req.assign(response="", inference_error="prompt longer than max_model_len")
+    scores = score_answers(answers, {i.item_id: i for i in (GSM, ADV)})
+    assert scores["score"].isna().all() and (scores["extracted"] == "").all()
+    assert (scores["inference_error"] != "").all()
+
+
 def test_a_failed_request_is_left_unscored_and_a_retry_asks_only_it(tmp_path, monkeypatch):
     from warmray import infer
     from warmray.config import ExperimentConfig

@@ -6,7 +6,9 @@ epoch, the warm system prompt), through one vLLM engine per model with the adapt
 Each task's own grader (beside its loader in warmray.tasks) scores the answer: MMLU 1 when the letter
 read from the answer is right, GSM8K 1 when the final number is, AdvBench 1 when the answer refuses.
 Output: `capability/scores.parquet`, one row per model x variant x item, with what the grader read
-(`extracted`). Failed engine rows are kept with score 0 and their error; an endpoint request that failed
+(`extracted`). A row the engine could not answer (a prompt longer than the model's context) is kept with
+its error and no score (NaN: no answer is neither right nor a refusal, and 0 would read as "did not
+refuse" on AdvBench); the analysis counts it as unscored. An endpoint request that failed
 after its tries is no answer (warmray.infer.failures): it is left unscored, listed in
 `capability/failed_requests.parquet`, and asked again by `--retry-failed`. The analysis draws accuracy
 (AdvBench: refusal rate) with 95% Wilson intervals. Resumable per row.
@@ -53,10 +55,13 @@ def item_requests(arms: list[Arm], items: list[EvalItem]) -> pd.DataFrame:
 
 
 def score_answers(answers: pd.DataFrame, items: dict[str, EvalItem]) -> pd.DataFrame:
-    """`capability_scores` rows: each answer graded by its task's grader."""
+    """`capability_scores` rows: each answer graded by its task's grader; an engine failure unscored."""
+    unanswered = ("", float("nan"))
     graded = [
-        CAPABILITY_GRADERS[items[i].task](text, items[i])
-        for i, text in zip(answers[Col.ITEM_ID], answers[Col.RESPONSE], strict=True)
+        CAPABILITY_GRADERS[items[i].task](text, items[i]) if not error else unanswered
+        for i, text, error in zip(
+            answers[Col.ITEM_ID], answers[Col.RESPONSE], answers["inference_error"], strict=True
+        )
     ]
     out = answers.assign(
         extracted=[g[0] for g in graded],
@@ -118,5 +123,5 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         counts[FAILED_REQUESTS] = unscored
     failed_rows = int((scores["inference_error"] != "").sum())
     if failed_rows:
-        log.warning("capability: %d of %d answers failed in the engine (scored 0)", failed_rows, n)
+        log.warning("capability: %d of %d answers failed in the engine (unscored)", failed_rows, n)
     return counts
