@@ -14,7 +14,14 @@ from pathlib import Path
 
 from warmray import processes, progress
 from warmray.config import ConfigError, ExperimentConfig, add_overrides_argument, load_config
-from warmray.console import Console, CountWarnings, add_from_argument, add_verbose_argument, stop_ray
+from warmray.console import (
+    Console,
+    CountWarnings,
+    add_from_argument,
+    add_retry_failed_argument,
+    add_verbose_argument,
+    stop_ray,
+)
 from warmray.errors import UserError, explain_outside
 from warmray.manifest import OutdatedManifest, read_manifest
 from warmray.pipeline import STAGE_NAMES, STAGES, run_pipeline
@@ -135,12 +142,7 @@ def _add_stage_args(p: argparse.ArgumentParser, config_required: bool = True) ->
     p.add_argument(
         "--force", action="store_true", help="redo the stages even if finished (their output is replaced)"
     )
-    p.add_argument(
-        "--retry-failed",
-        action="store_true",
-        help="ask again the endpoint requests that failed after their tries in finished stages (generate, "
-        "judge, warmth, capability), keeping every answer that succeeded; the stages after them are redone",
-    )
+    add_retry_failed_argument(p)
     add_overrides_argument(p)
     add_verbose_argument(p)
 

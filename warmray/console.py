@@ -155,6 +155,16 @@ def add_from_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
     parser.add_argument("--from", dest="sources", nargs="+", type=Path, metavar="PATH", help=help_text)
 
 
+def add_retry_failed_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--retry-failed` flag of every command that runs stages (warmray.stage's `retry` action)."""
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="ask again the endpoint requests that failed after their tries in finished stages (generate, "
+        "judge, warmth, capability), keeping every answer that succeeded; the stages after them are redone",
+    )
+
+
 def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
     """The `--verbose` flag of every command that starts engines."""
     parser.add_argument(

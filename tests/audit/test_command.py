@@ -27,3 +27,18 @@ def test_an_unreachable_endpoint_stops_the_audit_before_any_stage(capsys, tmp_pa
     err = capsys.readouterr().err
     assert "cannot audit; nothing was run" in err and "m (http://127.0.0.1:9/v1#m): cannot reach" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_retry_failed_reaches_the_stages_the_audit_runs(capsys, tmp_path, monkeypatch):
+    from warmray.errors import UserError
+
+    calls = []
+
+    def pipeline(config, root, stages, **options):
+        calls.append((stages, options))
+        raise UserError("stopped after the first stage")
+
+    monkeypatch.setattr("warmray.audit.run.run_pipeline", pipeline)
+    assert _run("builtin:tiny-random", "--run-dir", str(tmp_path / "run"), "--retry-failed") == 2
+    assert calls == [(("grid",), {"retry_failed": True})]
+    assert "stopped after the first stage" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from warmray.audit.experiment import (
 )
 from warmray.audit.targets import TARGET_HELP, parse_target, unique_names
 from warmray.config import add_overrides_argument
-from warmray.console import add_verbose_argument, of_command
+from warmray.console import add_retry_failed_argument, add_verbose_argument, of_command
 from warmray.errors import UserError
 
 __all__ = ["add_arguments", "command"]
@@ -68,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--judge-key-env", metavar="VAR", help="variable holding the judge endpoint's key")
     add_overrides_argument(parser, "generate.sampling.max_tokens=64")
+    add_retry_failed_argument(parser)
     parser.add_argument(
         "--no-offline-fallback",
         dest="offline_fallback_off",
@@ -111,7 +112,7 @@ def command(args: argparse.Namespace) -> int:
                 console.say(f"warmray audit: {offline}")
         config = build_config(req)
         run_dir = args.run_dir or audit_run_dir(config)
-        paths = run_audit(req, config, run_dir, console)
+        paths = run_audit(req, config, run_dir, console, retry_failed=args.retry_failed)
     except UserError as e:  # a bad target, config, unreachable endpoint, a stage that cannot run
         log_hint = f"\n  (log: {console.log_file})" if console.log_file else ""
         console.error(f"warmray audit: {e}{log_hint}")

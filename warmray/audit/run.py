@@ -43,10 +43,11 @@ def _what(stage: str, config: ExperimentConfig, n_prompts: int) -> str:
 
 
 def run_audit(
-    req: AuditRequest, config: ExperimentConfig, run_dir: Path, console: Console
+    req: AuditRequest, config: ExperimentConfig, run_dir: Path, console: Console, retry_failed: bool = False
 ) -> dict[str, Path]:
     """Check the targets, run the stages (each one's Ray and vLLM output in its log), write the card.
 
+    With `retry_failed`, finished stages ask again their endpoint requests that failed (warmray.stage).
     Returns the card's paths.
     """
     check_targets(list(req.targets), list(req.names), req.judge)
@@ -61,7 +62,7 @@ def run_audit(
             for stage in AUDIT_STAGES:
                 progress.start(stage, _what(stage, config, n_prompts))
                 with console.capture(rundir.log(stage)):
-                    (result,) = run_pipeline(config, rundir.root, (stage,))
+                    (result,) = run_pipeline(config, rundir.root, (stage,), retry_failed=retry_failed)
                 progress.finish(stage, result.skipped)
                 manifest = read_manifest(result.out_dir)
                 seconds[stage] = manifest.seconds
