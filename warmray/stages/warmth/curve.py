@@ -67,7 +67,9 @@ def kept_answers(scores: pd.DataFrame) -> pd.DataFrame:
     return keyed.drop(columns=["procedure", "scorer"])  # set for every row when the table is written
 
 
-def _answer(ctx: StageContext, requests: pd.DataFrame, model: ModelConfig, rank: int | None, raw: Path):
+def _answer(
+    ctx: StageContext, requests: pd.DataFrame, model: ModelConfig, rank: int | None, raw: Path
+) -> pd.DataFrame:
     cfg = ctx.config.warmth
     asks = requests[["response_id", "messages", "adapter"]]
     done = infer.answer_responses(
