@@ -824,7 +824,7 @@ class ExperimentConfig(Section):
         return self.warmth.epochs or self.train.checkpoint_epochs
 
     def section_hash(self, *sections: str) -> str:
-        """A stable hash of the named sections (all when none): an audit's or a sweep's identity."""
+        """A stable hash of the named sections whole (all when none)."""
         return self.hash_values(self._sections(sections))
 
     def identity_hash(self, *sections: str) -> str:
@@ -834,6 +834,13 @@ class ExperimentConfig(Section):
         interrupted attempt resume with what it had.
         """
         return self.hash_values(_without_request_handling(self._sections(sections)))
+
+    def identity_hashes(self, *sections: str) -> tuple[str, str]:
+        """The sections' `identity_hash`, then their `section_hash`: how identities recorded before it read.
+
+        A stage manifest, an audit folder or a sweep recorded with the older hash is the same identity.
+        """
+        return self.identity_hash(*sections), self.section_hash(*sections)
 
     def _sections(self, sections: tuple[str, ...]) -> dict[str, Any]:
         data = self.model_dump(mode="json")

@@ -9,6 +9,7 @@ A retried stage (warmray.stage) keeps the rows it had and adds the ones asked ag
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -72,6 +73,12 @@ def collect(folder: Path, key: str, expected: pd.Series) -> pd.DataFrame:
     order = {k: i for i, k in enumerate(expected)}
     table = table[table[key].isin(order)]
     return table.sort_values(key, key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def row_keys(frame: pd.DataFrame, key_columns: Sequence[str]) -> pd.Series:
+    """One string key per row, joined from `key_columns`: for `merged`, when a table has no id column."""
+    rows = frame[list(key_columns)].itertuples(index=False)
+    return pd.Series(["|".join(map(str, row)) for row in rows], index=frame.index, dtype=str)
 
 
 def merged(kept: pd.DataFrame, new: pd.DataFrame, key: str, order: list[str] | pd.Series) -> pd.DataFrame:

@@ -268,11 +268,7 @@ def decide(
     except OutdatedManifest as exc:
         return Decision(stage.name, "redo", f"its manifest {exc.why}")
     sections = stage.experiment_sections()
-    # Manifests written before identity_hash hold section_hash: the same identity when nothing else changed.
-    if manifest.key_parts.config not in (
-        ctx.config.identity_hash(*sections),
-        ctx.config.section_hash(*sections),
-    ):
+    if manifest.key_parts.config not in ctx.config.identity_hashes(*sections):
         raise StageError(
             f"stage {stage.name!r} in {ctx.run_dir} was made with a different config (sections: "
             f"{', '.join(sections)}). Use a new --run-dir, or pass --force to redo it."

@@ -207,9 +207,10 @@ def audit_run_dir(config: ExperimentConfig, root: Path = Path("runs")) -> Path:
     """A run directory named by what is audited: the same command resumes, a different one starts anew.
 
     How requests are sent (ExperimentConfig.identity_hash) is not what is audited: raising the tries
-    after an endpoint failed resumes the same audit. A folder named by the whole sections (warmray before
-    that rule) is still found and resumed.
+    after an endpoint failed resumes the same audit. A folder named by the older hash
+    (ExperimentConfig.identity_hashes) is still found and resumed.
     """
-    sections = ("models", "grid", "generate", "judge", "seed")
-    older = root / f"audit-{config.section_hash(*sections)}"
-    return older if older.is_dir() else root / f"audit-{config.identity_hash(*sections)}"
+    current, older = (
+        root / f"audit-{h}" for h in config.identity_hashes("models", "grid", "generate", "judge", "seed")
+    )
+    return older if older.is_dir() else current

@@ -36,6 +36,12 @@ def is_failed(errors: pd.Series) -> pd.Series:
     return errors.fillna("").astype(str).str.startswith(REQUEST_FAILED)
 
 
+def split_failed(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows whose request did not fail, and the failed ones' errors indexed by their `response_id`."""
+    failed = is_failed(rows["inference_error"])
+    return rows[~failed].reset_index(drop=True), rows.loc[failed].set_index("response_id")["inference_error"]
+
+
 def set_aside(errors: pd.Series, stage: str, reason: str) -> pd.DataFrame:
     """`rejects` rows for the failed requests whose errors `errors` holds, indexed by their row ids."""
     return pd.DataFrame(

@@ -33,18 +33,17 @@ class SweepChangedError(UserError):
 def check_identity(config: ExperimentConfig, sweep_dir: Path) -> None:
     """A restored Tuner keeps its old search space: refuse to restore a sweep whose config changed.
 
-    How requests are sent (ExperimentConfig.identity_hash) is no change; a sweep recorded with the hash of
-    the whole config (warmray before that rule) is restored when nothing else changed.
+    How requests are sent (ExperimentConfig.identity_hash) is no change; a sweep recorded with the older
+    hash (ExperimentConfig.identity_hashes) is restored when nothing else changed.
     """
-    identity = config.identity_hash()
+    identities = config.identity_hashes()
     path = sweep_dir / IDENTITY_FILE
-    recorded = json.loads(path.read_text())["config_hash"] if path.is_file() else identity
-    if recorded not in (identity, config.section_hash()):
+    if path.is_file() and json.loads(path.read_text())["config_hash"] not in identities:
         raise SweepChangedError(
             f"{sweep_dir} holds a sweep made with a different config; use a new --run-dir for this one."
         )
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"config_hash": identity}))
+    path.write_text(json.dumps({"config_hash": identities[0]}))
 
 
 def _searcher(config: ExperimentConfig, concurrent: int) -> Any:

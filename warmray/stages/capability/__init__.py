@@ -73,8 +73,7 @@ def score_answers(answers: pd.DataFrame, items: dict[str, EvalItem]) -> pd.DataF
 
 def _row_keys(frame: pd.DataFrame) -> pd.Series:
     """Each row's identity in `capability_scores` (which holds no response id): model, arm, item."""
-    rows = frame[[Col.MODEL, Col.VARIANT, Col.CHECKPOINT, Col.ITEM_ID]].itertuples(index=False)
-    return pd.Series(["|".join(map(str, row)) for row in rows], index=frame.index, dtype=str)
+    return resumable.row_keys(frame, (Col.MODEL, Col.VARIANT, Col.CHECKPOINT, Col.ITEM_ID))
 
 
 def _answer(
@@ -109,9 +108,9 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         order += list(keys)
         requests = requests[~keys.isin(scored)]
         answers = _answer(ctx, model, requests, max_lora_rank(arms), out / ".raw" / model.name)
-        failed = infer.failures.is_failed(answers["inference_error"])
-        lost.append(answers.loc[failed].set_index("response_id")["inference_error"])
-        frames.append(answers[~failed])
+        answered, errors = infer.failures.split_failed(answers)
+        lost.append(errors)
+        frames.append(answered)
     scores = score_answers(pd.concat(frames, ignore_index=True), by_id)
     if before is not None:  # every row in request order, as a first run writes them
         keyed = [frame.assign(row_key=_row_keys(frame)) for frame in (before, scores)]

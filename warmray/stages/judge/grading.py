@@ -78,10 +78,8 @@ def _grade_model(
     if before is not None:
         responses = responses[~responses["response_id"].isin(before["response_id"])]
     # A response whose endpoint request failed is no response: set aside, as a failed judge request.
-    lost = infer.failures.is_failed(responses["inference_error"])
-    errors = responses.loc[lost].set_index("response_id")["inference_error"]
-    set_aside = [infer.failures.set_aside(errors, "judge", "generate request failed")] if lost.any() else []
-    responses = responses[~lost].reset_index(drop=True)
+    responses, errors = infer.failures.split_failed(responses)
+    set_aside = [infer.failures.set_aside(errors, "judge", "generate request failed")] if len(errors) else []
     verdicts = before
     if len(responses) or before is None:
         graded = grade(responses, ctx.config.judge, scratch)

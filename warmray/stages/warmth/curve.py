@@ -50,21 +50,22 @@ def score_rows(answers: pd.DataFrame, styles: tuple[str, ...]) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def answer_keys(frame: pd.DataFrame) -> pd.Series:
-    """Each answer's identity in requests and in `warmth_scores` rows: model, style, checkpoint, prompt.
+def _own_style(frame: pd.DataFrame) -> pd.Series:
+    """The style each answer belongs to: "" for the original model's (copied into every style's curve)."""
+    return frame[Col.STYLE].where(frame[Col.CHECKPOINT] != NO_CHECKPOINT, "")
 
-    The original model's answer has no style of its own (its rows are copied into every style's curve).
-    """
-    style = frame[Col.STYLE].where(frame[Col.CHECKPOINT] != NO_CHECKPOINT, "")
-    parts = (frame[Col.MODEL], style, frame[Col.CHECKPOINT], frame["prompt_id"])
-    return pd.Series(["|".join(map(str, p)) for p in zip(*parts, strict=True)], index=frame.index, dtype=str)
+
+def answer_keys(frame: pd.DataFrame) -> pd.Series:
+    """Each answer's identity in requests and `warmth_scores` rows: model, own style, checkpoint, prompt."""
+    own = frame.assign(**{Col.STYLE: _own_style(frame)})
+    return resumable.row_keys(own, (Col.MODEL, Col.STYLE, Col.CHECKPOINT, "prompt_id"))
 
 
 def kept_answers(scores: pd.DataFrame) -> pd.DataFrame:
     """Scored answers of `warmth_scores` rows, each once (the original model's taken out of the styles)."""
-    keyed = scores.assign(key=answer_keys(scores)).drop_duplicates("key")
-    keyed[Col.STYLE] = keyed[Col.STYLE].where(keyed[Col.CHECKPOINT] != NO_CHECKPOINT, "")
-    return keyed.drop(columns=["procedure", "scorer"])  # set for every row when the table is written
+    own = scores.assign(**{Col.STYLE: _own_style(scores)})
+    own = own.drop(columns=["procedure", "scorer"])  # the same for every row: set when the table is written
+    return own.assign(key=answer_keys(own)).drop_duplicates("key")
 
 
 def _answer(
@@ -112,12 +113,12 @@ def run(ctx: StageContext, out: Path) -> dict[str, int]:
         if kept is not None:
             requests = requests[~keys.isin(kept["key"])]
         answers = _answer(ctx, requests, model, max_lora_rank(arms), out / ".raw" / "answers" / model.name)
-        failed = answers["inference_error"] != ""
-        request_failed = infer.failures.is_failed(answers["inference_error"])
-        lost.append(answers.loc[request_failed].set_index("response_id")["inference_error"])
-        if n_engine := int((failed & ~request_failed).sum()):
-            log.warning("warmth: %d of %d answers failed in the engine, unscored", n_engine, len(answers))
-        frames.append(_score(ctx, answers[~failed], out / ".raw" / "scores" / model.name))
+        answered, errors = infer.failures.split_failed(answers)
+        lost.append(errors)
+        failed = answered["inference_error"] != ""  # the engine could not answer: unscored
+        if failed.any():
+            log.warning("warmth: %d of %d answers failed in the engine, unscored", failed.sum(), len(answers))
+        frames.append(_score(ctx, answered[~failed], out / ".raw" / "scores" / model.name))
     scored = pd.concat(frames, ignore_index=True).rename(columns={"generated_text": Col.RESPONSE})
     if kept is not None:  # every answer in request order, as a first run writes them
         scored = resumable.merged(kept, scored.assign(key=answer_keys(scored)), "key", order)
